@@ -1,0 +1,57 @@
+// docket-cli model-info: the GGUF header of a model file (metadata and tensor table).
+#include <cstdio>
+
+#include "command.h"
+#include "model/gguf.h"
+
+namespace docket::cli {
+namespace {
+
+std::string value_summary(const GgufValue& v) {
+    switch (v.type) {
+        case GgufType::string: {
+            std::string s(v.str.substr(0, 80));
+            for (auto& ch : s)
+                if (ch == '\n') ch = ' ';
+            return "\"" + s + (v.str.size() > 80 ? "...\"" : "\"");
+        }
+        case GgufType::array: return fmt::format("[{} x {}]", v.count, gguf_type_name(v.elem_type));
+        case GgufType::f32: case GgufType::f64: return fmt::format("{}", v.f);
+        case GgufType::boolean: return v.u ? "true" : "false";
+        case GgufType::i8: case GgufType::i16: case GgufType::i32: case GgufType::i64: return fmt::format("{}", v.i);
+        default: return fmt::format("{}", v.u);
+    }
+}
+
+int run(const std::vector<std::string>& argv) {
+    Args args(argv);
+    if (args.has("--help")) {
+        std::printf("usage: docket-cli model-info --model FILE.gguf [--tensors]\n");
+        return 0;
+    }
+    if (auto bad = args.unknown({"--model", "--tensors", "--help"}); !bad.empty())
+        return fail("model-info", "unknown option " + bad[0]);
+    std::string path = args.get("--model");
+    if (path.empty()) return fail("model-info", "--model FILE.gguf is required");
+    auto f = GgufFile::open(path);
+    if (!f) return fail("model-info", f.status().to_string());
+    const auto& g = **f;
+    std::printf("%s: GGUF v%u, %zu metadata entries, %zu tensors, alignment %llu, data at %llu\n", path.c_str(),
+                g.version(), g.kvs().size(), g.tensors().size(), (unsigned long long)g.alignment(),
+                (unsigned long long)g.data_offset());
+    for (const auto& kv : g.kvs())
+        std::printf("  %-42.*s %s\n", (int)kv.key.size(), kv.key.data(), value_summary(kv.value).c_str());
+    if (args.has("--tensors")) {
+        for (const auto& t : g.tensors())
+            std::printf("  %-36s %-5s [%lld, %lld, %lld, %lld] %llu bytes\n", t.name.c_str(), ggml_type_name(t.type),
+                        (long long)t.ne[0], (long long)t.ne[1], (long long)t.ne[2], (long long)t.ne[3],
+                        (unsigned long long)t.nbytes);
+    }
+    return 0;
+}
+
+}  // namespace
+
+DOCKET_CLI_COMMAND("model-info", "print a GGUF model's metadata and tensor table", run);
+
+}  // namespace docket::cli
