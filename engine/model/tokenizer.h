@@ -1,0 +1,66 @@
+#pragma once
+// Tokenizer built from GGUF metadata (tokenizer.ggml.*): byte-level BPE ("gpt2") with per-family pre-tokenizers,
+// and SentencePiece ("llama"). Thread-safe for concurrent encode/decode after construction.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/gguf.h"
+#include "util/status.h"
+
+namespace docket {
+
+using TokenId = int32_t;
+
+enum class TokenizerKind { bpe, spm };
+
+struct TokenizerInfo {
+    TokenizerKind kind = TokenizerKind::bpe;
+    std::string pre;  // tokenizer.ggml.pre ("llama-bpe", "smollm", "qwen2", ...); "" for SPM
+    int32_t n_vocab = 0;
+    TokenId bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
+    bool add_bos = false;  // tokenizer.ggml.add_bos_token (default per kind)
+    bool add_eos = false;
+};
+
+class Tokenizer {
+public:
+    static Result<std::unique_ptr<Tokenizer>> from_gguf(const GgufFile& gguf);
+    virtual ~Tokenizer() = default;
+
+    const TokenizerInfo& info() const { return info_; }
+
+    // add_special: prepend BOS / append EOS as the model's metadata says.
+    // parse_special: text like "<|im_start|>" becomes the special token instead of being split into pieces.
+    virtual std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special) const = 0;
+
+    // Raw bytes of one token's piece (byte-level decoding applied; SPM "▁" -> " "); may be a partial UTF-8 sequence.
+    virtual std::string token_to_piece(TokenId id, bool render_special = true) const = 0;
+    std::string decode(const std::vector<TokenId>& ids, bool render_special = true) const;
+
+    virtual bool is_eog(TokenId id) const = 0;  // end of generation (eos, eot, <|im_end|>, <|eot_id|>, ...)
+    virtual bool is_control(TokenId id) const = 0;
+    virtual std::string_view token_text(TokenId id) const = 0;  // the vocabulary string as stored in the GGUF
+    // Id of a token whose vocabulary text is exactly `text`, or -1.
+    virtual TokenId find_token(std::string_view text) const = 0;
+
+protected:
+    TokenizerInfo info_;
+};
+
+// Turns a stream of token pieces into valid UTF-8 text, holding back an incomplete multi-byte sequence until the
+// token that completes it arrives.
+class StreamingDecoder {
+public:
+    explicit StreamingDecoder(const Tokenizer& tok) : tok_(tok) {}
+    std::string push(TokenId id);  // text that became complete with this token
+    std::string flush();           // whatever is still pending (invalid bytes become U+FFFD)
+
+private:
+    const Tokenizer& tok_;
+    std::string pending_;
+};
+
+}  // namespace docket
