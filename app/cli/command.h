@@ -35,6 +35,10 @@ private:
     const std::vector<std::string>& args_;
 };
 
+// `docket-cli bench <name>`: benchmarks register under the one `bench` command (see cmd_bench.cpp).
+bool register_bench(Command bench);
+const std::vector<Command>& benches();
+
 // Prints "docket-cli <cmd>: <message>" to stderr and returns 1 (or `code`).
 int fail(const std::string& cmd, const std::string& message, int code = 1);
 
@@ -44,3 +48,5 @@ int fail(const std::string& cmd, const std::string& message, int code = 1);
 #define DOCKET_CLI_CONCAT(a, b) DOCKET_CLI_CONCAT_(a, b)
 #define DOCKET_CLI_COMMAND(name, summary, fn) \
     static const bool DOCKET_CLI_CONCAT(docket_cli_registered_, __LINE__) = ::docket::cli::register_command({name, summary, fn})
+#define DOCKET_CLI_BENCH(name, summary, fn) \
+    static const bool DOCKET_CLI_CONCAT(docket_cli_bench_, __LINE__) = ::docket::cli::register_bench({name, summary, fn})
