@@ -108,7 +108,7 @@ is_tty() { [[ -t 1 && "${CI:-}" != "true" ]]; }
 # 1. Debian packages
 
 read_package_list() {
-    sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$ROOT/installer/packages.txt"
+    sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$1"
 }
 
 is_installed() {
@@ -125,8 +125,10 @@ install_packages() {
         [[ "$id" == "debian" && "$version" == "12" ]] || warn "this is $id $version, not Debian 12: package names may differ"
     fi
 
-    local pkgs=() missing=() p
-    mapfile -t pkgs < <(read_package_list)
+    local list="$ROOT/installer/packages.txt" pkgs=() missing=() p
+    [[ -r "$list" ]] || die "cannot read $list"
+    mapfile -t pkgs < <(read_package_list "$list")
+    [[ ${#pkgs[@]} -gt 0 ]] || die "$list lists no packages"
     for p in "${pkgs[@]}"; do is_installed "$p" || missing+=("$p"); done
     if [[ ${#missing[@]} -eq 0 ]]; then
         info "all ${#pkgs[@]} packages already installed"
