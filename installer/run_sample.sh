@@ -55,8 +55,13 @@ path, limit, question = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 text = open(path, encoding="utf-8", errors="replace").read()
 excerpt = text
 if len(text) > limit:
-    cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
-    excerpt = text[: cut if cut > limit // 2 else limit].rstrip() + "\n[...]"
+    cut = limit
+    for sep in ("\n\n", "\n", " "):
+        at = text.rfind(sep, 0, limit)
+        if at > limit // 2:
+            cut = at
+            break
+    excerpt = text[:cut].rstrip() + "\n[...]"
 sys.stdout.write("Read this excerpt of a contract and answer the question.\n\n"
                  f"{excerpt.strip()}\n\nQuestion: {question}\n")
 EOF
