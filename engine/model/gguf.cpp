@@ -98,8 +98,9 @@ Status read_array(Cursor& c, GgufValue* v, std::string_view what, int depth) {
     v->elem_type = static_cast<GgufType>(et);
     v->count = count;
     size_t es = gguf_scalar_size(v->elem_type);
-    // Every element needs at least this many bytes, so an absurd count is caught before any allocation.
-    uint64_t min_each = es ? es : 8;
+    // Every element needs at least this many bytes (a string its u64 length, a nested array its type and count),
+    // so an absurd count is caught before any allocation.
+    uint64_t min_each = es ? es : (v->elem_type == GgufType::array ? 12 : 8);
     if (count > c.remaining() / min_each)
         return c.error(what, at,
                        fmt::format("array of {} {} elements does not fit in the {} bytes left", count,
@@ -115,8 +116,12 @@ Status read_array(Cursor& c, GgufValue* v, std::string_view what, int depth) {
         v->strings.resize(count);
         for (uint64_t k = 0; k < count; ++k) DK_TRY(c.read_string(&v->strings[k], what));
     } else {
-        v->items.resize(count);
-        for (uint64_t k = 0; k < count; ++k) DK_TRY(read_array(c, &v->items[k], what, depth + 1));
+        // Grown as items are read: pre-sizing at every nesting level would allocate far more than the file holds.
+        for (uint64_t k = 0; k < count; ++k) {
+            GgufValue item;
+            DK_TRY(read_array(c, &item, what, depth + 1));
+            v->items.push_back(std::move(item));
+        }
     }
     return Status::ok();
 }
@@ -215,7 +220,7 @@ Status GgufFile::parse_all() {
     DK_TRY(c.read(&version_, "version"));
     if (version_ != 2 && version_ != 3) {
         if (version_ == 1) return make_error(ErrorCode::unsupported, "{}: GGUF version 1 is not supported (offset 4)", name_);
-        if ((version_ & 0xFFFF) == 0)
+        if (version_ != 0 && (version_ & 0xFFFF) == 0)
             return make_error(ErrorCode::unsupported, "{}: big-endian GGUF (version field 0x{:08x} at offset 4)", name_,
                               version_);
         return make_error(ErrorCode::corrupt_data, "{}: unknown GGUF version {} at offset 4", name_, version_);
@@ -246,10 +251,13 @@ Status GgufFile::parse_all() {
         kvs_.push_back(std::move(kv));
     }
 
-    if (const GgufValue* a = find("general.alignment")) {
-        if (!a->is_integer() || a->u == 0 || a->u > (1u << 30) || (a->u & (a->u - 1)) != 0)
-            return make_error(ErrorCode::corrupt_data, "{}: general.alignment must be a power of two, got {}", name_,
-                              a->u);
+    for (const auto& kv : kvs_) {
+        if (kv.key != "general.alignment") continue;
+        const GgufValue* a = &kv.value;
+        if (!is_int_type(a->type) || a->u == 0 || a->u > (1u << 30) || (a->u & (a->u - 1)) != 0)
+            return c.error("metadata 'general.alignment'", kv.file_offset,
+                           a->is_integer() ? fmt::format("must be a power of two up to 2^30, got {}", a->i)
+                                           : fmt::format("must be an integer, got {}", gguf_type_name(a->type)));
         alignment_ = a->u;
     }
 
