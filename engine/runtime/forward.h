@@ -1,0 +1,59 @@
+#pragma once
+// The CPU forward pass: tokens at explicit positions in, next-token logits out, KV appended to a KvCache.
+// Prompts are processed in chunks of `ubatch` tokens (each weight row is read once per chunk); decode is the
+// same path with one token. Activations stay f32 end to end.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "model/tokenizer.h"
+#include "runtime/cpu/matmul.h"
+#include "runtime/cpu/ops.h"
+#include "runtime/kv_cache.h"
+#include "runtime/model.h"
+#include "util/status.h"
+#include "util/thread_pool.h"
+
+namespace docket {
+
+enum class LogitsMode {
+    none,  // only fill the KV cache (prefill of a snapshot)
+    last,  // logits of the last token of the call: [1, n_vocab]
+    all,   // logits of every token: [n_tokens, n_vocab]
+};
+
+class CpuForward {
+public:
+    // n_threads <= 0: all hardware threads. ubatch: tokens per chunk.
+    CpuForward(const Model& model, int n_threads = 0, int ubatch = 128);
+
+    const Model& model() const { return model_; }
+    ThreadPool& pool() { return pool_; }
+    int ubatch() const { return ubatch_; }
+
+    // Runs `tokens` (appended to `cache` at `positions`, one each) through the model. Each token attends to
+    // every cached token whose position is <= its own (the new ones included). `logits` receives the rows
+    // `mode` asks for, row-major [rows, n_vocab]. On error the cache is truncated back to its size on entry.
+    Status eval(KvCache& cache, std::span<const TokenId> tokens, std::span<const int32_t> positions,
+                LogitsMode mode, std::vector<float>* logits);
+    // Same with positions cache-last-position+1 ... (or 0 for an empty cache), i.e. contiguous continuation.
+    Status eval(KvCache& cache, std::span<const TokenId> tokens, LogitsMode mode, std::vector<float>* logits);
+
+private:
+    Status eval_chunk(KvCache& cache, const TokenId* tokens, const int32_t* positions, int32_t n,
+                      bool want_logits, bool all_rows, float* logits_out);
+    Status rotate_keys(KvCache& cache, int32_t l);
+
+    const Model& model_;
+    ThreadPool pool_;
+    int ubatch_;
+    cpu::RopeTable rope_;
+    cpu::MatmulScratch mm_scratch_;
+    // Chunk activations: x, xn [ub, n_embd]; q, attn [ub, n_q_dim]; gate, up [ub, n_ff]; scores [threads,
+    // ctx].
+    std::vector<float> x_, xn_, q_, attn_, gate_, up_, tmp_, scores_;
+    std::vector<float> cs_;  // [ub, n_rot] cos/sin of each chunk position
+};
+
+}  // namespace docket
