@@ -1,6 +1,6 @@
 #pragma once
-// Tokenizer built from GGUF metadata (tokenizer.ggml.*): byte-level BPE ("gpt2") with per-family pre-tokenizers,
-// and SentencePiece ("llama"). Thread-safe for concurrent encode/decode after construction.
+// Tokenizer built from GGUF metadata (tokenizer.ggml.*): byte-level BPE ("gpt2") with per-family
+// pre-tokenizers, and SentencePiece ("llama"). Thread-safe for concurrent encode/decode after construction.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,6 +23,7 @@ struct TokenizerInfo {
     TokenId bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
     bool add_bos = false;  // tokenizer.ggml.add_bos_token (default per kind)
     bool add_eos = false;
+    bool add_space_prefix = false;  // SPM: a space is prefixed at the start of text and after special tokens
 };
 
 class Tokenizer {
@@ -34,10 +35,14 @@ public:
 
     // add_special: prepend BOS / append EOS as the model's metadata says.
     // parse_special: text like "<|im_start|>" becomes the special token instead of being split into pieces.
-    virtual std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special) const = 0;
+    virtual std::vector<TokenId> encode(std::string_view text, bool add_special,
+                                        bool parse_special) const = 0;
 
-    // Raw bytes of one token's piece (byte-level decoding applied; SPM "▁" -> " "); may be a partial UTF-8 sequence.
+    // Raw bytes of one token's piece (byte-level decoding applied; SPM "▁" -> " "); may be a partial UTF-8
+    // sequence.
     virtual std::string token_to_piece(TokenId id, bool render_special = true) const = 0;
+    // Concatenated pieces. For SPM with add_space_prefix, the prefix space that encoding adds at the start
+    // and after a control token is removed again, so decode(encode(t)) == t.
     std::string decode(const std::vector<TokenId>& ids, bool render_special = true) const;
 
     virtual bool is_eog(TokenId id) const = 0;  // end of generation (eos, eot, <|im_end|>, <|eot_id|>, ...)
@@ -50,13 +55,15 @@ protected:
     TokenizerInfo info_;
 };
 
-// Turns a stream of token pieces into valid UTF-8 text, holding back an incomplete multi-byte sequence until the
-// token that completes it arrives.
+// Turns a stream of token pieces into valid UTF-8 text, holding back an incomplete multi-byte sequence until
+// the token that completes it arrives.
 class StreamingDecoder {
 public:
     explicit StreamingDecoder(const Tokenizer& tok) : tok_(tok) {}
-    std::string push(TokenId id);  // text that became complete with this token
-    std::string flush();           // whatever is still pending (invalid bytes become U+FFFD)
+    // Text that became complete with this token. Control tokens (EOS, <|im_end|>, ...) render as nothing;
+    // invalid byte sequences become U+FFFD.
+    std::string push(TokenId id);
+    std::string flush();  // whatever is still pending (invalid bytes become U+FFFD)
 
 private:
     const Tokenizer& tok_;
