@@ -1,0 +1,206 @@
+#include "store/kv_codec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace docket::store {
+
+namespace kp = kv_page;
+
+uint16_t f32_to_f16(float f) {
+    _Float16 h = static_cast<_Float16>(f);
+    uint16_t u;
+    std::memcpy(&u, &h, 2);
+    return u;
+}
+
+float f16_to_f32(uint16_t u) {
+    _Float16 h;
+    std::memcpy(&h, &u, 2);
+    return static_cast<float>(h);
+}
+
+std::string codec_params_string(const CodecParams& p) {
+    return fmt::format("{};kg={};vg={};fmt={}", kp::codec_name(p.codec), p.k_group, p.v_group,
+                       kp::kFormatVersion);
+}
+
+CodecParams default_codec_params(Codec c, int head_dim) {
+    return CodecParams{c, kp::kTokens, head_dim};
+}
+
+namespace {
+
+constexpr float kHalfMax = 65504.0f;
+
+float sanitize(float x) {
+    if (std::isnan(x)) return 0.0f;
+    return std::clamp(x, -kHalfMax, kHalfMax);
+}
+
+Status check_shape(Codec codec, int n_kv_heads, int head_dim, int valid) {
+    if (!kp::codec_valid(static_cast<uint32_t>(codec)))
+        return make_error(ErrorCode::invalid_argument, "unknown codec id {}", static_cast<int>(codec));
+    if (n_kv_heads <= 0 || n_kv_heads > 1024 || head_dim <= 0 || head_dim > 1024 || head_dim % 4 != 0)
+        return make_error(ErrorCode::invalid_argument, "bad KV shape: {} kv heads x head_dim {}", n_kv_heads,
+                          head_dim);
+    if (valid < 1 || valid > kp::kTokens)
+        return make_error(ErrorCode::invalid_argument, "page token count {} outside 1..{}", valid,
+                          kp::kTokens);
+    return Status::ok();
+}
+
+// Asymmetric quantizer for one group: scale and zero are rounded to half first so that the decoder, which
+// only sees the halves, reconstructs exactly what the encoder aimed at.
+struct Quant {
+    float scale = 0, zero = 0, inv = 0;
+    uint16_t scale_h = 0, zero_h = 0;
+    int qmax = 0;
+    Quant(float lo, float hi, int bits) {
+        qmax = (1 << bits) - 1;
+        zero_h = f32_to_f16(lo);
+        zero = f16_to_f32(zero_h);
+        float s = std::max(0.0f, (hi - zero) / static_cast<float>(qmax));
+        scale_h = f32_to_f16(s);
+        scale = f16_to_f32(scale_h);
+        // Half rounding may shrink the scale so that hi no longer reaches qmax; nudge up one ulp then.
+        if (scale > 0 && zero + scale * qmax < hi) {
+            scale_h = static_cast<uint16_t>(scale_h + 1);
+            scale = f16_to_f32(scale_h);
+        }
+        inv = scale > 0 ? 1.0f / scale : 0.0f;
+    }
+    uint32_t code(float x) const {
+        float q = std::nearbyint((x - zero) * inv);
+        return static_cast<uint32_t>(std::clamp(q, 0.0f, static_cast<float>(qmax)));
+    }
+};
+
+void put_code(uint8_t* base, int index, int bits, uint32_t code) {
+    const int bit = index * bits;
+    base[bit >> 3] |= static_cast<uint8_t>(code << (bit & 7));
+}
+
+uint32_t get_code(const uint8_t* base, int index, int bits) {
+    const int bit = index * bits;
+    return (base[bit >> 3] >> (bit & 7)) & ((1u << bits) - 1);
+}
+
+void put_pair(uint8_t* p, uint16_t a, uint16_t b) {
+    std::memcpy(p, &a, 2);
+    std::memcpy(p + 2, &b, 2);
+}
+
+}  // namespace
+
+Status encode_page(Codec codec, int n_kv_heads, int head_dim, const float* k, const float* v, int valid,
+                   uint8_t* page) {
+    DK_TRY(check_shape(codec, n_kv_heads, head_dim, valid));
+    const kp::PageLayout L = kp::page_layout(codec, n_kv_heads, head_dim);
+    std::memset(page, 0, L.bytes);
+    const int H = n_kv_heads, D = head_dim, T = kp::kTokens;
+    auto at = [&](const float* x, int t, int h, int d) {
+        return x[(static_cast<size_t>(t) * H + h) * D + d];
+    };
+
+    if (codec == Codec::fp16) {
+        auto* ko = reinterpret_cast<uint8_t*>(page + L.k_codes);
+        auto* vo = reinterpret_cast<uint8_t*>(page + L.v_codes);
+        for (int h = 0; h < H; ++h)
+            for (int t = 0; t < valid; ++t)
+                for (int d = 0; d < D; ++d) {
+                    const size_t o = ((static_cast<size_t>(h) * T + t) * D + d) * 2;
+                    uint16_t kh = f32_to_f16(sanitize(at(k, t, h, d))),
+                             vh = f32_to_f16(sanitize(at(v, t, h, d)));
+                    std::memcpy(ko + o, &kh, 2);
+                    std::memcpy(vo + o, &vh, 2);
+                }
+        return Status::ok();
+    }
+
+    const int bits = kp::codec_bits(codec);
+    const size_t k_chan_bytes = static_cast<size_t>(T) * bits / 8;  // one channel's 64 token codes
+    const size_t v_row_bytes = static_cast<size_t>(D) * bits / 8;   // one token's head_dim codes
+    // Keys: per channel (h, d) over the valid tokens.
+    for (int h = 0; h < H; ++h)
+        for (int d = 0; d < D; ++d) {
+            float lo = kHalfMax, hi = -kHalfMax;
+            for (int t = 0; t < valid; ++t) {
+                float x = sanitize(at(k, t, h, d));
+                lo = std::min(lo, x);
+                hi = std::max(hi, x);
+            }
+            Quant q(lo, hi, bits);
+            const size_t ch = static_cast<size_t>(h) * D + d;
+            uint8_t* codes = page + L.k_codes + ch * k_chan_bytes;
+            for (int t = 0; t < valid; ++t) put_code(codes, t, bits, q.code(sanitize(at(k, t, h, d))));
+            put_pair(page + L.k_scales + ch * 4, q.scale_h, q.zero_h);
+        }
+    // Values: per token over one head's dims.
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < valid; ++t) {
+            float lo = kHalfMax, hi = -kHalfMax;
+            for (int d = 0; d < D; ++d) {
+                float x = sanitize(at(v, t, h, d));
+                lo = std::min(lo, x);
+                hi = std::max(hi, x);
+            }
+            Quant q(lo, hi, bits);
+            const size_t row = static_cast<size_t>(h) * T + t;
+            uint8_t* codes = page + L.v_codes + row * v_row_bytes;
+            for (int d = 0; d < D; ++d) put_code(codes, d, bits, q.code(sanitize(at(v, t, h, d))));
+            put_pair(page + L.v_scales + row * 4, q.scale_h, q.zero_h);
+        }
+    return Status::ok();
+}
+
+Status decode_page(Codec codec, int n_kv_heads, int head_dim, const uint8_t* page, int valid, float* k,
+                   float* v) {
+    DK_TRY(check_shape(codec, n_kv_heads, head_dim, valid));
+    const kp::PageLayout L = kp::page_layout(codec, n_kv_heads, head_dim);
+    const int H = n_kv_heads, D = head_dim, T = kp::kTokens;
+    auto out = [&](float* x, int t, int h, int d) -> float& {
+        return x[(static_cast<size_t>(t) * H + h) * D + d];
+    };
+    auto half_at = [&](size_t off) {
+        uint16_t u;
+        std::memcpy(&u, page + off, 2);
+        return f16_to_f32(u);
+    };
+
+    if (codec == Codec::fp16) {
+        for (int h = 0; h < H; ++h)
+            for (int t = 0; t < valid; ++t)
+                for (int d = 0; d < D; ++d) {
+                    const size_t o = ((static_cast<size_t>(h) * T + t) * D + d) * 2;
+                    out(k, t, h, d) = half_at(L.k_codes + o);
+                    out(v, t, h, d) = half_at(L.v_codes + o);
+                }
+        return Status::ok();
+    }
+
+    const int bits = kp::codec_bits(codec);
+    const size_t k_chan_bytes = static_cast<size_t>(T) * bits / 8;
+    const size_t v_row_bytes = static_cast<size_t>(D) * bits / 8;
+    for (int h = 0; h < H; ++h)
+        for (int d = 0; d < D; ++d) {
+            const size_t ch = static_cast<size_t>(h) * D + d;
+            const float scale = half_at(L.k_scales + ch * 4), zero = half_at(L.k_scales + ch * 4 + 2);
+            const uint8_t* codes = page + L.k_codes + ch * k_chan_bytes;
+            for (int t = 0; t < valid; ++t)
+                out(k, t, h, d) = static_cast<float>(get_code(codes, t, bits)) * scale + zero;
+        }
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < valid; ++t) {
+            const size_t row = static_cast<size_t>(h) * T + t;
+            const float scale = half_at(L.v_scales + row * 4), zero = half_at(L.v_scales + row * 4 + 2);
+            const uint8_t* codes = page + L.v_codes + row * v_row_bytes;
+            for (int d = 0; d < D; ++d)
+                out(v, t, h, d) = static_cast<float>(get_code(codes, d, bits)) * scale + zero;
+        }
+    return Status::ok();
+}
+
+}  // namespace docket::store
