@@ -180,7 +180,7 @@ void BpeTokenizer::merge_heap(std::vector<int32_t>& ids) const {
     ids.resize(w);
 }
 
-void BpeTokenizer::emit(int32_t piece, std::vector<TokenId>& out) const {
+void BpeTokenizer::emit_piece(int32_t piece, std::vector<TokenId>& out) const {
     if (piece < static_cast<int32_t>(text_.size())) {
         out.push_back(piece);
         return;
@@ -188,8 +188,18 @@ void BpeTokenizer::emit(int32_t piece, std::vector<TokenId>& out) const {
     // A merge produced a string that is not a token (or a byte has no alphabet token): fall back to its
     // single-character tokens, as llama.cpp does.
     const std::string& s = extra_[piece - text_.size()];
-    for (char c : s)
-        if (TokenId id = lookup(std::string_view(&c, 1)); id >= 0) out.push_back(id);
+    for (char c : s) {
+        if (TokenId id = lookup(std::string_view(&c, 1)); id >= 0) {
+            out.push_back(id);
+        } else if (!warned_unencodable_.exchange(true)) {
+            // E.g. byte 0xFF, which never occurs in UTF-8, has no token in many vocabularies: HF drops it
+            // too.
+            DK_LOG_WARN(
+                "tokenizer: text holds bytes this vocabulary cannot encode (no token for '{}'); they are "
+                "dropped (reported once)",
+                s);
+        }
+    }
 }
 
 void BpeTokenizer::encode_text(std::string_view text, bool /*after_special*/,
@@ -208,7 +218,7 @@ void BpeTokenizer::encode_text(std::string_view text, bool /*after_special*/,
         }
         bytes_to_pieces(word, ids);
         merge_word(ids);
-        for (int32_t id : ids) emit(id, out);
+        for (int32_t id : ids) emit_piece(id, out);
     }
 }
 

@@ -3,6 +3,7 @@
 // piece's bytes become alphabet symbols that are merged by rank (lowest first, leftmost on ties) on integer
 // piece ids.
 #include <array>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -57,13 +58,14 @@ private:
     int32_t intern(std::string_view s);
     void merge_small(std::vector<int32_t>& ids) const;
     void merge_heap(std::vector<int32_t>& ids) const;
-    void emit(int32_t piece, std::vector<TokenId>& out) const;
+    void emit_piece(int32_t piece, std::vector<TokenId>& out) const;
 
     std::unique_ptr<PreTokenizer> pre_;
     MergeTable merges_;
     std::vector<std::string> extra_;  // non-token pieces; piece id n_vocab + i
     std::unordered_map<std::string, int32_t> extra_ids_;
     std::array<int32_t, 256> byte_piece_{};
+    mutable std::atomic<bool> warned_unencodable_{false};
 };
 
 }  // namespace docket::tok

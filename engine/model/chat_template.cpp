@@ -1,0 +1,188 @@
+// Chat formats recognized by marker, rendered by hand (no Jinja). Each renderer reproduces its upstream
+// template's output for system/user/assistant messages.
+#include "model/chat_template.h"
+
+#include <string_view>
+
+namespace docket {
+namespace {
+
+// Markers that identify a template family, and others worth naming when a template is not recognized.
+constexpr std::string_view kKnownMarkers[] = {"<|im_start|>",
+                                              "<|im_end|>",
+                                              "<|start_header_id|>",
+                                              "<|eot_id|>",
+                                              "[INST]",
+                                              "<<SYS>>",
+                                              "<|user|>",
+                                              "<|assistant|>",
+                                              "<|system|>",
+                                              "<|end|>",
+                                              "<start_of_turn>",
+                                              "<|turn>",
+                                              "<|User|>",
+                                              "<|Assistant|>",
+                                              "### Instruction",
+                                              "<|START_OF_TURN_TOKEN|>",
+                                              "[AVAILABLE_TOOLS]"};
+
+bool contains(std::string_view s, std::string_view m) {
+    return s.find(m) != std::string_view::npos;
+}
+
+// The default system prompt a ChatML template writes when the conversation has none, e.g. SmolLM2's
+// '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, ...<|im_end|>\n'. Only a literal text
+// directly after the system header counts (Qwen 2.5 writes messages[0]['content'] there in its other branch).
+std::string find_default_system(std::string_view tmpl) {
+    for (std::string_view head :
+         {std::string_view("<|im_start|>system\n"), std::string_view("<|im_start|>system\\n")}) {
+        size_t pos = 0;
+        while ((pos = tmpl.find(head, pos)) != std::string_view::npos) {
+            const size_t start = pos + head.size();
+            const size_t end = tmpl.find("<|im_end|>", start);
+            pos = start;
+            if (end == std::string_view::npos) break;
+            const std::string_view body = tmpl.substr(start, end - start);
+            if (body.empty() || body.find_first_of("'\"{}+") != std::string_view::npos) continue;
+            std::string out;
+            for (size_t i = 0; i < body.size(); ++i) {  // undo Jinja string escapes that may appear
+                if (body[i] == '\\' && i + 1 < body.size() && body[i + 1] == 'n') {
+                    out += '\n';
+                    ++i;
+                } else {
+                    out += body[i];
+                }
+            }
+            return out;
+        }
+    }
+    return {};
+}
+
+std::string trim(std::string_view s) {
+    const auto is_ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    size_t b = 0, e = s.size();
+    while (b < e && is_ws(s[b])) ++b;
+    while (e > b && is_ws(s[e - 1])) --e;
+    return std::string(s.substr(b, e - b));
+}
+
+}  // namespace
+
+const char* chat_format_name(ChatFormat f) {
+    switch (f) {
+        case ChatFormat::chatml:
+            return "chatml";
+        case ChatFormat::llama3:
+            return "llama3";
+        case ChatFormat::mistral:
+            return "mistral";
+        case ChatFormat::llama2:
+            return "llama2";
+    }
+    return "?";
+}
+
+Result<ChatFormat> parse_chat_format(const std::string& name) {
+    for (ChatFormat f : {ChatFormat::chatml, ChatFormat::llama3, ChatFormat::mistral, ChatFormat::llama2})
+        if (name == chat_format_name(f)) return f;
+    return make_error(ErrorCode::invalid_argument,
+                      "unknown chat format '{}' (known: chatml, llama3, mistral, llama2)", name);
+}
+
+ChatTemplate ChatTemplate::of(ChatFormat f, std::string default_system) {
+    ChatTemplate t;
+    t.format_ = f;
+    t.default_system_ = std::move(default_system);
+    return t;
+}
+
+Result<ChatTemplate> ChatTemplate::from_gguf(const GgufFile& gguf, const std::string& forced) {
+    const std::string tmpl = gguf.get_string_or("tokenizer.chat_template", "");
+    if (!forced.empty()) {
+        DK_ASSIGN_OR_RETURN(ChatFormat f, parse_chat_format(forced));
+        return of(f, f == ChatFormat::chatml ? find_default_system(tmpl) : "");
+    }
+    if (tmpl.empty())
+        return make_error(ErrorCode::not_found,
+                          "{}: no tokenizer.chat_template; force a format (chatml, llama3, "
+                          "mistral, llama2)",
+                          gguf.name());
+    if (contains(tmpl, "<|im_start|>")) return of(ChatFormat::chatml, find_default_system(tmpl));
+    if (contains(tmpl, "<|start_header_id|>")) return of(ChatFormat::llama3);
+    if (contains(tmpl, "[INST]"))
+        return of(contains(tmpl, "<<SYS>>") ? ChatFormat::llama2 : ChatFormat::mistral);
+    std::string found;
+    for (auto m : kKnownMarkers)
+        if (contains(tmpl, m)) found += (found.empty() ? "" : ", ") + std::string(m);
+    return make_error(
+        ErrorCode::unsupported,
+        "{}: tokenizer.chat_template is not a known format (markers found: {}); force one of chatml, "
+        "llama3, mistral, llama2",
+        gguf.name(), found.empty() ? "none" : found);
+}
+
+std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+    std::string out;
+    switch (format_) {
+        case ChatFormat::chatml: {
+            if (!default_system_.empty() && (messages.empty() || messages[0].role != "system"))
+                out += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
+            for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+            if (add_generation_prompt) out += "<|im_start|>assistant\n";
+            break;
+        }
+        case ChatFormat::llama3: {
+            // Llama 3 (3.0) template: contents are trimmed; 3.1's date-stamped system header is not
+            // reproduced.
+            out += "<|begin_of_text|>";
+            for (const auto& m : messages)
+                out +=
+                    "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
+            if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+            break;
+        }
+        case ChatFormat::mistral: {
+            // Mistral Instruct: "<s>[INST] user [/INST]answer</s>[INST] ...". It has no system role; a system
+            // message is prefixed to the first user turn (as Mistral's later templates do).
+            out += "<s>";
+            std::string system;
+            bool system_pending = false;
+            for (const auto& m : messages) {
+                if (m.role == "system") {
+                    system = m.content;
+                    system_pending = true;
+                } else if (m.role == "user") {
+                    out += "[INST] " + (system_pending ? system + "\n\n" : std::string()) + m.content +
+                           " [/INST]";
+                    system_pending = false;
+                } else {
+                    out += m.content + "</s>";
+                }
+            }
+            break;
+        }
+        case ChatFormat::llama2: {
+            // Llama 2 chat: every user turn opens with <s>; the system prompt sits inside the first [INST].
+            std::string system;
+            bool system_pending = false;
+            for (const auto& m : messages) {
+                if (m.role == "system") {
+                    system = trim(m.content);
+                    system_pending = true;
+                } else if (m.role == "user") {
+                    out += "<s>[INST] ";
+                    if (system_pending) out += "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
+                    out += trim(m.content) + " [/INST]";
+                    system_pending = false;
+                } else {
+                    out += " " + trim(m.content) + " </s>";
+                }
+            }
+            break;
+        }
+    }
+    return out;
+}
+
+}  // namespace docket
