@@ -1,0 +1,46 @@
+#pragma once
+// Batched positional reads into caller buffers: io_uring (O_DIRECT) when the kernel allows it, else a pread
+// thread pool (the fallback is logged once per process). One BlockReader belongs to one thread.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "util/status.h"
+
+namespace docket::store {
+
+struct ReadRequest {
+    int fd = -1;
+    uint64_t offset = 0;  // multiples of kIoAlign when fd is O_DIRECT
+    uint32_t length = 0;  // a multiple of kIoAlign when fd is O_DIRECT
+};
+
+// Called once per request with the bytes read (valid only during the call; the buffer is reused) and the
+// result: bytes read (== length unless the file ended) or -errno.
+using ReadDone = std::function<void(size_t index, const uint8_t* data, int64_t result)>;
+
+class BlockReader {
+public:
+    virtual ~BlockReader() = default;
+    // Reads every request into the reader's own aligned buffers (queue_depth of them, so memory stays bounded
+    // however many requests there are), keeping up to queue_depth() in flight, and calls on_done as each
+    // completes (io_uring: on this thread; pool: on pool threads, concurrently for different indexes).
+    // Returns an error only when the reader itself fails; per-request failures arrive as a negative result.
+    virtual Status read(std::span<const ReadRequest> reqs, const ReadDone& on_done) = 0;
+    virtual const char* kind() const = 0;
+    virtual int queue_depth() const = 0;
+};
+
+struct BlockReaderOptions {
+    int queue_depth = 64;
+    bool allow_io_uring = true;  // false forces the pread pool (tests exercise both)
+};
+
+// io_uring when available (and allowed), else the pread pool.
+Result<std::unique_ptr<BlockReader>> make_block_reader(const BlockReaderOptions& opt);
+Result<std::unique_ptr<BlockReader>> make_uring_reader(int queue_depth);
+std::unique_ptr<BlockReader> make_pread_pool_reader(int threads);
+
+}  // namespace docket::store

@@ -1,0 +1,542 @@
+#include "store/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "model/fingerprint.h"
+#include "store/block_reader.h"
+#include "store/extent_format.h"
+#include "store/fault_injection.h"
+#include "store/segment_file.h"
+#include "store/store_rows.h"
+#include "store/store_schema.h"
+#include "util/log.h"
+
+namespace docket::store {
+
+int default_zstd_level(Codec c) {
+    // Measured on SmolLM2 KV of CUAD text (tests/bench/RESULTS.md): zstd saves ~15-20% on fp16 pages (the
+    // exponent bits) at level 1, nothing that pays for decompression on quantized codes.
+    return c == Codec::fp16 ? 1 : 0;
+}
+
+namespace {
+
+Status make_dir(const std::string& path) {
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+        return make_error(ErrorCode::io_error, "mkdir {}: {}", path, std::strerror(errno));
+    // The store holds what the documents say: owner-only, also when the directory existed before.
+    if (::chmod(path.c_str(), 0700) != 0)
+        return make_error(ErrorCode::io_error, "chmod 0700 {}: {}", path, std::strerror(errno));
+    return Status::ok();
+}
+
+Status check_put_args(const SnapshotKey& key, const KvShape& s, int64_t n_tokens) {
+    if (!kv_page::codec_valid(static_cast<uint32_t>(key.codec.codec)))
+        return make_error(ErrorCode::invalid_argument, "unknown codec {}", static_cast<int>(key.codec.codec));
+    if (s.n_layers <= 0 || s.n_layers > 4096 || s.n_kv_heads <= 0 || s.n_kv_heads > 1024 || s.head_dim <= 0 ||
+        s.head_dim > 1024 || s.head_dim % 4 != 0)
+        return make_error(ErrorCode::invalid_argument, "bad KV shape {} layers x {} kv heads x {}",
+                          s.n_layers, s.n_kv_heads, s.head_dim);
+    if (n_tokens <= 0 || n_tokens > (int64_t{1} << 30))
+        return make_error(ErrorCode::invalid_argument, "snapshot token count {} out of range", n_tokens);
+    if (key.codec.k_group != kv_page::kTokens || key.codec.v_group != s.head_dim)
+        return make_error(ErrorCode::invalid_argument,
+                          "codec groups k={} v={} differ from the page format (64, {})", key.codec.k_group,
+                          key.codec.v_group, s.head_dim);
+    return Status::ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOptions& opt) {
+    std::unique_ptr<Store> s(new Store());
+    s->dir_ = dir;
+    s->seg_dir_ = dir + "/segments";
+    s->opt_ = opt;
+    s->opt_.queue_depth = std::clamp(opt.queue_depth, 1, 4096);
+    s->opt_.extent_target_bytes = std::max<size_t>(opt.extent_target_bytes, 64 << 10);
+    DK_TRY(make_dir(dir));
+    DK_TRY(make_dir(s->seg_dir_));
+    const std::string lock = dir + "/LOCK";
+    s->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd_ < 0) return make_error(ErrorCode::io_error, "open {}: {}", lock, std::strerror(errno));
+    if (::flock(s->lock_fd_, LOCK_EX | LOCK_NB) != 0)
+        return make_error(ErrorCode::io_error, "store {} is in use by another process ({})", dir,
+                          std::strerror(errno));
+    DK_ASSIGN_OR_RETURN(s->db_, Db::open(dir + "/index.db", true));
+    DK_TRY(migrate(*s->db_));
+    s->files_ = std::make_unique<SegmentFiles>(s->seg_dir_, opt.o_direct, opt.faults);
+    DK_TRY(s->recover().with_context("recovering store " + dir));
+    return s;
+}
+
+Store::~Store() {
+    {
+        std::lock_guard lock(mu_);
+        if (db_) {
+            if (Status st = flush_used_locked(); !st) DK_LOG_WARN("{}: {}", dir_, st.to_string());
+        }
+        files_.reset();
+        db_.reset();
+    }
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+Status Store::recover() {
+    std::lock_guard lock(mu_);
+    Db& db = *db_;
+    // 1. Snapshots a crash left half-written: invisible already; drop them (their extents become dead bytes).
+    DK_TRY(db.exec("DELETE FROM snapshots WHERE state = 'writing'"));
+    if (int n = db.changes()) DK_LOG_WARN("{}: dropped {} snapshot(s) left half-written by a crash", dir_, n);
+
+    // 2. Files: retired ones finish their deletion; the rest are cut back to their committed end.
+    struct FileRow {
+        int64_t id;
+        uint64_t committed;
+        std::string state;
+    };
+    std::vector<FileRow> rows;
+    {
+        DK_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, committed_bytes, state FROM files ORDER BY id"));
+        for (;;) {
+            DK_ASSIGN_OR_RETURN(bool row, st.step());
+            if (!row) break;
+            rows.push_back({st.col_int(0), static_cast<uint64_t>(st.col_int(1)), st.col_text(2)});
+        }
+    }
+    for (const FileRow& f : rows) {
+        if (f.state == "retired") {
+            DK_TRY(files_->remove(f.id));
+            DK_ASSIGN_OR_RETURN(auto del, db.prepare("DELETE FROM files WHERE id = ? AND NOT EXISTS "
+                                                     "(SELECT 1 FROM extents WHERE file_id = ?)"));
+            DK_TRY(del.bind(1, f.id).bind(2, f.id).exec());
+            continue;
+        }
+        if (!files_->exists(f.id)) {
+            if (f.committed == 0) {
+                DK_TRY(files_->create(f.id));  // crash between the row and the file's creation
+            } else {
+                DK_LOG_ERROR("{}: segment file {} is missing; its snapshots are marked bad", dir_,
+                             files_->path(f.id));
+                DK_ASSIGN_OR_RETURN(auto bad,
+                                    db.prepare("UPDATE snapshots SET state = 'bad', error = 'segment file "
+                                               "missing' WHERE id IN (SELECT snapshot_id FROM extents "
+                                               "WHERE file_id = ?)"));
+                DK_TRY(bad.bind(1, f.id).exec());
+                continue;
+            }
+        }
+        DK_ASSIGN_OR_RETURN(uint64_t size, files_->size(f.id));
+        if (size > f.committed) {
+            DK_LOG_INFO("{}: truncating {} uncommitted bytes of {}", dir_, size - f.committed,
+                        files_->path(f.id));
+            DK_TRY(files_->truncate(f.id, f.committed));
+        } else if (size < f.committed) {
+            DK_LOG_ERROR("{}: {} is {} bytes, the index says {}; snapshots past its end are marked bad", dir_,
+                         files_->path(f.id), size, f.committed);
+            DK_ASSIGN_OR_RETURN(auto bad,
+                                db.prepare("UPDATE snapshots SET state = 'bad', error = 'segment file "
+                                           "truncated' WHERE id IN (SELECT snapshot_id FROM extents WHERE "
+                                           "file_id = ? AND offset + length > ?)"));
+            DK_TRY(bad.bind(1, f.id).bind(2, size).exec());
+        }
+        if (f.state == "active") {
+            active_file_ = f.id;
+            active_committed_ = active_append_ = std::min(size, f.committed);
+        }
+    }
+    // 3. Files on disk the index does not know (a crash between creating a file and committing its row).
+    if (DIR* d = ::opendir(seg_dir_.c_str())) {
+        std::vector<int64_t> orphans;
+        while (dirent* e = ::readdir(d)) {
+            int64_t id = parse_segment_file_name(e->d_name);
+            if (id == 0) continue;
+            bool known = false;
+            for (const FileRow& f : rows) known |= (f.id == id && f.state != "retired");
+            if (!known) orphans.push_back(id);
+        }
+        ::closedir(d);
+        for (int64_t id : orphans) {
+            DK_LOG_WARN("{}: deleting segment file {} that the index does not know", dir_, files_->path(id));
+            DK_TRY(files_->remove(id));
+        }
+    }
+    return Status::ok();
+}
+
+Result<int64_t> Store::ensure_collection(const std::string& name) {
+    std::lock_guard lock(mu_);
+    DK_ASSIGN_OR_RETURN(auto ins, db_->prepare("INSERT INTO collections(name, created_at) VALUES(?, ?) "
+                                               "ON CONFLICT(name) DO NOTHING"));
+    DK_TRY(ins.bind(1, name).bind(2, now_ms() / 1000).exec());
+    DK_ASSIGN_OR_RETURN(auto q, db_->prepare("SELECT id FROM collections WHERE name = ?"));
+    q.bind(1, name);
+    DK_ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) return make_error(ErrorCode::internal, "collection '{}' vanished after insert", name);
+    return q.col_int(0);
+}
+
+Result<int64_t> Store::ensure_document(int64_t collection_id, const std::string& path,
+                                       const Hash128& content_hash) {
+    std::lock_guard lock(mu_);
+    DK_ASSIGN_OR_RETURN(auto ins,
+                        db_->prepare("INSERT INTO documents(collection_id, path, content_hash) "
+                                     "VALUES(?, ?, ?) ON CONFLICT(collection_id, path) DO UPDATE SET "
+                                     "content_hash = excluded.content_hash"));
+    DK_TRY(ins.bind(1, collection_id).bind(2, path).bind(3, content_hash).exec());
+    DK_ASSIGN_OR_RETURN(auto q,
+                        db_->prepare("SELECT id FROM documents WHERE collection_id = ? AND path = ?"));
+    q.bind(1, collection_id).bind(2, path);
+    DK_ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) return make_error(ErrorCode::internal, "document '{}' vanished after insert", path);
+    return q.col_int(0);
+}
+
+Result<int64_t> Store::ensure_segment(int64_t document_id, int ordinal, const Hash128& content_hash) {
+    std::lock_guard lock(mu_);
+    DK_ASSIGN_OR_RETURN(auto ins,
+                        db_->prepare("INSERT INTO segments(document_id, ordinal, content_hash) "
+                                     "VALUES(?, ?, ?) ON CONFLICT(document_id, ordinal) DO UPDATE SET "
+                                     "content_hash = excluded.content_hash"));
+    DK_TRY(ins.bind(1, document_id).bind(2, ordinal).bind(3, content_hash).exec());
+    DK_ASSIGN_OR_RETURN(auto q,
+                        db_->prepare("SELECT id FROM segments WHERE document_id = ? AND ordinal = ?"));
+    q.bind(1, document_id).bind(2, ordinal);
+    DK_ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row)
+        return make_error(ErrorCode::internal, "segment {} of document {} vanished", ordinal, document_id);
+    return q.col_int(0);
+}
+
+Result<int64_t> Store::put(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens,
+                           const LayerKvFn& kv, int64_t segment_id) {
+    DK_TRY(check_put_args(key, shape, n_tokens));
+    // Encode page by page as the writer asks for them; the current layer's accessor is fetched once per
+    // layer.
+    const size_t pb = kv_page::page_bytes(key.codec.codec, shape.n_kv_heads, shape.head_dim);
+    const size_t token_floats = static_cast<size_t>(shape.n_kv_heads) * shape.head_dim;
+    AlignedBuffer page(pb);
+    Status encode_error;
+    PageFn pages = [&](int layer, int p) -> const uint8_t* {
+        LayerKv l = kv(layer);
+        const int64_t t0 = int64_t{p} * kv_page::kTokens;
+        const int valid = static_cast<int>(std::min<int64_t>(kv_page::kTokens, n_tokens - t0));
+        if (!l.k || !l.v) {
+            encode_error = make_error(ErrorCode::invalid_argument, "layer {} has no K/V data", layer);
+            return nullptr;
+        }
+        Status st = encode_page(key.codec.codec, shape.n_kv_heads, shape.head_dim, l.k + t0 * token_floats,
+                                l.v + t0 * token_floats, valid, page.data());
+        if (!st) {
+            encode_error = st;
+            return nullptr;
+        }
+        return page.data();
+    };
+    auto r = put_pages(key, shape, n_tokens, pages, segment_id);
+    if (!r && !encode_error.is_ok()) return encode_error;
+    return r;
+}
+
+Result<int64_t> Store::put_pages(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens,
+                                 const PageFn& pages, int64_t segment_id) {
+    DK_TRY(check_put_args(key, shape, n_tokens));
+    Result<int64_t> r = [&]() -> Result<int64_t> {
+        std::lock_guard lock(mu_);
+        return put_locked(key, shape, n_tokens, pages, segment_id);
+    }();
+    if (r && opt_.byte_budget > 0) {
+        auto ev = enforce_budget();
+        if (!ev) DK_LOG_WARN("{}: enforcing the byte budget: {}", dir_, ev.status().to_string());
+    }
+    return r;
+}
+
+Status Store::ensure_active_file_locked(uint64_t need) {
+    if (active_file_ != 0 && (active_append_ == 0 || active_append_ + need <= opt_.segment_file_bytes))
+        return Status::ok();
+    // Seal the full file and start a new one: row first, then the file (recovery recreates a missing empty
+    // one). Bytes appended to the old file but not yet committed (compaction copies) must be durable first.
+    if (active_file_ != 0 && active_append_ > active_committed_) DK_TRY(files_->sync(active_file_));
+    Transaction tx(*db_);
+    DK_TRY(tx.begin());
+    if (active_file_ != 0) {
+        DK_ASSIGN_OR_RETURN(auto seal, db_->prepare("UPDATE files SET state = 'sealed' WHERE id = ?"));
+        DK_TRY(seal.bind(1, active_file_).exec());
+    }
+    DK_ASSIGN_OR_RETURN(
+        auto ins, db_->prepare("INSERT INTO files(name, committed_bytes, state) VALUES('', 0, 'active')"));
+    DK_TRY(ins.exec());
+    const int64_t id = db_->last_insert_id();
+    DK_ASSIGN_OR_RETURN(auto name, db_->prepare("UPDATE files SET name = ? WHERE id = ?"));
+    DK_TRY(name.bind(1, segment_file_name(id)).bind(2, id).exec());
+    DK_TRY(tx.commit());
+    if (active_file_ != 0) files_->close(active_file_);
+    active_file_ = id;
+    active_committed_ = active_append_ = 0;
+    return files_->create(id);
+}
+
+Status Store::rollback_tail_locked() {
+    // Uncommitted bytes past the committed end are garbage; cut them now (recovery would do it on next open).
+    if (active_file_ != 0 && active_append_ != active_committed_) {
+        active_append_ = active_committed_;
+        return files_->truncate(active_file_, active_committed_);
+    }
+    return Status::ok();
+}
+
+Result<int64_t> Store::put_locked(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens,
+                                  const PageFn& pages, int64_t segment_id) {
+    DK_TRY(flush_used_locked());
+    Db& db = *db_;
+    // Same key: keep a ready snapshot, replace a bad one.
+    {
+        DK_ASSIGN_OR_RETURN(auto q,
+                            db.prepare("SELECT id, state FROM snapshots WHERE model_fp = ? AND codec = ? AND "
+                                       "codec_params = ? AND prefix_hash = ? AND content_hash = ?"));
+        DK_TRY(bind_key(q, 1, key));
+        DK_ASSIGN_OR_RETURN(bool row, q.step());
+        if (row) {
+            const int64_t id = q.col_int(0);
+            if (q.col_text(1) == "ready") return id;
+            DK_TRY(remove_locked(id));
+        }
+    }
+    const int64_t now = now_ms();
+    int64_t snap_id = 0;
+    {
+        DK_ASSIGN_OR_RETURN(auto ins,
+                            db.prepare("INSERT INTO snapshots(model_fp, codec, codec_params, prefix_hash, "
+                                       "content_hash, segment_id, n_layers, n_kv_heads, head_dim, n_tokens, "
+                                       "state, created_at, last_used) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                       "'writing', ?, ?)"));
+        DK_TRY(bind_key(ins, 1, key));
+        if (segment_id > 0)
+            ins.bind(6, segment_id);
+        else
+            ins.bind_null(6);
+        ins.bind(7, shape.n_layers).bind(8, shape.n_kv_heads).bind(9, shape.head_dim).bind(10, n_tokens);
+        ins.bind(11, now).bind(12, now);
+        DK_TRY(ins.exec());  // autocommit: the `writing` row is its own transaction
+        snap_id = db.last_insert_id();
+    }
+    crash_point(crash::kAfterSnapshotRow);
+
+    const int n_pages = kv_page::pages_for_tokens(n_tokens);
+    const size_t pb = kv_page::page_bytes(key.codec.codec, shape.n_kv_heads, shape.head_dim);
+    const ExtentPlan plan = plan_extents(shape, n_pages, pb, opt_.extent_target_bytes);
+    const int level = opt_.zstd_level < 0 ? default_zstd_level(key.codec.codec) : opt_.zstd_level;
+
+    struct Pending {
+        ExtentLoc loc;
+    };
+    std::vector<Pending> batch;
+    uint64_t batch_bytes = 0, total_bytes = 0, total_raw = 0;
+    AlignedBuffer raw, ext;
+
+    auto commit_batch = [&](bool final) -> Status {
+        if (!batch.empty()) {
+            DK_TRY(files_->sync(active_file_));
+            crash_point(crash::kAfterPayloadSync);
+        }
+        Transaction tx(db);
+        DK_TRY(tx.begin());
+        DK_ASSIGN_OR_RETURN(auto ins,
+                            db.prepare("INSERT INTO extents(snapshot_id, layer_begin, layer_end, page_begin, "
+                                       "page_end, file_id, offset, length, raw_length, checksum) "
+                                       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        for (const Pending& p : batch) {
+            ins.reset();
+            const ExtentLoc& e = p.loc;
+            ins.bind(1, snap_id)
+                .bind(2, e.layer_begin)
+                .bind(3, e.layer_end)
+                .bind(4, e.page_begin)
+                .bind(5, e.page_end);
+            ins.bind(6, e.file_id)
+                .bind(7, e.offset)
+                .bind(8, e.length)
+                .bind(9, e.raw_length)
+                .bind(10, e.checksum);
+            DK_TRY(ins.exec());
+        }
+        if (!batch.empty()) {
+            DK_ASSIGN_OR_RETURN(auto f, db.prepare("UPDATE files SET committed_bytes = ? WHERE id = ?"));
+            DK_TRY(f.bind(1, active_append_).bind(2, active_file_).exec());
+        }
+        if (final) {
+            DK_ASSIGN_OR_RETURN(auto s,
+                                db.prepare("UPDATE snapshots SET state = 'ready', bytes = ?, raw_bytes = ?, "
+                                           "last_used = ? WHERE id = ?"));
+            DK_TRY(s.bind(1, total_bytes).bind(2, total_raw).bind(3, now_ms()).bind(4, snap_id).exec());
+        }
+        DK_TRY(tx.commit());
+        active_committed_ = active_append_;
+        batch.clear();
+        batch_bytes = 0;
+        return Status::ok();
+    };
+
+    Status st = [&]() -> Status {
+        for (int lb = 0; lb < shape.n_layers; lb += plan.layers) {
+            const int le = std::min(shape.n_layers, lb + plan.layers);
+            for (int p0 = 0; p0 < n_pages; p0 += plan.pages) {
+                const int p1 = std::min(n_pages, p0 + plan.pages);
+                const size_t raw_len = static_cast<size_t>(le - lb) * (p1 - p0) * pb;
+                if (!raw.resize(raw_len))
+                    return make_error(ErrorCode::out_of_memory, "{} bytes for an extent", raw_len);
+                for (int l = lb; l < le; ++l)
+                    for (int p = p0; p < p1; ++p) {
+                        const uint8_t* src = pages(l, p);
+                        if (!src)
+                            return make_error(ErrorCode::invalid_argument, "no page for layer {} page {}", l,
+                                              p);
+                        std::memcpy(raw.data() + (static_cast<size_t>(l - lb) * (p1 - p0) + (p - p0)) * pb,
+                                    src, pb);
+                    }
+                ExtentHeader h;
+                h.codec = static_cast<uint8_t>(key.codec.codec);
+                h.n_kv_heads = static_cast<uint16_t>(shape.n_kv_heads);
+                h.head_dim = static_cast<uint16_t>(shape.head_dim);
+                h.layer_begin = static_cast<uint16_t>(lb);
+                h.layer_count = static_cast<uint16_t>(le - lb);
+                h.page_begin = static_cast<uint32_t>(p0);
+                h.page_count = static_cast<uint32_t>(p1 - p0);
+                h.n_tokens = static_cast<uint32_t>(n_tokens);
+                h.page_bytes = static_cast<uint32_t>(pb);
+                h.snapshot_id = static_cast<uint64_t>(snap_id);
+                DK_TRY(build_extent(h, raw.data(), level, ext));
+
+                if (active_file_ != 0 && active_append_ > 0 &&
+                    active_append_ + h.extent_length > opt_.segment_file_bytes && !batch.empty())
+                    DK_TRY(commit_batch(false));  // the batch must not span files
+                DK_TRY(ensure_active_file_locked(h.extent_length));
+                DK_TRY(files_->write(active_file_, active_append_, ext.data(), h.extent_length));
+                ExtentLoc e{
+                    0,         lb, le, p0, p1, active_file_, active_append_, h.extent_length, h.raw_length,
+                    h.checksum};
+                batch.push_back({e});
+                active_append_ += h.extent_length;
+                batch_bytes += h.extent_length;
+                total_bytes += h.extent_length;
+                total_raw += h.raw_length;
+                crash_point(crash::kMidPayload);
+                if (batch_bytes >= opt_.write_batch_bytes) DK_TRY(commit_batch(false));
+            }
+        }
+        return commit_batch(true);
+    }();
+    if (!st) {
+        DK_LOG_WARN("{}: put of snapshot {} failed: {}", dir_, snap_id, st.to_string());
+        if (Status t = rollback_tail_locked(); !t) DK_LOG_WARN("{}: {}", dir_, t.to_string());
+        if (Status d = remove_locked(snap_id); !d)
+            DK_LOG_WARN("{}: dropping the half-written snapshot {} failed ({}); the next open drops it", dir_,
+                        snap_id, d.to_string());
+        return st;
+    }
+    crash_point(crash::kAfterCommit);
+    return snap_id;
+}
+
+Status Store::remove(int64_t snapshot_id) {
+    std::lock_guard lock(mu_);
+    return remove_locked(snapshot_id);
+}
+
+Status Store::remove_locked(int64_t snapshot_id) {
+    // Extents go with the row (ON DELETE CASCADE); their bytes are dead until compaction.
+    DK_ASSIGN_OR_RETURN(auto del, db_->prepare("DELETE FROM snapshots WHERE id = ?"));
+    return del.bind(1, snapshot_id).exec();
+}
+
+Status Store::mark_bad(int64_t snapshot_id, const std::string& error) {
+    std::lock_guard lock(mu_);
+    DK_ASSIGN_OR_RETURN(auto up, db_->prepare("UPDATE snapshots SET state = 'bad', error = ? WHERE id = ?"));
+    return up.bind(1, error).bind(2, snapshot_id).exec();
+}
+
+void Store::note_used(int64_t snapshot_id) {
+    std::lock_guard lock(used_mu_);
+    used_[snapshot_id] = now_ms();
+}
+
+Status Store::flush_used_locked() {
+    std::unordered_map<int64_t, int64_t> used;
+    {
+        std::lock_guard lock(used_mu_);
+        used.swap(used_);
+    }
+    if (used.empty()) return Status::ok();
+    Transaction tx(*db_);
+    DK_TRY(tx.begin());
+    DK_ASSIGN_OR_RETURN(auto up,
+                        db_->prepare("UPDATE snapshots SET last_used = max(last_used, ?) WHERE id = ?"));
+    for (auto [id, t] : used) {
+        up.reset();
+        DK_TRY(up.bind(1, t).bind(2, id).exec());
+    }
+    return tx.commit();
+}
+
+Result<StoreStats> Store::stats() {
+    std::lock_guard lock(mu_);
+    StoreStats s;
+    DK_ASSIGN_OR_RETURN(auto q, db_->prepare("SELECT (SELECT count(*) FROM snapshots WHERE state = 'ready'), "
+                                             "(SELECT count(*) FROM snapshots WHERE state = "
+                                             "'bad'), (SELECT count(*) FROM extents), (SELECT count(*) FROM "
+                                             "files), (SELECT coalesce(sum(committed_bytes), "
+                                             "0) FROM files), (SELECT coalesce(sum(length), 0) FROM "
+                                             "extents), (SELECT coalesce(sum(raw_bytes), 0) FROM "
+                                             "snapshots WHERE state = 'ready')"));
+    DK_ASSIGN_OR_RETURN(bool row, q.step());
+    if (row) {
+        s.snapshots_ready = q.col_int(0);
+        s.snapshots_bad = q.col_int(1);
+        s.extents = q.col_int(2);
+        s.files = q.col_int(3);
+        s.file_bytes = static_cast<uint64_t>(q.col_int(4));
+        s.live_bytes = static_cast<uint64_t>(q.col_int(5));
+        s.raw_bytes = static_cast<uint64_t>(q.col_int(6));
+    }
+    return s;
+}
+
+Result<Hash128> Store::model_fingerprint(const std::string& gguf_path) {
+    struct stat st;
+    if (::stat(gguf_path.c_str(), &st) != 0)
+        return make_error(ErrorCode::not_found, "model {}: {}", gguf_path, std::strerror(errno));
+    const int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    {
+        std::lock_guard lock(mu_);
+        DK_ASSIGN_OR_RETURN(auto q,
+                            db_->prepare("SELECT fingerprint FROM model_fingerprints WHERE path = ? AND "
+                                         "size = ? AND mtime_ns = ?"));
+        q.bind(1, gguf_path).bind(2, static_cast<int64_t>(st.st_size)).bind(3, mtime);
+        DK_ASSIGN_OR_RETURN(bool row, q.step());
+        if (row) return q.col_hash(0);
+    }
+    DK_ASSIGN_OR_RETURN(Hash128 fp, model_fingerprint_file(gguf_path));
+    std::lock_guard lock(mu_);
+    DK_ASSIGN_OR_RETURN(auto up,
+                        db_->prepare("INSERT OR REPLACE INTO model_fingerprints VALUES(?, ?, ?, ?)"));
+    DK_TRY(up.bind(1, gguf_path).bind(2, static_cast<int64_t>(st.st_size)).bind(3, mtime).bind(4, fp).exec());
+    return fp;
+}
+
+Result<std::unique_ptr<StoreReader>> Store::reader() {
+    std::unique_ptr<StoreReader> r(new StoreReader(*this));
+    DK_ASSIGN_OR_RETURN(r->db_, Db::open(dir_ + "/index.db", false));
+    DK_ASSIGN_OR_RETURN(r->io_, make_block_reader({opt_.queue_depth, opt_.allow_io_uring}));
+    return r;
+}
+
+}  // namespace docket::store

@@ -1,0 +1,142 @@
+#pragma once
+// The KV snapshot store: SQLite index + append-only segment files of checksummed, zstd'd extents.
+//
+// Commit protocol (crash-safe): a put inserts its snapshot row as `writing`, appends extents at 4 KiB-aligned
+// offsets past the active file's committed end, fdatasyncs them, then commits their rows and the file's new
+// committed end in one transaction; the transaction holding the last extent also flips the snapshot to
+// `ready`. Readers see only `ready` snapshots. On open, `writing` snapshots are dropped and every file is
+// truncated to its committed end, so nothing half-written is ever visible.
+//
+// Threads: one writer (puts, eviction, compaction, marking bad) serialized on one connection inside Store;
+// readers each get a StoreReader with their own connection and I/O queue (one per thread). One process opens
+// a store directory at a time (an flock on <dir>/LOCK).
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "store/aligned_buffer.h"
+#include "store/block_reader.h"
+#include "store/sqlite_db.h"
+#include "store/store_types.h"
+
+namespace docket::store {
+
+class SegmentFiles;
+class StoreReader;
+
+class Store {
+public:
+    // Opens or creates the store in `dir` (mode 0700) and recovers from any crash (see above).
+    static Result<std::unique_ptr<Store>> open(const std::string& dir, const StoreOptions& opt = {});
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    const std::string& dir() const { return dir_; }
+    const StoreOptions& options() const { return opt_; }
+
+    // Catalog rows that snapshots hang from (so that errors can name the document).
+    Result<int64_t> ensure_collection(const std::string& name);
+    Result<int64_t> ensure_document(int64_t collection_id, const std::string& path,
+                                    const Hash128& content_hash);
+    Result<int64_t> ensure_segment(int64_t document_id, int ordinal, const Hash128& content_hash);
+
+    // Encodes and stores a snapshot of `n_tokens` tokens: kv(layer) gives each layer's K (before RoPE) and V
+    // as [n_tokens, n_kv_heads, head_dim] f32. Returns the snapshot id. A ready snapshot with the same key is
+    // kept (its id returned); a bad one is replaced. On failure (disk_full, io_error) nothing of it is
+    // visible.
+    Result<int64_t> put(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens, const LayerKvFn& kv,
+                        int64_t segment_id = 0);
+    // Same with pages already encoded in key.codec.codec (the GPU path hands over pages as they are).
+    Result<int64_t> put_pages(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens,
+                              const PageFn& pages, int64_t segment_id = 0);
+
+    Status remove(int64_t snapshot_id);
+    // Marks a snapshot bad (a checksum failed); it stays invisible until a put with its key replaces it.
+    Status mark_bad(int64_t snapshot_id, const std::string& error);
+    // Records a use for LRU eviction (cheap: batched into the writer's next transaction).
+    void note_used(int64_t snapshot_id);
+
+    // Evicts least-recently-used snapshots (bad ones first) until their on-disk bytes fit byte_budget, then
+    // compacts files that are at least compact_dead_fraction dead. Runs after each put when a budget is set.
+    Result<int64_t> enforce_budget();
+    // Moves the live extents out of files at least `min_dead_fraction` dead, then deletes those files.
+    // Crash-safe: copies are synced before the rows move; a file is unlinked only after its rows left it.
+    Result<CompactStats> compact(double min_dead_fraction);
+    // Reads and checks every extent of every snapshot (and the files and the index). mark_bad: set the state
+    // of failing snapshots to bad.
+    Result<VerifyReport> verify(bool mark_bad);
+    Result<StoreStats> stats();
+
+    // Model fingerprint of a GGUF, cached in the index by (path, size, mtime).
+    Result<Hash128> model_fingerprint(const std::string& gguf_path);
+
+    // A reader on its own connection; use one per thread. The Store must outlive it.
+    Result<std::unique_ptr<StoreReader>> reader();
+
+private:
+    friend class StoreReader;
+    Store() = default;
+    Status recover();
+    Status flush_used_locked();
+    Result<int64_t> put_locked(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens,
+                               const PageFn& pages, int64_t segment_id);
+    Status ensure_active_file_locked(uint64_t need_bytes);
+    Status rollback_tail_locked();
+    Status remove_locked(int64_t snapshot_id);
+    Result<int64_t> evict_locked();
+    Result<CompactStats> compact_locked(double min_dead_fraction);
+
+    std::string dir_, seg_dir_;
+    StoreOptions opt_;
+    int lock_fd_ = -1;
+    std::mutex mu_;  // the writer: db_, files_, active file state
+    std::unique_ptr<Db> db_;
+    std::unique_ptr<SegmentFiles> files_;
+    int64_t active_file_ = 0;        // 0: none yet
+    uint64_t active_committed_ = 0;  // committed end of the active file
+    uint64_t active_append_ = 0;     // next write offset (>= committed while a put is in flight)
+    std::mutex used_mu_;
+    std::unordered_map<int64_t, int64_t> used_;  // snapshot id -> last use (ms), not yet in the index
+};
+
+class StoreReader {
+public:
+    ~StoreReader();
+    // The ready snapshot with this key, or nullopt.
+    Result<std::optional<SnapshotInfo>> find(const SnapshotKey& key);
+    Result<SnapshotInfo> get(int64_t snapshot_id);  // any state
+    Result<std::vector<SnapshotInfo>> list();       // every snapshot, any state
+    Result<std::vector<ExtentLoc>> extents(int64_t snapshot_id);
+
+    // Reads layers [layer_begin, layer_end) of a ready snapshot into `out` as pages [layer][page], each
+    // page_bytes() long (n_pages() pages per layer). Every extent's checksum is checked; on a mismatch the
+    // snapshot is marked bad and corrupt_data names it and its document: the caller recomputes.
+    // not_found when the snapshot was evicted meanwhile.
+    Status read_pages(const SnapshotInfo& s, int layer_begin, int layer_end, AlignedBuffer& out);
+    // Whole snapshots at once, so the queue depth spans them: out[i] receives all layers of snaps[i].
+    Status read_pages_many(std::span<const SnapshotInfo> snaps, std::span<AlignedBuffer> out);
+    // Reads and decodes a whole snapshot to f32.
+    Result<DecodedKv> read_kv(const SnapshotInfo& s);
+
+    // Checks one snapshot's extents (read, checksum, decompress) without marking anything; for verify.
+    Status check_snapshot(const SnapshotInfo& s, uint64_t* bytes_checked);
+    const char* io_kind() const;
+
+private:
+    friend class Store;
+    StoreReader(Store& store) : store_(store) {}
+    struct Job;
+    Status run_jobs(std::span<Job> jobs, bool mark_bad);
+    Result<int> fd(int64_t file_id);
+
+    Store& store_;
+    std::unique_ptr<Db> db_;
+    std::unique_ptr<BlockReader> io_;
+    std::unordered_map<int64_t, int> fds_;
+};
+
+}  // namespace docket::store

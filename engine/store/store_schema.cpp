@@ -1,0 +1,118 @@
+#include "store/store_schema.h"
+
+#include <ctime>
+
+#include "util/log.h"
+
+namespace docket::store {
+namespace {
+
+struct Migration {
+    int version;
+    const char* description;
+    const char* sql;
+};
+
+// Never edit a shipped migration: append a new one.
+constexpr Migration kMigrations[] = {
+    {1, "collections, documents, segments, snapshots, extents, segment files, model fingerprint cache", R"sql(
+CREATE TABLE collections(
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL);
+CREATE TABLE documents(
+    id INTEGER PRIMARY KEY,
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    content_hash BLOB NOT NULL,
+    mime TEXT, bytes INTEGER, pages INTEGER,
+    status TEXT NOT NULL DEFAULT 'new', error TEXT,
+    UNIQUE(collection_id, path));
+CREATE TABLE segments(
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    content_hash BLOB NOT NULL,
+    token_begin INTEGER, token_end INTEGER, char_begin INTEGER, char_end INTEGER,
+    page_begin INTEGER, page_end INTEGER,
+    UNIQUE(document_id, ordinal));
+-- Segment files: append-only, extents at 4 KiB-aligned offsets below committed_bytes. Bytes past
+-- committed_bytes are uncommitted garbage and are truncated on open. A 'retired' file holds no live extent
+-- and is deleted (crash-safely: the row goes only after the unlink).
+CREATE TABLE files(
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    committed_bytes INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL CHECK(state IN ('active', 'sealed', 'retired')));
+-- A snapshot is keyed by (model fingerprint, codec + params, prefix hash, content hash); it is visible to
+-- readers only in state 'ready'. 'writing' rows left by a crash are removed on open; 'bad' ones failed a
+-- checksum and wait to be recomputed (a put with the same key replaces them).
+CREATE TABLE snapshots(
+    id INTEGER PRIMARY KEY,
+    model_fp BLOB NOT NULL,
+    codec INTEGER NOT NULL,
+    codec_params TEXT NOT NULL,
+    prefix_hash BLOB NOT NULL,
+    content_hash BLOB NOT NULL,
+    segment_id INTEGER REFERENCES segments(id) ON DELETE SET NULL,
+    n_layers INTEGER NOT NULL, n_kv_heads INTEGER NOT NULL, head_dim INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK(state IN ('writing', 'ready', 'bad')),
+    bytes INTEGER NOT NULL DEFAULT 0,
+    raw_bytes INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    last_used INTEGER NOT NULL,
+    error TEXT,
+    UNIQUE(model_fp, codec, codec_params, prefix_hash, content_hash));
+CREATE INDEX snapshots_lru ON snapshots(state, last_used);
+CREATE INDEX snapshots_segment ON snapshots(segment_id);
+CREATE TABLE extents(
+    id INTEGER PRIMARY KEY,
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    layer_begin INTEGER NOT NULL, layer_end INTEGER NOT NULL,
+    page_begin INTEGER NOT NULL, page_end INTEGER NOT NULL,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    raw_length INTEGER NOT NULL,
+    checksum INTEGER NOT NULL);
+CREATE INDEX extents_snapshot ON extents(snapshot_id, layer_begin, page_begin);
+CREATE INDEX extents_file ON extents(file_id, offset);
+CREATE TABLE model_fingerprints(
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    fingerprint BLOB NOT NULL);
+)sql"},
+};
+
+}  // namespace
+
+Status migrate(Db& db) {
+    DK_TRY(
+        db.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, description TEXT "
+                "NOT NULL, "
+                "applied_at INTEGER NOT NULL)"));
+    DK_ASSIGN_OR_RETURN(auto q, db.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+    DK_ASSIGN_OR_RETURN(bool row, q.step());
+    const int have = row ? static_cast<int>(q.col_int(0)) : 0;
+    if (have > kSchemaVersion)
+        return make_error(ErrorCode::unsupported, "{}: schema version {} is newer than this build ({})",
+                          db.path(), have, kSchemaVersion);
+    for (const Migration& m : kMigrations) {
+        if (m.version <= have) continue;
+        Transaction tx(db);
+        DK_TRY(tx.begin());
+        DK_TRY(db.exec(m.sql).with_context(fmt::format("migration {}", m.version)));
+        DK_ASSIGN_OR_RETURN(auto ins, db.prepare("INSERT INTO schema_migrations VALUES(?, ?, ?)"));
+        DK_TRY(ins.bind(1, m.version)
+                   .bind(2, m.description)
+                   .bind(3, static_cast<int64_t>(std::time(nullptr)))
+                   .exec());
+        DK_TRY(tx.commit());
+        DK_LOG_INFO("{}: applied schema migration {} ({})", db.path(), m.version, m.description);
+    }
+    return Status::ok();
+}
+
+}  // namespace docket::store

@@ -1,0 +1,114 @@
+#pragma once
+// Plain structs of the snapshot store's API (keys, shapes, rows, options, reports).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "store/hash128.h"
+#include "store/kv_codec.h"
+
+namespace docket::store {
+
+struct IoFaults;
+
+// Model shape as far as the KV is concerned.
+struct KvShape {
+    int n_layers = 0, n_kv_heads = 0, head_dim = 0;
+    bool operator==(const KvShape&) const = default;
+};
+
+// A snapshot's identity. A key that differs in any field never matches another.
+struct SnapshotKey {
+    Hash128 model;  // model_fingerprint() of the GGUF
+    CodecParams codec;
+    Hash128 prefix;   // hash of the shared prefix (BOS + system prompt) the segment was prefilled after
+    Hash128 content;  // hash of the segment's token ids (or text)
+};
+
+enum class SnapshotState { writing, ready, bad };
+const char* snapshot_state_name(SnapshotState s);
+
+struct ExtentLoc {
+    int64_t id = 0;
+    int layer_begin = 0, layer_end = 0;  // [begin, end)
+    int page_begin = 0, page_end = 0;
+    int64_t file_id = 0;
+    uint64_t offset = 0, length = 0, raw_length = 0, checksum = 0;
+};
+
+struct SnapshotInfo {
+    int64_t id = 0;
+    SnapshotKey key;
+    KvShape shape;
+    int64_t n_tokens = 0;
+    SnapshotState state = SnapshotState::writing;
+    uint64_t bytes = 0;      // on disk (extent lengths)
+    uint64_t raw_bytes = 0;  // pages before zstd
+    int64_t segment_id = 0;  // 0 when not attached to a document segment
+    std::string document;    // the document's path, for messages ("" when unknown)
+    int n_pages() const { return kv_page::pages_for_tokens(n_tokens); }
+    size_t page_bytes() const {
+        return kv_page::page_bytes(key.codec.codec, shape.n_kv_heads, shape.head_dim);
+    }
+    // "snapshot 7 (document contracts/a.pdf)"
+    std::string describe() const;
+};
+
+struct StoreOptions {
+    uint64_t segment_file_bytes = 1ull << 30;  // a segment file is sealed once it reaches this size
+    uint64_t byte_budget = 0;                  // on-disk bytes of ready snapshots; 0 = unlimited
+    size_t extent_target_bytes = 1 << 20;      // raw bytes per extent (>= 256 KiB reads)
+    size_t write_batch_bytes = 64 << 20;       // payload synced and committed per transaction
+    int zstd_level = -1;                       // -1: per-codec default (kv_store_defaults below); 0: off
+    int queue_depth = 64;                      // reads in flight per reader
+    bool allow_io_uring = true;                // false: pread pool (tests)
+    bool o_direct = true;                      // false, or when the filesystem refuses it: buffered I/O
+    double compact_dead_fraction = 0.5;        // enforce_budget() compacts files at least this dead
+    IoFaults* faults = nullptr;                // test hook: fail the N-th write/sync
+};
+
+// zstd level per codec, chosen by measurement (tests/bench/RESULTS.md, "KV snapshot store").
+int default_zstd_level(Codec c);
+
+// Per layer, keys before RoPE and values: each [n_tokens, n_kv_heads, head_dim] f32, contiguous.
+struct LayerKv {
+    const float* k = nullptr;
+    const float* v = nullptr;
+};
+using LayerKvFn = std::function<LayerKv(int layer)>;
+// Already-encoded pages: the page_bytes() bytes of (layer, page).
+using PageFn = std::function<const uint8_t*(int layer, int page)>;
+
+// Decoded KV of a snapshot: per layer k, v as [n_tokens, n_kv_heads, head_dim] f32.
+struct DecodedKv {
+    KvShape shape;
+    int64_t n_tokens = 0;
+    std::vector<std::vector<float>> k, v;
+};
+
+struct VerifyProblem {
+    int64_t snapshot_id = 0;  // 0: not tied to a snapshot (a file problem)
+    std::string document;
+    std::string message;
+};
+struct VerifyReport {
+    int64_t snapshots = 0, extents = 0, bad_snapshots = 0;
+    uint64_t bytes_checked = 0;
+    std::vector<VerifyProblem> problems;
+    bool ok() const { return problems.empty(); }
+};
+
+struct CompactStats {
+    int files_compacted = 0, files_deleted = 0;
+    int64_t extents_moved = 0;
+    uint64_t bytes_moved = 0, bytes_reclaimed = 0;
+};
+
+struct StoreStats {
+    int64_t snapshots_ready = 0, snapshots_bad = 0, extents = 0, files = 0;
+    uint64_t file_bytes = 0, live_bytes = 0, raw_bytes = 0;
+    uint64_t dead_bytes() const { return file_bytes - live_bytes; }
+};
+
+}  // namespace docket::store
