@@ -15,10 +15,10 @@ DeviceInfo query_devices() {
         if (info.driver_version == 0) {
             info.error = "no NVIDIA driver is loaded (" + info.error + ")";
         } else if (info.driver_version < info.runtime_version) {
-            info.error = "the NVIDIA driver supports CUDA " + std::to_string(info.driver_version / 1000) + "." +
-                         std::to_string(info.driver_version % 1000 / 10) + " but Docket was built for CUDA " +
-                         std::to_string(info.runtime_version / 1000) + "." +
-                         std::to_string(info.runtime_version % 1000 / 10) + "; update the driver";
+            info.error = "the NVIDIA driver supports CUDA " + std::to_string(info.driver_version / 1000) +
+                         "." + std::to_string(info.driver_version % 1000 / 10) +
+                         " but Docket was built for CUDA " + std::to_string(info.runtime_version / 1000) +
+                         "." + std::to_string(info.runtime_version % 1000 / 10) + "; update the driver";
         }
         cudaGetLastError();  // clear the sticky error so later probes start clean
         return info;

@@ -1,0 +1,552 @@
+// Every CUDA kernel against its CPU twin (engine/runtime/cpu/twin_*.cpp) on fresh random inputs, one table
+// row per (op, configuration) with its own error bound: ||out - ref|| / ||ref|| is printed for each. Outputs
+// are poisoned (NaN) before every launch so an unwritten element fails. Skips when no GPU is usable.
+#include <QtTest>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <numeric>
+
+#include "cuda_test_util.h"
+#include "decode_attn.cuh"
+#include "device.cuh"
+#include "embed.cuh"
+#include "flash_attn.cuh"
+#include "gemm_q.cuh"
+#include "gemv_q.cuh"
+#include "kv_pages.cuh"
+#include "model/dequant.h"
+#include "rmsnorm.cuh"
+#include "rope.cuh"
+#include "runtime/cpu/twin_ops.h"
+#include "sample.cuh"
+#include "swiglu.cuh"
+
+using namespace docket;
+using namespace docket::test;
+
+namespace {
+
+struct Case {
+    std::string name;
+    double bound;
+    // Runs GPU and twin; returns the relative error, or sets `why` and returns +inf on a failed call.
+    std::function<double(std::mt19937_64&, std::string& why)> run;
+};
+
+#define CHECK_OK(expr)                            \
+    do {                                          \
+        ::docket::Status st_ = (expr);            \
+        if (!st_.is_ok()) {                       \
+            why = st_.to_string();                \
+            return static_cast<double>(INFINITY); \
+        }                                         \
+    } while (0)
+
+std::vector<uint8_t> quantize_matrix(GgmlType t, const std::vector<float>& w, int64_t n_in, int64_t n_out) {
+    const size_t rb = ggml_row_size(t, n_in);
+    std::vector<uint8_t> q(rb * n_out);
+    for (int64_t r = 0; r < n_out; ++r)
+        if (!quantize_row(t, w.data() + r * n_in, q.data() + r * rb, n_in).is_ok()) return {};
+    return q;
+}
+
+std::vector<float> round_bf16(std::vector<float> v) {
+    for (auto& x : v) x = bf16_to_fp32(fp32_to_bf16(x));
+    return v;
+}
+std::vector<uint16_t> to_f16(const std::vector<float>& v) {
+    std::vector<uint16_t> h(v.size());
+    for (size_t i = 0; i < v.size(); ++i) h[i] = fp32_to_fp16(v[i]);
+    return h;
+}
+std::vector<float> from_f16(const std::vector<uint16_t>& h) {
+    std::vector<float> v(h.size());
+    for (size_t i = 0; i < h.size(); ++i) v[i] = fp16_to_fp32(h[i]);
+    return v;
+}
+std::vector<float> from_bf16(const std::vector<uint16_t>& h) {
+    std::vector<float> v(h.size());
+    for (size_t i = 0; i < h.size(); ++i) v[i] = bf16_to_fp32(h[i]);
+    return v;
+}
+
+const GgmlType kTypes[] = {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q4_0,
+                           GgmlType::Q4_1, GgmlType::F16,  GgmlType::BF16};
+
+void add_weight_cases(std::vector<Case>& cases) {
+    for (GgmlType t : kTypes) {
+        for (int batch : {1, 3, 8}) {
+            cases.push_back(
+                {fmt::format("gemv_q {} batch {}", ggml_type_name(t), batch), 1e-3,
+                 [t, batch](std::mt19937_64& rng, std::string& why) {
+                     const int64_t n_in = 2048, n_out = 301;
+                     auto wq = quantize_matrix(t, randn(rng, n_in * n_out, 0.5f), n_in, n_out);
+                     auto x = randn(rng, batch * n_in);
+                     auto y0 = randn(rng, batch * n_out);  // accumulate onto this
+                     auto dw = to_device(wq), dx = to_device(x), dy = to_device(y0);
+                     CHECK_OK(cuda::gemv_q(t, dw.get(), n_in, n_out, dx.as<float>(), batch, dy.as<float>(),
+                                           true, nullptr));
+                     CHECK_OK(cuda::cuda_status(cudaDeviceSynchronize(), "gemv_q", "sync"));
+                     std::vector<float> ref = y0;
+                     CHECK_OK(twin::gemv_q(t, wq.data(), n_in, n_out, x.data(), batch, ref.data(), true));
+                     return rel_err(to_host<float>(dy, ref.size()), ref);
+                 }});
+        }
+        cases.push_back({fmt::format("gemm_q {} (bf16 tensor cores)", ggml_type_name(t)), 1e-2,
+                         [t](std::mt19937_64& rng, std::string& why) {
+                             const int64_t n_in = 512, n_out = 200, n_tok = 77;
+                             auto wq = quantize_matrix(t, randn(rng, n_in * n_out, 0.5f), n_in, n_out);
+                             auto x = round_bf16(randn(rng, n_tok * n_in));
+                             std::vector<uint16_t> xb(x.size());
+                             for (size_t i = 0; i < x.size(); ++i) xb[i] = fp32_to_bf16(x[i]);
+                             auto dw = to_device(wq), dx = to_device(xb);
+                             auto dy = poisoned<float>(n_tok * n_out);
+                             auto scratch = poisoned<uint16_t>(n_in * n_out);
+                             auto ctx = cuda::CudaContext::create(0);
+                             if (!ctx) CHECK_OK(ctx.status());
+                             CHECK_OK(cuda::gemm_q((*ctx)->cublas(), t, dw.get(), n_in, n_out,
+                                                   dx.as<__nv_bfloat16>(), n_tok, dy.as<float>(), false,
+                                                   scratch.as<__nv_bfloat16>(), (*ctx)->compute()));
+                             CHECK_OK((*ctx)->sync_compute());
+                             std::vector<float> ref(n_tok * n_out);
+                             CHECK_OK(
+                                 twin::gemv_q(t, wq.data(), n_in, n_out, x.data(), n_tok, ref.data(), false));
+                             return rel_err(to_host<float>(dy, ref.size()), ref);
+                         }});
+        cases.push_back({fmt::format("embed_rows {}", ggml_type_name(t)), 1e-6,
+                         [t](std::mt19937_64& rng, std::string& why) {
+                             const int64_t n_vocab = 1000, dim = 512, n_tok = 33;
+                             auto tq = quantize_matrix(t, randn(rng, n_vocab * dim), dim, n_vocab);
+                             std::vector<int32_t> tok(n_tok);
+                             for (auto& id : tok) id = static_cast<int32_t>(rng() % n_vocab);
+                             auto dt = to_device(tq), dk = to_device(tok);
+                             auto dout = poisoned<float>(n_tok * dim);
+                             CHECK_OK(cuda::embed_rows(t, dt.get(), n_vocab, dim, dk.as<int32_t>(), n_tok,
+                                                       dout.as<float>(), nullptr));
+                             std::vector<float> ref(n_tok * dim);
+                             CHECK_OK(
+                                 twin::embed_rows(t, tq.data(), n_vocab, dim, tok.data(), n_tok, ref.data()));
+                             return rel_err(to_host<float>(dout, ref.size()), ref);
+                         }});
+    }
+}
+
+void add_elementwise_cases(std::vector<Case>& cases) {
+    for (auto out_t : {cuda::DType::f32, cuda::DType::bf16}) {
+        const bool f32 = out_t == cuda::DType::f32;
+        cases.push_back({f32 ? "rmsnorm f32" : "rmsnorm bf16 out", f32 ? 1e-5 : 1e-2,
+                         [out_t, f32](std::mt19937_64& rng, std::string& why) {
+                             const int rows = 9, dim = 4096;
+                             auto x = randn(rng, rows * dim, 3.0f), w = randn(rng, dim, 0.2f, 1.0f);
+                             auto dx = to_device(x), dw = to_device(w);
+                             auto dout = poisoned<float>(rows * dim);
+                             CHECK_OK(cuda::rmsnorm(dx.as<float>(), dw.as<float>(), rows, dim, 1e-5f,
+                                                    dout.get(), out_t, nullptr));
+                             std::vector<float> ref(rows * dim);
+                             twin::rmsnorm(x.data(), w.data(), rows, dim, 1e-5f, ref.data());
+                             auto out = f32 ? to_host<float>(dout, ref.size())
+                                            : from_bf16(to_host<uint16_t>(dout, ref.size()));
+                             return rel_err(out, ref);
+                         }});
+    }
+    cases.push_back({"rope f32, positions to 131071", 1e-5, [](std::mt19937_64& rng, std::string& why) {
+                         const int n_heads = 4, hd = 128;
+                         std::vector<int32_t> pos = {0, 1, 100, 4095, 32767, 100000, 131071};
+                         const int64_t n = static_cast<int64_t>(pos.size());
+                         auto x = randn(rng, n * n_heads * hd);
+                         auto inv = twin::rope_inv_freq(500000.0f, hd);
+                         auto dx = to_device(x), dp = to_device(pos), di = to_device(inv);
+                         auto dout = poisoned<float>(x.size());
+                         CHECK_OK(cuda::rope(dx.as<float>(), dp.as<int32_t>(), n, n_heads, hd, di.as<float>(),
+                                             dout.get(), cuda::DType::f32, nullptr));
+                         std::vector<float> ref(x.size());
+                         twin::rope(x.data(), pos.data(), n, n_heads, hd, inv.data(), ref.data());
+                         return rel_err(to_host<float>(dout, ref.size()), ref);
+                     }});
+    cases.push_back(
+        {"swiglu f32", 1e-5, [](std::mt19937_64& rng, std::string& why) {
+             const int64_t n = 3 * 14336;
+             auto g = randn(rng, n, 3.0f), u = randn(rng, n);
+             auto dg = to_device(g), du = to_device(u);
+             auto dout = poisoned<float>(n);
+             CHECK_OK(cuda::swiglu(dg.as<float>(), du.as<float>(), n, dout.get(), cuda::DType::f32, nullptr));
+             std::vector<float> ref(n);
+             twin::swiglu(g.data(), u.data(), n, ref.data());
+             return rel_err(to_host<float>(dout, n), ref);
+         }});
+    for (float temp : {0.0f, 0.8f}) {
+        cases.push_back({temp == 0.0f ? "sample greedy (argmax)" : "sample temperature 0.8 (Gumbel-max)", 0.0,
+                         [temp](std::mt19937_64& rng, std::string& why) {
+                             const int batch = 4, n_vocab = 49152;
+                             auto l = randn(rng, batch * n_vocab, 2.0f);
+                             const uint64_t seed = rng();
+                             auto dl = to_device(l);
+                             auto dout = poisoned<int32_t>(batch);
+                             CHECK_OK(cuda::sample_tokens(dl.as<float>(), batch, n_vocab, temp, seed,
+                                                          dout.as<int32_t>(), nullptr));
+                             auto got = to_host<int32_t>(dout, batch);
+                             int mismatches = 0;
+                             for (int b = 0; b < batch; ++b) {
+                                 const int32_t want =
+                                     twin::sample_token(l.data() + b * n_vocab, n_vocab, temp, seed, b);
+                                 if (got[b] != want) {
+                                     ++mismatches;
+                                     why += fmt::format("seq {}: gpu {} cpu {}; ", b, got[b], want);
+                                 }
+                             }
+                             return static_cast<double>(mismatches);
+                         }});
+    }
+}
+
+void add_attention_cases(std::vector<Case>& cases) {
+    struct FaCfg {
+        int64_t n_q, n_kv;
+        int heads, kv_heads, hd;
+    };
+    for (FaCfg c : {FaCfg{300, 300, 8, 2, 128}, FaCfg{129, 1000, 9, 3, 64}, FaCfg{1, 77, 4, 4, 128},
+                    FaCfg{64, 64, 2, 1, 64}}) {
+        cases.push_back({fmt::format("flash_attn_prefill q{} kv{} heads {}/{} hd{}", c.n_q, c.n_kv, c.heads,
+                                     c.kv_heads, c.hd),
+                         1e-2, [c](std::mt19937_64& rng, std::string& why) {
+                             auto qh = to_f16(randn(rng, c.n_q * c.heads * c.hd));
+                             auto kh = to_f16(randn(rng, c.n_kv * c.kv_heads * c.hd));
+                             auto vh = to_f16(randn(rng, c.n_kv * c.kv_heads * c.hd));
+                             auto dq = to_device(qh), dk = to_device(kh), dv = to_device(vh);
+                             auto dout = poisoned<uint16_t>(qh.size());
+                             const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
+                             CHECK_OK(cuda::flash_attn_prefill(
+                                 dq.as<__half>(), dk.as<__half>(), dv.as<__half>(), c.n_q, c.n_kv, c.heads,
+                                 c.kv_heads, c.hd, scale, dout.as<__nv_bfloat16>(), nullptr));
+                             std::vector<float> ref(qh.size());
+                             twin::flash_attn_prefill(from_f16(qh).data(), from_f16(kh).data(),
+                                                      from_f16(vh).data(), c.n_q, c.n_kv, c.heads, c.kv_heads,
+                                                      c.hd, scale, ref.data());
+                             return rel_err(from_bf16(to_host<uint16_t>(dout, ref.size())), ref);
+                         }});
+    }
+}
+
+// A batch of sequences over a shuffled page pool, pages placed at composed positions (segments at offsets).
+struct PagedFixture {
+    cuda::KvFormat fmt;
+    int T, n_kv, hd;
+    std::vector<int> lens;
+    size_t page_bytes = 0;
+    std::vector<uint8_t> pool;
+    std::vector<int32_t> indptr, indices, last_len, page_pos;
+
+    void build(std::mt19937_64& rng, int64_t pos_base) {
+        page_bytes = cuda::kv_page_layout(fmt, T, n_kv, hd).page_bytes;
+        int total_pages = 0;
+        for (int n : lens) total_pages += (n + T - 1) / T;
+        std::vector<int32_t> perm(total_pages + 3);
+        std::iota(perm.begin(), perm.end(), 0);
+        std::shuffle(perm.begin(), perm.end(), rng);
+        pool.assign(page_bytes * perm.size(), 0xEE);
+        indptr = {0};
+        int next = 0;
+        for (int n : lens) {
+            const int np = (n + T - 1) / T;
+            int64_t pos = pos_base + static_cast<int64_t>(rng() % 1000);
+            for (int p = 0; p < np; ++p) {
+                const int used = std::min(T, n - p * T);
+                auto k = randn(rng, static_cast<size_t>(T) * n_kv * hd, 1.0f, 0.3f);
+                auto v = randn(rng, static_cast<size_t>(T) * n_kv * hd);
+                const int id = perm[next++];
+                twin::kv_encode_page(fmt, T, n_kv, hd, k.data(), v.data(), used,
+                                     pool.data() + id * page_bytes);
+                indices.push_back(id);
+                page_pos.push_back(static_cast<int32_t>(pos));
+                // Every third page starts a new "segment" at a jump in position.
+                pos += (p % 3 == 2) ? T + static_cast<int64_t>(rng() % 5000) : T;
+            }
+            indptr.push_back(static_cast<int32_t>(indices.size()));
+            last_len.push_back(np ? n - (np - 1) * T : 0);
+        }
+    }
+    cuda::PagedKv host() const {
+        return {fmt,
+                T,
+                n_kv,
+                hd,
+                page_bytes,
+                pool.data(),
+                indptr.data(),
+                indices.data(),
+                last_len.data(),
+                page_pos.data()};
+    }
+    struct Dev {
+        cuda::DeviceBuffer pool, indptr, indices, last_len, page_pos;
+    };
+    Dev upload() const {
+        return {to_device(pool), to_device(indptr), to_device(indices), to_device(last_len),
+                to_device(page_pos)};
+    }
+    cuda::PagedKv device(const Dev& d) const {
+        return {fmt,
+                T,
+                n_kv,
+                hd,
+                page_bytes,
+                d.pool.as<uint8_t>(),
+                d.indptr.as<int32_t>(),
+                d.indices.as<int32_t>(),
+                d.last_len.as<int32_t>(),
+                d.page_pos.as<int32_t>()};
+    }
+};
+
+const char* fmt_name(cuda::KvFormat f) {
+    return f == cuda::KvFormat::f16    ? "f16"
+           : f == cuda::KvFormat::int8 ? "int8"
+           : f == cuda::KvFormat::int4 ? "int4"
+                                       : "int2";
+}
+
+double run_decode(std::mt19937_64& rng, std::string& why, std::vector<PagedFixture> fx, int n_heads,
+                  int n_splits, int64_t pos_base) {
+    const int hd = fx[0].hd, batch = static_cast<int>(fx[0].lens.size());
+    int max_pages = 0;
+    for (auto& f : fx) {
+        f.build(rng, pos_base);
+        for (int b = 0; b < batch; ++b) max_pages = std::max(max_pages, f.indptr[b + 1] - f.indptr[b]);
+    }
+    auto inv = twin::rope_inv_freq(500000.0f, hd);
+    auto q = randn(rng, static_cast<size_t>(batch) * n_heads * hd);
+    std::vector<PagedFixture::Dev> devs;
+    std::vector<cuda::PagedKv> dsrc, hsrc;
+    for (auto& f : fx) devs.push_back(f.upload());
+    for (size_t i = 0; i < fx.size(); ++i) {
+        dsrc.push_back(fx[i].device(devs[i]));
+        hsrc.push_back(fx[i].host());
+    }
+    auto dq = to_device(q), dinv = to_device(inv);
+    cuda::DecodeAttnShape s;
+    s.batch = batch;
+    s.n_heads = n_heads;
+    s.head_dim = hd;
+    s.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    s.n_splits = n_splits;
+    s.max_pages = max_pages;
+    s.inv_freq = dinv.as<float>();
+    auto ws = poisoned<float>(cuda::decode_attention_workspace(s, static_cast<int>(fx.size())));
+    auto dout = poisoned<float>(q.size());
+    CHECK_OK(cuda::decode_attention(dq.as<float>(), dsrc.data(), static_cast<int>(dsrc.size()), s,
+                                    ws.as<float>(), dout.as<float>(), nullptr));
+    CHECK_OK(cuda::cuda_status(cudaDeviceSynchronize(), "decode_attention", "sync"));
+    s.inv_freq = inv.data();
+    std::vector<float> ref(q.size());
+    CHECK_OK(twin::decode_attention(q.data(), hsrc.data(), static_cast<int>(hsrc.size()), s, ref.data()));
+    return rel_err(to_host<float>(dout, ref.size()), ref);
+}
+
+void add_decode_cases(std::vector<Case>& cases) {
+    using F = cuda::KvFormat;
+    for (F f : {F::f16, F::int8, F::int4, F::int2})
+        for (int hd : {64, 128})
+            for (int T : {16, 64, 256}) {
+                const int heads = hd == 64 ? 9 : 32, kv = hd == 64 ? 3 : 8;
+                cases.push_back({fmt::format("decode_attention {} hd{} page{} heads {}/{} batch 3",
+                                             fmt_name(f), hd, T, heads, kv),
+                                 1e-3, [=](std::mt19937_64& rng, std::string& why) {
+                                     PagedFixture p{f, T, kv, hd, {1, 300, 1100}};
+                                     return run_decode(rng, why, {p}, heads, 0, 1000);
+                                 }});
+            }
+    cases.push_back({"decode_attention int4 snapshot pages + f16 live tail, positions near 128k", 1e-3,
+                     [](std::mt19937_64& rng, std::string& why) {
+                         PagedFixture snap{F::int4, 64, 8, 128, {2000, 640}};
+                         PagedFixture tail{F::f16, 64, 8, 128, {37, 1}};
+                         return run_decode(rng, why, {snap, tail}, 32, 0, 120000);
+                     }});
+    cases.push_back(
+        {"decode_attention int2 one split (no merge)", 1e-3, [](std::mt19937_64& rng, std::string& why) {
+             PagedFixture p{F::int2, 64, 2, 64, {500, 64}};
+             return run_decode(rng, why, {p}, 8, 1, 0);
+         }});
+    // Batch-vs-single: each sequence alone must give what it gets inside the batch.
+    cases.push_back({"decode_attention batch of 3 == each sequence alone (int4)", 1e-5,
+                     [](std::mt19937_64& rng, std::string& why) {
+                         const int hd = 128, heads = 32, kv = 8;
+                         PagedFixture all{F::int4, 64, kv, hd, {700, 65, 1300}};
+                         all.build(rng, 5000);
+                         auto inv = twin::rope_inv_freq(500000.0f, hd);
+                         auto q = randn(rng, 3 * heads * hd);
+                         auto dinv = to_device(inv), dq = to_device(q);
+                         auto dev = all.upload();
+                         cuda::DecodeAttnShape s;
+                         s.batch = 3, s.n_heads = heads, s.head_dim = hd, s.scale = 0.088f, s.n_splits = 4;
+                         s.max_pages = 21, s.inv_freq = dinv.as<float>();
+                         auto ws = poisoned<float>(cuda::decode_attention_workspace(s, 1));
+                         auto dout = poisoned<float>(q.size());
+                         auto src = all.device(dev);
+                         CHECK_OK(cuda::decode_attention(dq.as<float>(), &src, 1, s, ws.as<float>(),
+                                                         dout.as<float>(), nullptr));
+                         auto batched = to_host<float>(dout, q.size());
+                         double worst = 0.0;
+                         for (int b = 0; b < 3; ++b) {
+                             std::vector<int32_t> ip = {0, all.indptr[b + 1] - all.indptr[b]};
+                             std::vector<int32_t> idx(all.indices.begin() + all.indptr[b],
+                                                      all.indices.begin() + all.indptr[b + 1]);
+                             std::vector<int32_t> pp(all.page_pos.begin() + all.indptr[b],
+                                                     all.page_pos.begin() + all.indptr[b + 1]);
+                             std::vector<int32_t> ll = {all.last_len[b]};
+                             auto dip = to_device(ip), didx = to_device(idx), dpp = to_device(pp),
+                                  dll = to_device(ll);
+                             cuda::PagedKv one = src;
+                             one.indptr = dip.as<int32_t>(), one.indices = didx.as<int32_t>();
+                             one.page_pos = dpp.as<int32_t>(), one.last_page_len = dll.as<int32_t>();
+                             cuda::DecodeAttnShape s1 = s;
+                             s1.batch = 1;
+                             auto dq1 = to_device(std::vector<float>(q.begin() + b * heads * hd,
+                                                                     q.begin() + (b + 1) * heads * hd));
+                             auto out1 = poisoned<float>(heads * hd);
+                             CHECK_OK(cuda::decode_attention(dq1.as<float>(), &one, 1, s1, ws.as<float>(),
+                                                             out1.as<float>(), nullptr));
+                             std::vector<float> ref(batched.begin() + b * heads * hd,
+                                                    batched.begin() + (b + 1) * heads * hd);
+                             worst = std::max(worst, rel_err(to_host<float>(out1, heads * hd), ref));
+                         }
+                         return worst;
+                     }});
+    cases.push_back({"kv_append_f16 + kv_gather_f16 (rotated) over shuffled pages", 1e-3,
+                     [](std::mt19937_64& rng, std::string& why) {
+                         const int T = 64, kv = 2, hd = 64, n = 150;
+                         const size_t pb = cuda::kv_page_layout(F::f16, T, kv, hd).page_bytes;
+                         std::vector<int32_t> pages = {5, 2, 7};
+                         std::vector<int32_t> ppos = {0, 64, 9000};
+                         std::vector<int32_t> slot_ids;
+                         slot_ids.resize(n);
+                         for (int j = 0; j < n; ++j) slot_ids[j] = pages[j / T] * T + j % T;
+                         auto k = randn(rng, n * kv * hd), v = randn(rng, n * kv * hd);
+                         auto inv = twin::rope_inv_freq(10000.0f, hd);
+                         auto pool = poisoned<uint8_t>(pb * 8);
+                         auto dk = to_device(k), dv = to_device(v), ds = to_device(slot_ids),
+                              dpg = to_device(pages), dpp = to_device(ppos), dinv = to_device(inv);
+                         CHECK_OK(cuda::kv_append_f16(dk.as<float>(), dv.as<float>(), ds.as<int32_t>(), n, kv,
+                                                      hd, T, pb, pool.as<uint8_t>(), nullptr));
+                         auto ko = poisoned<uint16_t>(n * kv * hd), vo = poisoned<uint16_t>(n * kv * hd);
+                         CHECK_OK(cuda::kv_gather_f16(pool.as<uint8_t>(), pb, T, dpg.as<int32_t>(),
+                                                      dpp.as<int32_t>(), n, kv, hd, dinv.as<float>(),
+                                                      ko.as<__half>(), vo.as<__half>(), nullptr));
+                         // Twin: f16-rounded pre-RoPE K rotated at each token's position; V rounded.
+                         auto kr = from_f16(to_f16(k)), vr = from_f16(to_f16(v));
+                         std::vector<int32_t> pos(n);
+                         for (int j = 0; j < n; ++j) pos[j] = ppos[j / T] + j % T;
+                         std::vector<float> kref(kr.size());
+                         twin::rope(kr.data(), pos.data(), n, kv, hd, inv.data(), kref.data());
+                         kref.insert(kref.end(), vr.begin(), vr.end());
+                         auto got = from_f16(to_host<uint16_t>(ko, k.size()));
+                         auto gv = from_f16(to_host<uint16_t>(vo, v.size()));
+                         got.insert(got.end(), gv.begin(), gv.end());
+                         return rel_err(got, kref);
+                     }});
+}
+
+const std::vector<Case>& all_cases() {
+    static const std::vector<Case> cases = [] {
+        std::vector<Case> c;
+        add_weight_cases(c);
+        add_elementwise_cases(c);
+        add_attention_cases(c);
+        add_decode_cases(c);
+        return c;
+    }();
+    return cases;
+}
+
+}  // namespace
+
+class TestCudaOps : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() {
+        const auto info = cuda::query_devices();
+        if (info.count == 0) QSKIP(qPrintable(QString::fromStdString("no usable GPU: " + info.error)));
+        qInfo("GPU: %s (sm_%d%d)", info.name.c_str(), info.sm_major, info.sm_minor);
+        seed_ = std::random_device{}();
+        if (const char* e = std::getenv("DOCKET_TEST_SEED")) seed_ = std::strtoull(e, nullptr, 10);
+        qInfo("seed %llu (DOCKET_TEST_SEED reproduces a run)", static_cast<unsigned long long>(seed_));
+    }
+
+    void op_matches_cpu_twin_data() {
+        QTest::addColumn<int>("index");
+        const auto& cases = all_cases();
+        for (size_t i = 0; i < cases.size(); ++i) QTest::newRow(cases[i].name.c_str()) << static_cast<int>(i);
+    }
+    void op_matches_cpu_twin() {
+        QFETCH(int, index);
+        const Case& c = all_cases()[index];
+        std::mt19937_64 rng(seed_ + index * 7919);
+        std::string why;
+        const double err = c.run(rng, why);
+        const cudaError_t late = cudaDeviceSynchronize();
+        QVERIFY2(late == cudaSuccess, cudaGetErrorString(late));
+        qInfo("%-70s ||out-ref||/||ref|| = %.3e (bound %.0e)", c.name.c_str(), err, c.bound);
+        QVERIFY2(why.empty() || err <= c.bound, why.c_str());
+        QVERIFY2(err <= c.bound,
+                 qPrintable(QString("%1: error %2 over bound %3").arg(c.name.c_str()).arg(err).arg(c.bound)));
+    }
+
+    // Copies on the context's copy streams must run while the compute stream works (the tier manager relies
+    // on it).
+    void copy_streams_overlap_compute() {
+        auto ctx_r = cuda::CudaContext::create(0);
+        QVERIFY2(ctx_r.is_ok(), ctx_r.status().to_string().c_str());
+        auto& ctx = **ctx_r;
+        const size_t bytes = size_t{512} << 20;
+        auto host = cuda::PinnedBuffer::alloc(bytes);
+        auto dev = cuda::DeviceBuffer::alloc(bytes, "copy target");
+        QVERIFY(host.is_ok() && dev.is_ok());
+        std::memset(host->get(), 1, bytes);
+        const int64_t n = 8192;
+        auto a = cuda::DeviceBuffer::alloc(n * n * 2, "a"), b = cuda::DeviceBuffer::alloc(n * n * 2, "b"),
+             c = cuda::DeviceBuffer::alloc(n * n * 4, "c");
+        QVERIFY(a.is_ok() && b.is_ok() && c.is_ok());
+        cudaMemset(a->get(), 0x3c, n * n * 2);
+        cudaMemset(b->get(), 0x3c, n * n * 2);
+        auto e0 = cuda::Event::create(true), e1 = cuda::Event::create(true), e2 = cuda::Event::create(true),
+             copied = cuda::Event::create(false);
+        QVERIFY(e0.is_ok() && e1.is_ok() && e2.is_ok() && copied.is_ok());
+        auto gemms = [&](int reps) {
+            for (int i = 0; i < reps; ++i)
+                QVERIFY(cuda::gemm_bf16(ctx.cublas(), a->as<__nv_bfloat16>(), b->as<__nv_bfloat16>(),
+                                        c->as<float>(), n, n, n, ctx.compute())
+                            .is_ok());
+        };
+        gemms(1);
+        QVERIFY(ctx.sync_compute().is_ok());
+        auto wall = [](auto&& f) {
+            const auto t0 = std::chrono::steady_clock::now();
+            f();
+            return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        };
+        const double t_copy = wall([&] {
+            QVERIFY(ctx.upload_async(dev->get(), host->get(), bytes, &*copied).is_ok());
+            QVERIFY(copied->sync().is_ok());
+        });
+        const double t_gemm = wall([&] {
+            gemms(4);
+            QVERIFY(ctx.sync_compute().is_ok());
+        });
+        const double t_both = wall([&] {
+            QVERIFY(ctx.upload_async(dev->get(), host->get(), bytes, &*copied).is_ok());
+            gemms(4);
+            QVERIFY(copied->wait_on(ctx.compute()).is_ok());
+            QVERIFY(ctx.sync_compute().is_ok());
+        });
+        qInfo("512 MiB upload %.2f ms (%.1f GB/s), 4 GEMMs %.2f ms, both on separate streams %.2f ms", t_copy,
+              bytes / t_copy / 1e6, t_gemm, t_both);
+        QVERIFY2(t_both < 0.85 * (t_copy + t_gemm), "copy did not overlap compute");
+    }
+
+private:
+    uint64_t seed_ = 0;
+};
+
+QTEST_GUILESS_MAIN(TestCudaOps)
+#include "test_cuda_ops.moc"
