@@ -159,7 +159,7 @@ Result<std::unique_ptr<Model>> Model::from_gguf(std::unique_ptr<GgufFile> gguf) 
     DK_ASSIGN_OR_RETURN(m->config_, read_model_config(*m->gguf_));
     DK_TRY(m->bind_tensors());
     const auto& c = m->config_;
-    DK_LOG_INFO(
+    DK_LOG_DEBUG(
         "{}: {} {} layers, n_embd {}, {} heads / {} kv heads x {}, n_ff {}, vocab {}, rope {} base {}{}",
         m->gguf_->name(), arch_name(c.arch), c.n_layer, c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff,
         c.n_vocab, c.rope_style == RopeStyle::neox ? "neox" : "normal", c.rope_freq_base,

@@ -20,8 +20,9 @@ public:
 
     int size() const { return n_threads_; }
 
-    // fn(begin, end, thread) over [0, n) split into one contiguous range per thread (some may be empty).
-    // Blocks until every range is done. Not reentrant: fn must not call parallel_for on the same pool.
+    // fn(begin, end, thread) over [0, n) split into contiguous chunks (a few per thread); `thread` (< size())
+    // names the thread running the chunk, for per-thread scratch. Blocks until every chunk is done.
+    // Not reentrant: fn must not call parallel_for on the same pool.
     using RangeFn = std::function<void(int64_t begin, int64_t end, int thread)>;
     void parallel_for(int64_t n, const RangeFn& fn);
 
@@ -30,13 +31,20 @@ public:
 
 private:
     void worker_main(int index);
+    // Takes and runs chunks of job `gen` until none is left.
+    void run_chunks(uint32_t gen, int thread);
 
     int n_threads_ = 1;
     std::vector<std::thread> workers_;
-    const RangeFn* job_ = nullptr;
-    int64_t job_n_ = 0;
-    std::atomic<uint32_t> generation_{0};  // bumped for each job; workers wait for it to change
-    std::atomic<int> pending_{0};          // workers still running the current job
+    // The current job. Written before generation_ is bumped; a worker only runs a chunk after claiming it
+    // from ticket_, whose high half must equal the job's generation, so stale reads are never acted on.
+    std::atomic<const RangeFn*> job_{nullptr};
+    std::atomic<int64_t> job_n_{0};
+    std::atomic<int64_t> chunk_{1};
+    std::atomic<uint32_t> n_chunks_{0};
+    std::atomic<uint64_t> ticket_{0};      // (generation << 32) | next chunk index
+    std::atomic<uint32_t> done_{0};        // chunks finished in the current job
+    std::atomic<uint32_t> generation_{0};  // bumped for each job; idle workers wait for it to change
     std::atomic<bool> stop_{false};
 };
 

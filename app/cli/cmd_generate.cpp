@@ -1,0 +1,145 @@
+// docket-cli generate: run a prompt through the CPU runtime and stream the continuation to stdout.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "command.h"
+#include "model/chat_template.h"
+#include "model/tokenizer.h"
+#include "prompt_input.h"
+#include "runtime/forward.h"
+#include "runtime/generate.h"
+
+namespace docket::cli {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+void on_sigint(int) {
+    g_cancel.store(true);
+}
+
+const char* kUsage =
+    "usage: docket-cli generate --model FILE.gguf (--prompt TEXT | --prompt-file FILE) [options]\n"
+    "  --chat               wrap the prompt in the model's chat template (user turn + assistant opening)\n"
+    "  --chat-format NAME   force the template: chatml, llama3, mistral, llama2\n"
+    "  --system TEXT        system message for --chat (default: the template's own)\n"
+    "  -n N                 tokens to generate (default 256)\n"
+    "  --temp T             temperature; 0 (the default) is greedy decoding\n"
+    "  --top-k K            (default 40)   --top-p P (default 0.95)   --min-p P (default 0.05)\n"
+    "  --repeat-penalty R   (default 1.0, off)   --repeat-last-n N (default 64)\n"
+    "  --seed S             sampling seed (default 1)\n"
+    "  --threads N          compute threads (default: all cores)\n"
+    "  --ctx N              context size in tokens (default 4096)\n"
+    "Text streams to stdout as it is produced; a speed line goes to stderr.\n";
+
+}  // namespace
+
+Result<std::string> read_prompt(const Args& args, const std::string& cmd) {
+    std::string prompt = args.get("--prompt");
+    const std::string file = args.get("--prompt-file");
+    if (!file.empty()) {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) return make_error(ErrorCode::not_found, "cannot open prompt file '{}'", file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        prompt = ss.str();
+    } else if (!args.has("--prompt")) {
+        return make_error(ErrorCode::invalid_argument, "--prompt TEXT or --prompt-file FILE is required");
+    }
+    return prompt;
+}
+
+// Tokenizes the prompt: through the chat template with special tokens parsed, or as plain text with BOS.
+Result<std::vector<TokenId>> prompt_tokens(const Args& args, const GgufFile& gguf, const Tokenizer& tok,
+                                           const std::string& prompt) {
+    if (!args.has("--chat")) return tok.encode(prompt, /*add_special=*/true, /*parse_special=*/false);
+    DK_ASSIGN_OR_RETURN(ChatTemplate tmpl, ChatTemplate::from_gguf(gguf, args.get("--chat-format")));
+    std::vector<ChatMessage> msgs;
+    if (args.has("--system")) msgs.push_back({"system", args.get("--system")});
+    msgs.push_back({"user", prompt});
+    return tok.encode(tmpl.apply(msgs, /*add_generation_prompt=*/true), /*add_special=*/false,
+                      /*parse_special=*/true);
+}
+
+namespace {
+
+int run(const std::vector<std::string>& argv) {
+    Args args(argv);
+    if (args.has("--help")) {
+        std::printf("%s", kUsage);
+        return 0;
+    }
+    if (auto bad =
+            args.unknown({"--model", "--chat", "--chat-format", "--system", "--prompt", "--prompt-file",
+                          "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n",
+                          "--seed", "--threads", "--ctx", "--help"});
+        !bad.empty())
+        return fail("generate", "unknown option " + bad[0]);
+    const std::string path = args.get("--model");
+    if (path.empty()) return fail("generate", "--model FILE.gguf is required");
+    auto prompt = read_prompt(args, "generate");
+    if (!prompt) return fail("generate", prompt.status().message());
+
+    GenerateParams gp;
+    gp.max_tokens = static_cast<int32_t>(args.get_int("-n", 256));
+    gp.sampling.temperature = static_cast<float>(args.get_double("--temp", 0.0));
+    gp.sampling.top_k = static_cast<int32_t>(args.get_int("--top-k", 40));
+    gp.sampling.top_p = static_cast<float>(args.get_double("--top-p", 0.95));
+    gp.sampling.min_p = static_cast<float>(args.get_double("--min-p", 0.05));
+    gp.sampling.repeat_penalty = static_cast<float>(args.get_double("--repeat-penalty", 1.0));
+    gp.sampling.repeat_last_n = static_cast<int32_t>(args.get_int("--repeat-last-n", 64));
+    gp.sampling.seed = static_cast<uint64_t>(args.get_int("--seed", 1));
+    const int threads = static_cast<int>(args.get_int("--threads", 0));
+    const int ctx = static_cast<int>(args.get_int("--ctx", 4096));
+    if (gp.max_tokens < 0 || ctx <= 0) return fail("generate", "-n and --ctx must be positive");
+
+    auto model = Model::load(path);
+    if (!model) return fail("generate", model.status().to_string());
+    auto tok = Tokenizer::from_gguf((*model)->gguf());
+    if (!tok) return fail("generate", tok.status().to_string());
+    auto ids = prompt_tokens(args, (*model)->gguf(), **tok, *prompt);
+    if (!ids) return fail("generate", ids.status().to_string());
+    if (ids->empty()) return fail("generate", "the prompt is empty after tokenization");
+    const int capacity = std::min<int64_t>(ctx, static_cast<int64_t>(ids->size()) + gp.max_tokens);
+    auto cache = KvCache::create((*model)->config(), std::max<int>(capacity, static_cast<int>(ids->size())));
+    if (!cache) return fail("generate", cache.status().to_string());
+    if (static_cast<int>(ids->size()) > ctx)
+        return fail("generate", fmt::format("prompt of {} tokens exceeds --ctx {}", ids->size(), ctx));
+
+    CpuForward forward(**model, threads);
+    gp.cancel = &g_cancel;
+    std::signal(SIGINT, on_sigint);
+    StreamingDecoder dec(**tok);
+    const Tokenizer& t = **tok;
+    auto st = generate(
+        forward, **cache, *ids, gp, [&](TokenId id) { return t.is_eog(id); },
+        [&](TokenId id) {
+            if (t.is_eog(id)) return true;
+            const std::string s = dec.push(id);
+            std::fwrite(s.data(), 1, s.size(), stdout);
+            std::fflush(stdout);
+            return true;
+        });
+    const std::string rest = dec.flush();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    if (!st) return fail("generate", st.status().to_string());
+    std::fprintf(stderr,
+                 "prompt: %d tokens in %.2f s (%.1f tok/s); generated: %d tokens in %.2f s (%.1f tok/s); "
+                 "stop: %s; %d threads\n",
+                 st->prompt_tokens, st->prompt_seconds,
+                 st->prompt_tokens / std::max(st->prompt_seconds, 1e-9), st->generated, st->generate_seconds,
+                 st->generated > 1 ? (st->generated - 1) / std::max(st->generate_seconds, 1e-9) : 0.0,
+                 stop_reason_name(st->stop), forward.pool().size());
+    return 0;
+}
+
+}  // namespace
+
+DOCKET_CLI_COMMAND("generate",
+                   "generate text with the CPU runtime (greedy by default; --chat for chat models)", run);
+
+}  // namespace docket::cli

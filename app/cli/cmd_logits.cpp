@@ -1,0 +1,107 @@
+// docket-cli logits: the top-K next-token logits after a prompt, as JSON (for comparing with other runtimes).
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "command.h"
+#include "prompt_input.h"
+#include "runtime/forward.h"
+
+namespace docket::cli {
+namespace {
+
+// JSON string body: escapes, and invalid UTF-8 bytes (a piece may be half a character) become U+FFFD.
+std::string json_escape(const std::string& s) {
+    std::string o;
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = s[i];
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= s.size();
+        for (int k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+        if (!ok) {
+            o += "\\ufffd";
+            ++i;
+            continue;
+        }
+        if (len == 1) {
+            if (c == '"')
+                o += "\\\"";
+            else if (c == '\\')
+                o += "\\\\";
+            else if (c == '\n')
+                o += "\\n";
+            else if (c == '\t')
+                o += "\\t";
+            else if (c == '\r')
+                o += "\\r";
+            else if (c < 0x20)
+                o += fmt::format("\\u{:04x}", c);
+            else
+                o += static_cast<char>(c);
+        } else {
+            o.append(s, i, len);
+        }
+        i += len;
+    }
+    return o;
+}
+
+int run(const std::vector<std::string>& argv) {
+    Args args(argv);
+    if (args.has("--help")) {
+        std::printf(
+            "usage: docket-cli logits --model FILE.gguf (--prompt-file FILE | --prompt TEXT) [--top K] "
+            "[--chat]\n"
+            "       [--chat-format NAME] [--threads N]\n"
+            "Prints {\"token_ids\":[...],\"top\":[{\"id\":..,\"logit\":..,\"piece\":\"..\"}...]} for the "
+            "next token.\n");
+        return 0;
+    }
+    if (auto bad = args.unknown({"--model", "--prompt", "--prompt-file", "--top", "--chat", "--chat-format",
+                                 "--system", "--threads", "--help"});
+        !bad.empty())
+        return fail("logits", "unknown option " + bad[0]);
+    const std::string path = args.get("--model");
+    if (path.empty()) return fail("logits", "--model FILE.gguf is required");
+    const int top = static_cast<int>(args.get_int("--top", 10));
+    if (top <= 0) return fail("logits", "--top must be positive");
+    auto prompt = read_prompt(args, "logits");
+    if (!prompt) return fail("logits", prompt.status().message());
+    auto model = Model::load(path);
+    if (!model) return fail("logits", model.status().to_string());
+    auto tok = Tokenizer::from_gguf((*model)->gguf());
+    if (!tok) return fail("logits", tok.status().to_string());
+    auto ids = prompt_tokens(args, (*model)->gguf(), **tok, *prompt);
+    if (!ids) return fail("logits", ids.status().to_string());
+    if (ids->empty()) return fail("logits", "the prompt is empty after tokenization");
+    auto cache = KvCache::create((*model)->config(), static_cast<int32_t>(ids->size()));
+    if (!cache) return fail("logits", cache.status().to_string());
+    CpuForward forward(**model, static_cast<int>(args.get_int("--threads", 0)));
+    std::vector<float> logits;
+    if (Status s = forward.eval(**cache, *ids, LogitsMode::last, &logits); !s.is_ok())
+        return fail("logits", s.to_string());
+
+    std::vector<int32_t> order(logits.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+    const int k = std::min<int>(top, static_cast<int>(order.size()));
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    std::string out = "{\"token_ids\":[";
+    for (size_t i = 0; i < ids->size(); ++i) out += (i ? "," : "") + std::to_string((*ids)[i]);
+    out += "],\"top\":[";
+    for (int i = 0; i < k; ++i) {
+        const int32_t id = order[i];
+        out += fmt::format("{}{{\"id\":{},\"logit\":{:.6f},\"piece\":\"{}\"}}", i ? "," : "", id, logits[id],
+                           json_escape((*tok)->token_to_piece(id)));
+    }
+    out += "]}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+}
+
+}  // namespace
+
+DOCKET_CLI_COMMAND("logits", "print the top-K next-token logits after a prompt as JSON (CPU runtime)", run);
+
+}  // namespace docket::cli

@@ -1,0 +1,79 @@
+#include "runtime/generate.h"
+
+#include <chrono>
+
+namespace docket {
+
+const char* stop_reason_name(StopReason r) {
+    switch (r) {
+        case StopReason::eog:
+            return "eog";
+        case StopReason::max_tokens:
+            return "max_tokens";
+        case StopReason::context_full:
+            return "context_full";
+        case StopReason::cancelled:
+            return "cancelled";
+        case StopReason::callback:
+            return "callback";
+    }
+    return "?";
+}
+
+Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<const TokenId> prompt,
+                               const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
+                               const std::function<bool(TokenId)>& on_token) {
+    using clock = std::chrono::steady_clock;
+    GenerateStats st;
+    st.prompt_tokens = static_cast<int32_t>(prompt.size());
+    if (prompt.empty()) return make_error(ErrorCode::invalid_argument, "generate: empty prompt");
+    if (cache.size() + static_cast<int64_t>(prompt.size()) > cache.capacity())
+        return make_error(ErrorCode::invalid_argument,
+                          "generate: prompt of {} tokens does not fit the context "
+                          "({} of {} used)",
+                          prompt.size(), cache.size(), cache.capacity());
+    auto cancelled = [&] { return params.cancel && params.cancel->load(std::memory_order_relaxed); };
+    if (cancelled()) {
+        st.stop = StopReason::cancelled;
+        return st;
+    }
+    Sampler sampler(params.sampling);
+    for (TokenId t : prompt) sampler.accept(t);
+
+    std::vector<float> logits;
+    auto t0 = clock::now();
+    DK_TRY(forward.eval(cache, prompt, LogitsMode::last, &logits));
+    auto t1 = clock::now();
+    st.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
+
+    st.stop = StopReason::max_tokens;
+    for (int32_t i = 0; i < params.max_tokens; ++i) {
+        if (cancelled()) {
+            st.stop = StopReason::cancelled;
+            break;
+        }
+        const TokenId id = sampler.sample(logits);
+        sampler.accept(id);
+        st.tokens.push_back(id);
+        ++st.generated;
+        const bool keep_going = !on_token || on_token(id);
+        if (is_eog && is_eog(id)) {
+            st.stop = StopReason::eog;
+            break;
+        }
+        if (!keep_going) {
+            st.stop = StopReason::callback;
+            break;
+        }
+        if (i + 1 == params.max_tokens) break;
+        if (cache.size() >= cache.capacity()) {
+            st.stop = StopReason::context_full;
+            break;
+        }
+        DK_TRY(forward.eval(cache, std::span<const TokenId>(&id, 1), LogitsMode::last, &logits));
+    }
+    st.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+    return st;
+}
+
+}  // namespace docket

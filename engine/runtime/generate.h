@@ -1,0 +1,40 @@
+#pragma once
+// The generation loop: prefill a prompt, then sample and feed back one token at a time until an
+// end-of-generation token, the token limit, a full context, a cancel request, or the callback says stop.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "runtime/forward.h"
+#include "runtime/sampler.h"
+
+namespace docket {
+
+enum class StopReason { eog, max_tokens, context_full, cancelled, callback };
+const char* stop_reason_name(StopReason r);
+
+struct GenerateParams {
+    int32_t max_tokens = 256;
+    SamplerParams sampling;
+    const std::atomic<bool>* cancel = nullptr;  // checked before every step
+};
+
+struct GenerateStats {
+    int32_t prompt_tokens = 0;
+    int32_t generated = 0;  // tokens sampled (the EOG token, if any, included)
+    double prompt_seconds = 0.0;
+    double generate_seconds = 0.0;
+    StopReason stop = StopReason::max_tokens;
+    std::vector<TokenId> tokens;  // the sampled tokens
+};
+
+// The prompt continues whatever `cache` already holds (positions follow the cache's last position).
+// is_eog: true for tokens that end generation (the token is reported to on_token, then the loop stops).
+// on_token: called from the calling thread for every sampled token; return false to stop.
+Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<const TokenId> prompt,
+                               const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
+                               const std::function<bool(TokenId)>& on_token);
+
+}  // namespace docket

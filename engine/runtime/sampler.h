@@ -1,0 +1,48 @@
+#pragma once
+// Next-token sampling: greedy, or temperature with top-k / top-p / min-p filters, plus a repetition penalty
+// over the last N tokens. Deterministic for a given seed (own PRNG and float math, no <random>
+// distributions).
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <vector>
+
+#include "model/tokenizer.h"
+
+namespace docket {
+
+struct SamplerParams {
+    float temperature = 0.0f;     // 0 (or less): greedy argmax; filters are then ignored
+    int32_t top_k = 40;           // keep the k most likely; <= 0 keeps all
+    float top_p = 0.95f;          // keep the smallest set whose probability reaches p; >= 1 disables
+    float min_p = 0.05f;          // drop tokens below min_p * p(max); <= 0 disables
+    float repeat_penalty = 1.0f;  // > 1 discourages the last `repeat_last_n` tokens (llama.cpp's rule)
+    int32_t repeat_last_n = 64;
+    uint64_t seed = 0x5eed;
+};
+
+class Sampler {
+public:
+    explicit Sampler(SamplerParams params);
+
+    // Picks the next token from logits [n_vocab]. Does not record it (call accept()).
+    TokenId sample(std::span<const float> logits);
+    // Records a token for the repetition penalty (prompt tokens too).
+    void accept(TokenId id);
+    void reset();
+
+    const SamplerParams& params() const { return params_; }
+
+    // The candidate set after penalties and filters, for tests: (id, probability) sorted by probability,
+    // probabilities renormalized. Greedy returns the argmax alone with probability 1.
+    std::vector<std::pair<TokenId, float>> candidates(std::span<const float> logits) const;
+
+private:
+    double next_uniform();  // [0, 1)
+
+    SamplerParams params_;
+    std::deque<TokenId> recent_;
+    uint64_t state_ = 0;
+};
+
+}  // namespace docket
