@@ -2,6 +2,7 @@
 // template's output for system/user/assistant messages.
 #include "model/chat_template.h"
 
+#include <initializer_list>
 #include <string_view>
 
 namespace docket {
@@ -114,7 +115,7 @@ Result<ChatTemplate> ChatTemplate::from_gguf(const GgufFile& gguf, const std::st
         return of(contains(tmpl, "<<SYS>>") ? ChatFormat::llama2 : ChatFormat::mistral);
     std::string found;
     for (auto m : kKnownMarkers)
-        if (contains(tmpl, m)) found += (found.empty() ? "" : ", ") + std::string(m);
+        if (contains(tmpl, m)) found.append(found.empty() ? "" : ", ").append(m);
     return make_error(
         ErrorCode::unsupported,
         "{}: tokenizer.chat_template is not a known format (markers found: {}); force one of chatml, "
@@ -124,28 +125,30 @@ Result<ChatTemplate> ChatTemplate::from_gguf(const GgufFile& gguf, const std::st
 
 std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
     std::string out;
+    auto put = [&out](std::initializer_list<std::string_view> parts) {
+        for (auto p : parts) out.append(p);
+    };
     switch (format_) {
         case ChatFormat::chatml: {
             if (!default_system_.empty() && (messages.empty() || messages[0].role != "system"))
-                out += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
-            for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-            if (add_generation_prompt) out += "<|im_start|>assistant\n";
+                put({"<|im_start|>system\n", default_system_, "<|im_end|>\n"});
+            for (const auto& m : messages) put({"<|im_start|>", m.role, "\n", m.content, "<|im_end|>\n"});
+            if (add_generation_prompt) put({"<|im_start|>assistant\n"});
             break;
         }
         case ChatFormat::llama3: {
             // Llama 3 (3.0) template: contents are trimmed; 3.1's date-stamped system header is not
             // reproduced.
-            out += "<|begin_of_text|>";
+            put({"<|begin_of_text|>"});
             for (const auto& m : messages)
-                out +=
-                    "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
-            if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+                put({"<|start_header_id|>", m.role, "<|end_header_id|>\n\n", trim(m.content), "<|eot_id|>"});
+            if (add_generation_prompt) put({"<|start_header_id|>assistant<|end_header_id|>\n\n"});
             break;
         }
         case ChatFormat::mistral: {
             // Mistral Instruct: "<s>[INST] user [/INST]answer</s>[INST] ...". It has no system role; a system
-            // message is prefixed to the first user turn (as Mistral's later templates do).
-            out += "<s>";
+            // message is prefixed to the next user turn (as Mistral's later templates do).
+            put({"<s>"});
             std::string system;
             bool system_pending = false;
             for (const auto& m : messages) {
@@ -153,11 +156,12 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
                     system = m.content;
                     system_pending = true;
                 } else if (m.role == "user") {
-                    out += "[INST] " + (system_pending ? system + "\n\n" : std::string()) + m.content +
-                           " [/INST]";
+                    put({"[INST] "});
+                    if (system_pending) put({system, "\n\n"});
+                    put({m.content, " [/INST]"});
                     system_pending = false;
                 } else {
-                    out += m.content + "</s>";
+                    put({m.content, "</s>"});
                 }
             }
             break;
@@ -171,12 +175,12 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
                     system = trim(m.content);
                     system_pending = true;
                 } else if (m.role == "user") {
-                    out += "<s>[INST] ";
-                    if (system_pending) out += "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
-                    out += trim(m.content) + " [/INST]";
+                    put({"<s>[INST] "});
+                    if (system_pending) put({"<<SYS>>\n", system, "\n<</SYS>>\n\n"});
+                    put({trim(m.content), " [/INST]"});
                     system_pending = false;
                 } else {
-                    out += " " + trim(m.content) + " </s>";
+                    put({" ", trim(m.content), " </s>"});
                 }
             }
             break;

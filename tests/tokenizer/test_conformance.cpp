@@ -64,10 +64,11 @@ void TokenizerConformance::run() {
                 continue;
             const std::string v = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
             ++pairs;
-            QVERIFY2(registered.count(v), qPrintable(QString::fromStdString(
-                                              "conformance pair for '" + v +
-                                              "' has no ctest; add it to "
-                                              "DOCKET_TOKENIZER_VOCABS in tests/tokenizer/CMakeLists.txt")));
+            const std::string msg = fmt::format(
+                "conformance pair for '{}' has no ctest; add it to DOCKET_TOKENIZER_VOCABS in "
+                "tests/tokenizer/CMakeLists.txt",
+                v);
+            QVERIFY2(registered.count(v), msg.c_str());
         }
         QVERIFY(pairs >= static_cast<int>(registered.size()));
         // gpt-neox ships without a pair: it must at least load (no tokenizer.ggml.pre: default family) and
@@ -84,7 +85,7 @@ void TokenizerConformance::run() {
     bool ok_in = false, ok_out = false;
     const std::string raw_in = read_file(base + ".inp", &ok_in);
     const std::string raw_out = read_file(base + ".out", &ok_out);
-    QVERIFY2(ok_in && ok_out, qPrintable(QString::fromStdString("cannot read " + base + ".inp/.out")));
+    QVERIFY2(ok_in && ok_out, fmt::format("cannot read {}.inp/.out", base).c_str());
 
     const auto inputs = split_inputs(raw_in);
     std::vector<std::string> lines;

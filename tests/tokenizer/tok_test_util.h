@@ -49,7 +49,10 @@ inline std::string read_file(const std::string& path, bool* ok = nullptr) {
 
 inline std::string ids_to_string(const std::vector<TokenId>& ids) {
     std::string s;
-    for (size_t i = 0; i < ids.size(); ++i) s += (i ? " " : "") + std::to_string(ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (i) s += ' ';
+        s += std::to_string(ids[i]);
+    }
     return s;
 }
 
