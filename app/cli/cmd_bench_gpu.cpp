@@ -1,0 +1,245 @@
+// docket-cli bench gpu: the CUDA runtime's figures beside the limits measured in the same run (HBM copy
+// bandwidth counting read + write, bf16 tensor-core GEMM rate): prefill tok/s per chunk size, decode tok/s
+// per context and KV format, the decode-attention kernel's bandwidth, and GPU memory for weights + KV.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <sstream>
+
+#include "command.h"
+#include "runtime/cuda/backend.h"
+
+#if DOCKET_HAVE_CUDA
+#include "gemm_q.cuh"
+#include "kv_pages.cuh"
+#include "runtime/cuda/cuda_context.h"
+#include "runtime/cuda/cuda_model.h"
+#include "runtime/model.h"
+#endif
+
+namespace docket::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: docket-cli bench gpu --model FILE.gguf [--chunks 512,4096,16384] [--contexts "
+    "0,8192,32768,131072]\n"
+    "                            [--formats f16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n";
+
+std::vector<long long> parse_list(const std::string& s) {
+    std::vector<long long> v;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (!item.empty()) v.push_back(std::stoll(item));
+    return v;
+}
+
+#if DOCKET_HAVE_CUDA
+using namespace docket::cuda;
+
+#define BENCH_TRY(expr)                                              \
+    do {                                                             \
+        ::docket::Status st_ = (expr);                               \
+        if (!st_.is_ok()) return fail("bench gpu", st_.to_string()); \
+    } while (0)
+
+// Median milliseconds of `reps` runs of f on the compute stream, timed with events.
+template <typename F>
+Result<double> time_ms(CudaContext& ctx, int warm, int reps, F&& f) {
+    for (int i = 0; i < warm; ++i) DK_TRY(f());
+    DK_TRY(ctx.sync_compute());
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        DK_ASSIGN_OR_RETURN(Event a, Event::create(true));
+        DK_ASSIGN_OR_RETURN(Event b, Event::create(true));
+        DK_TRY(a.record(ctx.compute()));
+        DK_TRY(f());
+        DK_TRY(b.record(ctx.compute()));
+        DK_TRY(b.sync());
+        DK_ASSIGN_OR_RETURN(float ms, Event::elapsed_ms(a, b));
+        t.push_back(ms);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+const char* fmt_name(KvFormat f) {
+    return f == KvFormat::f16 ? "f16" : f == KvFormat::int8 ? "int8" : f == KvFormat::int4 ? "int4" : "int2";
+}
+
+int run_cuda(const Args& args, const std::string& model_path) {
+    auto ctx_r = CudaContext::create(0);
+    if (!ctx_r) return fail("bench gpu", ctx_r.status().to_string());
+    CudaContext& ctx = **ctx_r;
+    std::printf("GPU: %s, %d SMs, %.1f GiB\n", ctx.props().name, ctx.props().multiProcessorCount,
+                ctx.props().totalGlobalMem / 1073741824.0);
+
+    // Limit 1: HBM bandwidth, device-to-device copy of 2 GiB, bytes read + written.
+    const size_t cbytes = size_t{2} << 30;
+    auto src = DeviceBuffer::alloc(cbytes, "copy source"), dst = DeviceBuffer::alloc(cbytes, "copy target");
+    if (!src || !dst) return fail("bench gpu", "cannot allocate the copy buffers");
+    BENCH_TRY(
+        kv_fill_random(KvFormat::int8, 64, 1, 64, 8192, cbytes / 8192, 7, src->as<uint8_t>(), ctx.compute()));
+    auto copy_ms = time_ms(ctx, 2, 10, [&] {
+        return cuda_error(
+            cudaMemcpyAsync(dst->get(), src->get(), cbytes, cudaMemcpyDeviceToDevice, ctx.compute()), "copy");
+    });
+    if (!copy_ms) return fail("bench gpu", copy_ms.status().to_string());
+    const double hbm = 2.0 * cbytes / (*copy_ms * 1e-3) / 1e9;
+    std::printf("limit  HBM copy (read+write)            %8.0f GB/s\n", hbm);
+    // Limit 2: bf16 GEMM 8192^3 on random (non-zero) data.
+    const int64_t g = 8192;
+    BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 8192, g * g * 2 * 2 / 8192, 9, src->as<uint8_t>(),
+                             ctx.compute()));
+    auto* A = src->as<__nv_bfloat16>();
+    auto* B = A + g * g;
+    auto gemm_ms = time_ms(
+        ctx, 3, 10, [&] { return gemm_bf16(ctx.cublas(), A, B, dst->as<float>(), g, g, g, ctx.compute()); });
+    if (!gemm_ms) return fail("bench gpu", gemm_ms.status().to_string());
+    const double tflops = 2.0 * g * g * g / (*gemm_ms * 1e-3) / 1e12;
+    std::printf("limit  bf16 GEMM 8192^3 (cuBLAS)         %8.0f TFLOP/s\n", tflops);
+    *src = DeviceBuffer();
+    *dst = DeviceBuffer();
+
+    auto model_r = Model::load(model_path);
+    if (!model_r) return fail("bench gpu", model_r.status().to_string());
+    const Model& model = **model_r;
+    const ModelConfig& c = model.config();
+    std::printf("model  %s: %d layers, dim %d, ff %d, heads %d/%d x %d, vocab %d, weights %.2f GB\n",
+                model_path.c_str(), c.n_layer, c.n_embd, c.n_ff, c.n_head, c.n_head_kv, c.head_dim, c.n_vocab,
+                model.weight_bytes() / 1e9);
+    // Matmul parameters per token (all layer matrices + output head).
+    double params = 0;
+    for (int l = 0; l < c.n_layer; ++l)
+        params += static_cast<double>(c.n_embd) * (2.0 * c.n_q_dim() + 2.0 * c.n_kv_dim()) +
+                  3.0 * c.n_embd * c.n_ff;
+
+    const auto chunks = parse_list(args.get("--chunks", "512,4096,16384"));
+    const auto contexts = parse_list(args.get("--contexts", "0,8192,32768,131072"));
+    const int steps = static_cast<int>(args.get_int("--steps", 32));
+    std::vector<KvFormat> formats;
+    for (const auto& f : {std::string("f16"), std::string("int8"), std::string("int4"), std::string("int2")})
+        if (args.get("--formats", "f16,int8,int4,int2").find(f) != std::string::npos)
+            formats.push_back(f == "f16"    ? KvFormat::f16
+                              : f == "int8" ? KvFormat::int8
+                              : f == "int4" ? KvFormat::int4
+                                            : KvFormat::int2);
+    std::mt19937 rng(1234);
+
+    // Prefill.
+    if (!chunks.empty()) {
+        CudaModelOptions o;
+        o.max_chunk = static_cast<int32_t>(*std::max_element(chunks.begin(), chunks.end()));
+        o.capacity = o.max_chunk;
+        auto gm = CudaModel::create(model, ctx, o);
+        if (!gm) return fail("bench gpu", gm.status().to_string());
+        for (long long n : chunks) {
+            std::vector<int32_t> toks(n);
+            for (auto& t : toks) t = static_cast<int32_t>(rng() % c.n_vocab);
+            auto ms = time_ms(ctx, 1, 3, [&]() -> Status {
+                (*gm)->reset();
+                return (*gm)->prefill(toks, false, nullptr);
+            });
+            if (!ms) return fail("bench gpu", ms.status().to_string());
+            const double tok_s = n / (*ms * 1e-3);
+            const double attn_flops = 2.0 * 2.0 * n * (n + 1) / 2.0 * c.head_dim * c.n_head * c.n_layer;
+            const double tf = (2.0 * params * n + attn_flops) / (*ms * 1e-3) / 1e12;
+            std::printf(
+                "prefill chunk %6lld   %9.0f tok/s   %6.1f ms   %6.0f TFLOP/s = %4.2f of GEMM limit\n", n,
+                tok_s, *ms, tf, tf / tflops);
+        }
+    }
+
+    // Decode, with the context as a snapshot prefix in each KV format.
+    const uint64_t weights = model.weight_bytes();
+    for (long long ctx_tokens : contexts) {
+        for (KvFormat f : formats) {
+            if (ctx_tokens == 0 && f != formats.front()) continue;
+            CudaModelOptions o;
+            o.max_chunk = 64;
+            o.capacity = 1024;
+            size_t free0 = 0, total = 0;
+            cudaMemGetInfo(&free0, &total);
+            auto gm = CudaModel::create(model, ctx, o);
+            if (!gm) return fail("bench gpu", gm.status().to_string());
+            BENCH_TRY((*gm)->set_random_snapshot(f, static_cast<int32_t>(ctx_tokens), 42));
+            size_t free1 = 0;
+            cudaMemGetInfo(&free1, &total);
+            int32_t tok = 1, next = 0;
+            for (int i = 0; i < 3; ++i) {
+                BENCH_TRY((*gm)->decode(tok, nullptr, &next));
+                tok = next;
+            }
+            const auto t0 = std::chrono::steady_clock::now();
+            for (int i = 0; i < steps; ++i) {
+                BENCH_TRY((*gm)->decode(tok, nullptr, &next));
+                tok = next;
+            }
+            const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const double tok_s = steps / sec;
+            const double kv_bytes_tok =
+                ctx_tokens == 0
+                    ? 0.0
+                    : static_cast<double>(kv_page_layout(f, 64, c.n_head_kv, c.head_dim).page_bytes) / 64.0 *
+                          c.n_layer;
+            const double bytes = weights + kv_bytes_tok * (ctx_tokens + 3 + steps / 2);
+            const double bw = bytes * tok_s / 1e9;
+            std::printf(
+                "decode ctx %6lld %-4s  %9.1f tok/s   %6.2f ms/tok  reads %5.2f GB/tok = %6.0f GB/s = %4.2f "
+                "of HBM"
+                "   GPU memory %.2f GB\n",
+                ctx_tokens, ctx_tokens ? fmt_name(f) : "-", tok_s, 1e3 / tok_s, bytes / 1e9, bw, bw / hbm,
+                (free0 - free1) / 1e9);
+            if (ctx_tokens > 0) {
+                uint64_t kb = 0;
+                auto ams = time_ms(ctx, 2, 20, [&]() -> Status {
+                    auto r = (*gm)->run_decode_attention_only(0);
+                    if (!r) return r.status();
+                    kb = *r;
+                    return Status::ok();
+                });
+                if (!ams) return fail("bench gpu", ams.status().to_string());
+                const double abw = kb / (*ams * 1e-3) / 1e9;
+                std::printf(
+                    "   decode-attention kernel, one layer: %.1f MB in %.3f ms = %6.0f GB/s = %4.2f of HBM\n",
+                    kb / 1e6, *ams, abw, abw / hbm);
+            }
+        }
+    }
+    return 0;
+}
+#endif
+
+int run(const std::vector<std::string>& argv) {
+    Args args(argv);
+    if (args.has("--help")) {
+        std::printf("%s", kUsage);
+        return 0;
+    }
+    if (auto bad = args.unknown(
+            {"--model", "--chunks", "--contexts", "--formats", "--steps", "--backend", "--help"});
+        !bad.empty())
+        return fail("bench gpu", "unknown option " + bad[0] + "\n" + kUsage);
+    auto choice = select_backend(args.get("--backend", "cuda"));
+    if (!choice) return fail("bench gpu", choice.status().to_string());
+    if (choice->backend != Backend::cuda)
+        return fail("bench gpu", "needs the CUDA backend: " + choice->detail);
+    std::printf("backend: %s\n", choice->detail.c_str());
+    const std::string model = args.get("--model");
+    if (model.empty()) return fail("bench gpu", std::string("--model FILE.gguf is required\n") + kUsage);
+#if DOCKET_HAVE_CUDA
+    return run_cuda(args, model);
+#else
+    return 1;
+#endif
+}
+
+}  // namespace
+
+DOCKET_CLI_BENCH(
+    "gpu", "CUDA runtime: prefill/decode tok/s, decode attention GB/s, against measured HBM and GEMM limits",
+    run);
+
+}  // namespace docket::cli

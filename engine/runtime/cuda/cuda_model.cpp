@@ -1,0 +1,438 @@
+#if DOCKET_HAVE_CUDA
+#include "runtime/cuda/cuda_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "decode_attn.cuh"
+#include "embed.cuh"
+#include "flash_attn.cuh"
+#include "gemm_q.cuh"
+#include "gemv_q.cuh"
+#include "kv_pages.cuh"
+#include "rmsnorm.cuh"
+#include "rope.cuh"
+#include "runtime/cpu/ops.h"
+#include "sample.cuh"
+#include "swiglu.cuh"
+
+namespace docket::cuda {
+
+struct CudaModel::Layer {
+    W attn_norm, wq, wk, wv, wo, ffn_norm, gate, up, down;
+};
+
+namespace {
+bool gpu_matrix_type(GgmlType t) {
+    switch (t) {
+        case GgmlType::Q4_K:
+        case GgmlType::Q6_K:
+        case GgmlType::Q8_0:
+        case GgmlType::Q4_0:
+        case GgmlType::Q4_1:
+        case GgmlType::F16:
+        case GgmlType::BF16:
+            return true;
+        default:
+            return false;
+    }
+}
+}  // namespace
+
+CudaModel::~CudaModel() {
+    if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    if (graph_) cudaGraphDestroy(graph_);
+}
+
+uint64_t CudaModel::device_bytes() const {
+    uint64_t n = snap_pool_.size() + snap_meta_.size();
+    for (const auto& b : owned_) n += b.size();
+    return n;
+}
+
+Result<std::unique_ptr<CudaModel>> CudaModel::create(const Model& model, CudaContext& ctx,
+                                                     const CudaModelOptions& opt) {
+    const ModelConfig& c = model.config();
+    if (c.arch != Arch::llama)
+        return make_error(ErrorCode::unsupported,
+                          "CUDA backend: architecture {} is not supported yet (llama only)",
+                          arch_name(c.arch));
+    if (c.rope_style != RopeStyle::normal || c.n_rot != c.head_dim)
+        return Status(ErrorCode::unsupported, "CUDA backend: only normal-style RoPE over the whole head");
+    if (c.head_dim != 64 && c.head_dim != 128)
+        return make_error(ErrorCode::unsupported, "CUDA backend: head_dim {} (kernels ship 64 and 128)",
+                          c.head_dim);
+    if (opt.capacity <= 0 || opt.max_chunk <= 0 || opt.page_tokens % 16 != 0 || opt.page_tokens > 256)
+        return Status(ErrorCode::invalid_argument, "CUDA backend: bad capacity, chunk or page size");
+    std::unique_ptr<CudaModel> m(new CudaModel());
+    m->ctx_ = &ctx;
+    m->cfg_ = c;
+    m->opt_ = opt;
+    DK_TRY(cuda_error(cudaSetDevice(ctx.device()), "cudaSetDevice"));
+    DK_TRY(m->upload_weights(model));
+    // RoPE frequencies exactly as the CPU runtime forms them (llama3 scaling, rope_freqs factors).
+    const cpu::RopeTable rt = cpu::make_rope_table(c, model.rope_freq_factors());
+    DK_ASSIGN_OR_RETURN(DeviceBuffer inv, DeviceBuffer::alloc(rt.inv_freq.size() * 4, "rope frequencies"));
+    DK_TRY(
+        cuda_error(cudaMemcpy(inv.get(), rt.inv_freq.data(), rt.inv_freq.size() * 4, cudaMemcpyHostToDevice),
+                   "upload rope frequencies"));
+    m->inv_freq_ = inv.as<float>();
+    m->owned_.push_back(std::move(inv));
+    DK_TRY(m->alloc_scratch());
+    return m;
+}
+
+Status CudaModel::upload_weights(const Model& model) {
+    auto up = [&](const WeightView& w, bool matrix, const char* what, W& out) -> Status {
+        if (!w.present()) return make_error(ErrorCode::not_found, "CUDA backend: missing tensor {}", what);
+        if (matrix && !gpu_matrix_type(w.type))
+            return make_error(ErrorCode::unsupported,
+                              "CUDA backend: tensor {} has type {}, not kept on the GPU", what,
+                              ggml_type_name(w.type));
+        if (!matrix && w.type != GgmlType::F32)
+            return make_error(ErrorCode::unsupported, "CUDA backend: vector {} must be F32", what);
+        const size_t bytes = w.row_bytes * static_cast<size_t>(w.n_out);
+        DK_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::alloc(bytes, what));
+        DK_TRY(cuda_error(cudaMemcpy(b.get(), w.data, bytes, cudaMemcpyHostToDevice), what));
+        out = W{b.get(), w.type, w.n_in, w.n_out};
+        weight_bytes_ += bytes;
+        owned_.push_back(std::move(b));
+        return Status::ok();
+    };
+    DK_TRY(up(model.token_embd(), true, "token_embd.weight", tok_embd_));
+    DK_TRY(up(model.output_norm(), false, "output_norm.weight", output_norm_));
+    if (cfg_.tied_embeddings)
+        output_ = tok_embd_;
+    else
+        DK_TRY(up(model.output(), true, "output.weight", output_));
+    layers_.resize(cfg_.n_layer);
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+        const LayerWeights& w = model.layer(l);
+        Layer& d = layers_[l];
+        if (w.bq.present() || w.q_norm.present())
+            return Status(ErrorCode::unsupported,
+                          "CUDA backend: q/k biases and q/k norms are not supported yet");
+        DK_TRY(up(w.attn_norm, false, "attn_norm", d.attn_norm));
+        DK_TRY(up(w.wq, true, "attn_q", d.wq));
+        DK_TRY(up(w.wk, true, "attn_k", d.wk));
+        DK_TRY(up(w.wv, true, "attn_v", d.wv));
+        DK_TRY(up(w.wo, true, "attn_output", d.wo));
+        DK_TRY(up(w.ffn_norm, false, "ffn_norm", d.ffn_norm));
+        DK_TRY(up(w.ffn_gate, true, "ffn_gate", d.gate));
+        DK_TRY(up(w.ffn_up, true, "ffn_up", d.up));
+        DK_TRY(up(w.ffn_down, true, "ffn_down", d.down));
+    }
+    return Status::ok();
+}
+
+Status CudaModel::alloc_scratch() {
+    const int64_t M = opt_.max_chunk, dim = cfg_.n_embd, ff = cfg_.n_ff, qd = cfg_.n_q_dim(),
+                  kvd = cfg_.n_kv_dim();
+    const int64_t cap = opt_.capacity, T = opt_.page_tokens;
+    auto alloc = [&](size_t bytes, const char* what, auto** out) -> Status {
+        DK_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::alloc(std::max<size_t>(bytes, 16), what));
+        *out = static_cast<std::remove_pointer_t<decltype(out)>>(b.get());
+        owned_.push_back(std::move(b));
+        return Status::ok();
+    };
+    int64_t wmax = 0;
+    for (const Layer& l : layers_)
+        for (const W* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down})
+            wmax = std::max(wmax, w->n_in * w->n_out);
+    const int64_t widest = std::max({dim, ff, qd});
+    DK_TRY(alloc(M * dim * 4, "activations", &x_));
+    DK_TRY(alloc(M * dim * 4, "normed activations", &xn_));
+    DK_TRY(alloc(M * qd * 4, "queries", &q_));
+    DK_TRY(alloc(M * kvd * 4, "keys", &k_));
+    DK_TRY(alloc(M * kvd * 4, "values", &v_));
+    DK_TRY(alloc(qd * 4 * 8, "attention out", &attn_f_));
+    DK_TRY(alloc(M * ff * 4, "ffn gate", &gate_));
+    DK_TRY(alloc(M * ff * 4, "ffn up", &up_));
+    DK_TRY(alloc(static_cast<size_t>(cfg_.n_vocab) * 8 * 4, "logits", &logits_));
+    DK_TRY(alloc(M * widest * 2, "bf16 activations", &xb_));
+    DK_TRY(alloc(M * qd * 2, "f16 queries", &q16_));
+    DK_TRY(alloc(M * qd * 2, "attention out bf16", &attn_b_));
+    DK_TRY(alloc(cap * kvd * 2, "gathered keys", &k16_));
+    DK_TRY(alloc(cap * kvd * 2, "gathered values", &v16_));
+    DK_TRY(alloc(wmax * 2, "dequantized weight tile", &wscratch_));
+    DK_TRY(alloc(M * 4, "tokens", &tok_d_));
+    DK_TRY(alloc(M * 4, "positions", &pos_d_));
+    DK_TRY(alloc(M * 4, "slots", &slot_d_));
+    // Live KV pool.
+    pages_per_layer_ = static_cast<int32_t>((cap + T - 1) / T);
+    page_bytes_ =
+        kv_page_layout(KvFormat::f16, static_cast<int>(T), cfg_.n_head_kv, cfg_.head_dim).page_bytes;
+    DK_TRY(alloc(page_bytes_ * pages_per_layer_ * cfg_.n_layer, "KV pages", &kv_pool_));
+    DK_TRY(alloc(pages_per_layer_ * 4, "page ids", &live_indices_));
+    DK_TRY(alloc(pages_per_layer_ * 4, "page positions", &live_pos_));
+    std::vector<int32_t> ids(pages_per_layer_), pos(pages_per_layer_);
+    for (int32_t p = 0; p < pages_per_layer_; ++p) ids[p] = p, pos[p] = static_cast<int32_t>(p * T);
+    DK_TRY(cuda_error(cudaMemcpy(live_indices_, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice),
+                      "page ids"));
+    DK_TRY(cuda_error(cudaMemcpy(live_pos_, pos.data(), pos.size() * 4, cudaMemcpyHostToDevice),
+                      "page positions"));
+    DK_TRY(alloc(16 * 4, "step state", &step_));
+    DK_TRY(alloc(16, "next token", &next_token_));
+    DK_ASSIGN_OR_RETURN(step_host_, PinnedBuffer::alloc(64));
+    // Decode splits: enough blocks to fill the GPU at any context, fixed so the decode graph can be reused.
+    n_splits_ = std::max(1, (2 * ctx_->props().multiProcessorCount + cfg_.n_head_kv - 1) / cfg_.n_head_kv);
+    DecodeAttnShape s;
+    s.n_heads = cfg_.n_head, s.head_dim = cfg_.head_dim, s.n_splits = n_splits_;
+    ws_floats_ = decode_attention_workspace(s, 2);
+    DK_TRY(alloc(ws_floats_ * 4, "decode workspace", &ws_));
+    return Status::ok();
+}
+
+PagedKv CudaModel::live_kv(int l) const {
+    PagedKv kv;
+    kv.format = KvFormat::f16;
+    kv.page_tokens = opt_.page_tokens;
+    kv.n_kv_heads = cfg_.n_head_kv;
+    kv.head_dim = cfg_.head_dim;
+    kv.page_bytes = page_bytes_;
+    kv.pool = kv_pool_ + static_cast<size_t>(l) * pages_per_layer_ * page_bytes_;
+    kv.indptr = step_ + 3;
+    kv.last_page_len = step_ + 5;
+    kv.indices = live_indices_;
+    kv.page_pos = live_pos_;
+    return kv;
+}
+
+PagedKv CudaModel::snap_kv(int l) const {
+    PagedKv kv;
+    kv.format = snap_fmt_;
+    kv.page_tokens = opt_.page_tokens;
+    kv.n_kv_heads = cfg_.n_head_kv;
+    kv.head_dim = cfg_.head_dim;
+    kv.page_bytes = snap_page_bytes_;
+    kv.pool = snap_pool_.as<uint8_t>() + static_cast<size_t>(l) * snap_pages_ * snap_page_bytes_;
+    const int32_t* meta = snap_meta_.as<int32_t>();
+    kv.indptr = meta;
+    kv.last_page_len = meta + 2;
+    kv.indices = meta + 3;
+    kv.page_pos = meta + 3 + snap_pages_;
+    return kv;
+}
+
+Status CudaModel::set_random_snapshot(KvFormat format, int32_t n_tokens, uint64_t seed) {
+    if (n_past_ != 0)
+        return Status(ErrorCode::invalid_argument, "set_random_snapshot: reset() the live cache first");
+    const int T = opt_.page_tokens;
+    snap_pool_ = DeviceBuffer();
+    snap_meta_ = DeviceBuffer();
+    snap_tokens_ = 0;
+    snap_pages_ = 0;
+    if (n_tokens > 0) {
+        if (n_tokens % T != 0)
+            return Status(ErrorCode::invalid_argument, "snapshot tokens must fill whole pages");
+        snap_fmt_ = format;
+        snap_pages_ = n_tokens / T;
+        snap_page_bytes_ = kv_page_layout(format, T, cfg_.n_head_kv, cfg_.head_dim).page_bytes;
+        DK_ASSIGN_OR_RETURN(
+            snap_pool_, DeviceBuffer::alloc(snap_page_bytes_ * snap_pages_ * cfg_.n_layer, "snapshot KV"));
+        DK_TRY(kv_fill_random(format, T, cfg_.n_head_kv, cfg_.head_dim, snap_page_bytes_,
+                              static_cast<int64_t>(snap_pages_) * cfg_.n_layer, seed,
+                              snap_pool_.as<uint8_t>(), ctx_->compute()));
+        std::vector<int32_t> meta = {0, snap_pages_, T};
+        for (int32_t p = 0; p < snap_pages_; ++p) meta.push_back(p);
+        for (int32_t p = 0; p < snap_pages_; ++p) meta.push_back(p * T);
+        DK_ASSIGN_OR_RETURN(snap_meta_, DeviceBuffer::alloc(meta.size() * 4, "snapshot page table"));
+        DK_TRY(cuda_error(cudaMemcpy(snap_meta_.get(), meta.data(), meta.size() * 4, cudaMemcpyHostToDevice),
+                          "snapshot page table"));
+        snap_tokens_ = n_tokens;
+    }
+    std::vector<int32_t> pos(pages_per_layer_);
+    for (int32_t p = 0; p < pages_per_layer_; ++p) pos[p] = snap_tokens_ + p * T;
+    DK_TRY(cuda_error(cudaMemcpy(live_pos_, pos.data(), pos.size() * 4, cudaMemcpyHostToDevice),
+                      "page positions"));
+    if (graph_exec_) cudaGraphExecDestroy(graph_exec_), graph_exec_ = nullptr;
+    if (graph_) cudaGraphDestroy(graph_), graph_ = nullptr;
+    return ctx_->sync_compute();
+}
+
+Status CudaModel::prefill(std::span<const int32_t> tokens, bool all_rows, std::vector<float>* logits) {
+    if (tokens.empty()) return Status(ErrorCode::invalid_argument, "prefill: no tokens");
+    if (snap_tokens_ > 0)
+        return Status(ErrorCode::unsupported, "prefill after a snapshot prefix is not supported yet");
+    if (n_past_ + static_cast<int64_t>(tokens.size()) > opt_.capacity)
+        return make_error(ErrorCode::invalid_argument, "prefill: {} + {} tokens exceed the KV capacity {}",
+                          n_past_, tokens.size(), opt_.capacity);
+    for (size_t i = 0; i < tokens.size(); ++i)
+        if (tokens[i] < 0 || tokens[i] >= cfg_.n_vocab)
+            return make_error(ErrorCode::invalid_argument, "prefill: token {} at {} outside the vocabulary",
+                              tokens[i], i);
+    if (logits) logits->assign(all_rows ? tokens.size() * cfg_.n_vocab : cfg_.n_vocab, 0.0f);
+    for (size_t off = 0; off < tokens.size(); off += opt_.max_chunk) {
+        const int32_t n = static_cast<int32_t>(std::min<size_t>(opt_.max_chunk, tokens.size() - off));
+        const bool last = off + n == tokens.size();
+        float* out = nullptr;
+        if (logits && all_rows) out = logits->data() + off * cfg_.n_vocab;
+        if (logits && !all_rows && last) out = logits->data();
+        DK_TRY(prefill_chunk(tokens.data() + off, n, all_rows, out));
+    }
+    return Status::ok();
+}
+
+Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows, float* logits_out) {
+    cudaStream_t s = ctx_->compute();
+    const int dim = cfg_.n_embd, ff = cfg_.n_ff, qd = cfg_.n_q_dim(), kvd = cfg_.n_kv_dim(),
+              hd = cfg_.head_dim;
+    std::vector<int32_t> pos(n), slots(n);
+    for (int32_t i = 0; i < n; ++i) pos[i] = snap_tokens_ + n_past_ + i, slots[i] = n_past_ + i;
+    DK_TRY(cuda_error(cudaMemcpyAsync(tok_d_, tokens, n * 4, cudaMemcpyHostToDevice, s), "upload tokens"));
+    DK_TRY(cuda_error(cudaMemcpyAsync(pos_d_, pos.data(), n * 4, cudaMemcpyHostToDevice, s),
+                      "upload positions"));
+    DK_TRY(
+        cuda_error(cudaMemcpyAsync(slot_d_, slots.data(), n * 4, cudaMemcpyHostToDevice, s), "upload slots"));
+    auto* xb = static_cast<__nv_bfloat16*>(xb_);
+    auto* ws = static_cast<__nv_bfloat16*>(wscratch_);
+    cublasHandle_t cb = ctx_->cublas();
+    const int64_t n_ctx = n_past_ + n;
+    DK_TRY(embed_rows(tok_embd_.type, tok_embd_.p, tok_embd_.n_out, dim, tok_d_, n, x_, s));
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+        const Layer& L = layers_[l];
+        const PagedKv kv = live_kv(l);
+        uint8_t* pool = const_cast<uint8_t*>(kv.pool);
+        DK_TRY(
+            rmsnorm(x_, static_cast<const float*>(L.attn_norm.p), n, dim, cfg_.rms_eps, xb, DType::bf16, s));
+        DK_TRY(gemm_q(cb, L.wq.type, L.wq.p, dim, qd, xb, n, q_, false, ws, s));
+        DK_TRY(gemm_q(cb, L.wk.type, L.wk.p, dim, kvd, xb, n, k_, false, ws, s));
+        DK_TRY(gemm_q(cb, L.wv.type, L.wv.p, dim, kvd, xb, n, v_, false, ws, s));
+        DK_TRY(kv_append_f16(k_, v_, slot_d_, n, cfg_.n_head_kv, hd, opt_.page_tokens, page_bytes_, pool, s));
+        DK_TRY(rope(q_, pos_d_, n, cfg_.n_head, hd, inv_freq_, q16_, DType::f16, s));
+        DK_TRY(kv_gather_f16(pool, page_bytes_, opt_.page_tokens, live_indices_, live_pos_, n_ctx,
+                             cfg_.n_head_kv, hd, inv_freq_, static_cast<__half*>(k16_),
+                             static_cast<__half*>(v16_), s));
+        DK_TRY(flash_attn_prefill(static_cast<const __half*>(q16_), static_cast<const __half*>(k16_),
+                                  static_cast<const __half*>(v16_), n, n_ctx, cfg_.n_head, cfg_.n_head_kv, hd,
+                                  1.0f / std::sqrt(static_cast<float>(hd)),
+                                  static_cast<__nv_bfloat16*>(attn_b_), s));
+        DK_TRY(
+            gemm_q(cb, L.wo.type, L.wo.p, qd, dim, static_cast<__nv_bfloat16*>(attn_b_), n, x_, true, ws, s));
+        DK_TRY(
+            rmsnorm(x_, static_cast<const float*>(L.ffn_norm.p), n, dim, cfg_.rms_eps, xb, DType::bf16, s));
+        DK_TRY(gemm_q(cb, L.gate.type, L.gate.p, dim, ff, xb, n, gate_, false, ws, s));
+        DK_TRY(gemm_q(cb, L.up.type, L.up.p, dim, ff, xb, n, up_, false, ws, s));
+        DK_TRY(swiglu(gate_, up_, static_cast<int64_t>(n) * ff, xb, DType::bf16, s));
+        DK_TRY(gemm_q(cb, L.down.type, L.down.p, ff, dim, xb, n, x_, true, ws, s));
+    }
+    n_past_ += n;
+    if (logits_out) {
+        const int32_t first = all_rows ? 0 : n - 1, rows = all_rows ? n : 1;
+        DK_TRY(rmsnorm(x_ + static_cast<int64_t>(first) * dim, static_cast<const float*>(output_norm_.p),
+                       rows, dim, cfg_.rms_eps, xn_, DType::f32, s));
+        for (int32_t r = 0; r < rows; r += 8) {
+            const int b = std::min(8, rows - r);
+            DK_TRY(gemv_q(output_.type, output_.p, dim, cfg_.n_vocab, xn_ + static_cast<int64_t>(r) * dim, b,
+                          logits_, false, s));
+            DK_TRY(cuda_error(
+                cudaMemcpyAsync(logits_out + static_cast<int64_t>(r) * cfg_.n_vocab, logits_,
+                                static_cast<size_t>(b) * cfg_.n_vocab * 4, cudaMemcpyDeviceToHost, s),
+                "download logits"));
+        }
+    }
+    return ctx_->sync_compute();
+}
+
+Status CudaModel::decode_body() {
+    cudaStream_t s = ctx_->compute();
+    const int dim = cfg_.n_embd, ff = cfg_.n_ff, qd = cfg_.n_q_dim(), kvd = cfg_.n_kv_dim(),
+              hd = cfg_.head_dim;
+    DK_TRY(embed_rows(tok_embd_.type, tok_embd_.p, tok_embd_.n_out, dim, step_, 1, x_, s));
+    DecodeAttnShape sh;
+    sh.batch = 1, sh.n_heads = cfg_.n_head, sh.head_dim = hd, sh.inv_freq = inv_freq_;
+    sh.scale = 1.0f / std::sqrt(static_cast<float>(hd)), sh.n_splits = n_splits_;
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+        const Layer& L = layers_[l];
+        PagedKv src[2];
+        int n_src = 0;
+        if (snap_tokens_ > 0) src[n_src++] = snap_kv(l);
+        src[n_src++] = live_kv(l);
+        DK_TRY(
+            rmsnorm(x_, static_cast<const float*>(L.attn_norm.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
+        DK_TRY(gemv_q(L.wq.type, L.wq.p, dim, qd, xn_, 1, q_, false, s));
+        DK_TRY(gemv_q(L.wk.type, L.wk.p, dim, kvd, xn_, 1, k_, false, s));
+        DK_TRY(gemv_q(L.wv.type, L.wv.p, dim, kvd, xn_, 1, v_, false, s));
+        DK_TRY(kv_append_f16(k_, v_, step_ + 2, 1, cfg_.n_head_kv, hd, opt_.page_tokens, page_bytes_,
+                             const_cast<uint8_t*>(src[n_src - 1].pool), s));
+        DK_TRY(rope(q_, step_ + 1, 1, cfg_.n_head, hd, inv_freq_, q_, DType::f32, s));
+        DK_TRY(decode_attention(q_, src, n_src, sh, ws_, attn_f_, s));
+        DK_TRY(gemv_q(L.wo.type, L.wo.p, qd, dim, attn_f_, 1, x_, true, s));
+        DK_TRY(
+            rmsnorm(x_, static_cast<const float*>(L.ffn_norm.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
+        DK_TRY(gemv_q(L.gate.type, L.gate.p, dim, ff, xn_, 1, gate_, false, s));
+        DK_TRY(gemv_q(L.up.type, L.up.p, dim, ff, xn_, 1, up_, false, s));
+        DK_TRY(swiglu(gate_, up_, ff, gate_, DType::f32, s));
+        DK_TRY(gemv_q(L.down.type, L.down.p, ff, dim, gate_, 1, x_, true, s));
+    }
+    DK_TRY(rmsnorm(x_, static_cast<const float*>(output_norm_.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
+    DK_TRY(gemv_q(output_.type, output_.p, dim, cfg_.n_vocab, xn_, 1, logits_, false, s));
+    return sample_tokens(logits_, 1, cfg_.n_vocab, 0.0f, 0, next_token_, s);
+}
+
+Status CudaModel::decode(int32_t token, std::vector<float>* logits, int32_t* next) {
+    if (token < 0 || token >= cfg_.n_vocab)
+        return make_error(ErrorCode::invalid_argument, "decode: token {} outside the vocabulary", token);
+    if (n_past_ + 1 > opt_.capacity)
+        return make_error(ErrorCode::invalid_argument, "decode: KV capacity {} is full", opt_.capacity);
+    cudaStream_t s = ctx_->compute();
+    const int T = opt_.page_tokens;
+    const int32_t n = n_past_ + 1, n_pages = (n + T - 1) / T;
+    int32_t* h = step_host_.as<int32_t>();
+    h[0] = token, h[1] = snap_tokens_ + n_past_, h[2] = n_past_, h[3] = 0, h[4] = n_pages,
+    h[5] = n - (n_pages - 1) * T;
+    DK_TRY(cuda_error(cudaMemcpyAsync(step_, h, 8 * 4, cudaMemcpyHostToDevice, s), "upload step"));
+    const bool have_snap = snap_tokens_ > 0;
+    if (opt_.use_graph && graph_exec_ && graph_has_snap_ == have_snap) {
+        DK_TRY(cuda_error(cudaGraphLaunch(graph_exec_, s), "cudaGraphLaunch"));
+    } else if (opt_.use_graph &&
+               decodes_ > 0) {  // first call ran eagerly (kernel attributes set); capture now
+        if (graph_exec_) cudaGraphExecDestroy(graph_exec_), graph_exec_ = nullptr;
+        if (graph_) cudaGraphDestroy(graph_), graph_ = nullptr;
+        DK_TRY(cuda_error(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "begin capture"));
+        const Status body = decode_body();
+        cudaGraph_t g = nullptr;
+        const cudaError_t end = cudaStreamEndCapture(s, &g);
+        DK_TRY(body);
+        DK_TRY(cuda_error(end, "end capture"));
+        graph_ = g;
+        DK_TRY(cuda_error(cudaGraphInstantiate(&graph_exec_, graph_, 0), "instantiate decode graph"));
+        graph_has_snap_ = have_snap;
+        DK_TRY(cuda_error(cudaGraphLaunch(graph_exec_, s), "cudaGraphLaunch"));
+    } else {
+        DK_TRY(decode_body());
+    }
+    DK_TRY(cuda_error(cudaMemcpyAsync(h + 8, next_token_, 4, cudaMemcpyDeviceToHost, s), "download token"));
+    if (logits) {
+        logits->resize(cfg_.n_vocab);
+        DK_TRY(
+            cuda_error(cudaMemcpyAsync(logits->data(), logits_, cfg_.n_vocab * 4, cudaMemcpyDeviceToHost, s),
+                       "download logits"));
+    }
+    DK_TRY(ctx_->sync_compute());
+    n_past_ = n;
+    ++decodes_;
+    if (next) *next = h[8];
+    return Status::ok();
+}
+
+Result<uint64_t> CudaModel::run_decode_attention_only(int layer) {
+    if (layer < 0 || layer >= cfg_.n_layer || n_past_ == 0)
+        return Status(ErrorCode::invalid_argument, "run_decode_attention_only: bad layer or empty cache");
+    DecodeAttnShape sh;
+    sh.batch = 1, sh.n_heads = cfg_.n_head, sh.head_dim = cfg_.head_dim, sh.inv_freq = inv_freq_;
+    sh.scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim)), sh.n_splits = n_splits_;
+    PagedKv src[2];
+    int n_src = 0;
+    uint64_t bytes = static_cast<uint64_t>((n_past_ + opt_.page_tokens - 1) / opt_.page_tokens) * page_bytes_;
+    if (snap_tokens_ > 0) {
+        src[n_src++] = snap_kv(layer);
+        bytes += static_cast<uint64_t>(snap_pages_) * snap_page_bytes_;
+    }
+    src[n_src++] = live_kv(layer);
+    DK_TRY(decode_attention(q_, src, n_src, sh, ws_, attn_f_, ctx_->compute()));
+    return bytes;
+}
+
+}  // namespace docket::cuda
+#endif

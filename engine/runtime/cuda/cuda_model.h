@@ -1,0 +1,119 @@
+#pragma once
+// The whole model on the GPU for one sequence: weights uploaded once and kept quantized, a live KV cache of
+// f16 pages (pre-RoPE keys, kernels/paged_kv.cuh layout), prefill in chunks through dequant + tensor-core
+// GEMMs and flash attention, and decode through fused dequant-GEMVs and paged flash-decoding, replayed as a
+// CUDA graph. Optionally a read-only "snapshot" prefix of quantized pages (int8/int4/int2/f16) sits in front
+// of the live tokens, as composition places stored segments; decode attends to both without converting
+// either.
+#if DOCKET_HAVE_CUDA
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "paged_kv.cuh"
+#include "runtime/cuda/cuda_context.h"
+#include "runtime/model.h"
+#include "util/status.h"
+
+namespace docket::cuda {
+
+struct CudaModelOptions {
+    int32_t capacity = 4096;  // live tokens the KV cache holds
+    int32_t max_chunk = 512;  // most tokens one prefill call processes at once (sizes the scratch)
+    int page_tokens = 64;
+    bool use_graph = true;  // replay decode steps as a CUDA graph
+};
+
+class CudaModel {
+public:
+    // Uploads `model`'s weights. Supports the llama architecture (normal RoPE over the whole head, any llama3
+    // / linear scaling) with weight types Q4_K Q6_K Q8_0 Q4_0 Q4_1 F16 BF16; others are `unsupported`.
+    static Result<std::unique_ptr<CudaModel>> create(const Model& model, CudaContext& ctx,
+                                                     const CudaModelOptions& opt);
+    ~CudaModel();
+
+    const ModelConfig& config() const { return cfg_; }
+    int32_t n_past() const { return n_past_; }
+    void reset() { n_past_ = 0; }
+    uint64_t device_weight_bytes() const { return weight_bytes_; }
+    uint64_t device_bytes() const;  // everything this object holds on the GPU
+
+    // Appends tokens at positions snapshot_tokens + n_past .. and runs them. logits: the last token's
+    // [n_vocab], or every token's [n, n_vocab] when all_rows (nullptr: none). n <= max_chunk per call is not
+    // required: longer inputs are split.
+    Status prefill(std::span<const int32_t> tokens, bool all_rows, std::vector<float>* logits);
+    // One token in; its logits out (optional) and the greedy next token.
+    Status decode(int32_t token, std::vector<float>* logits, int32_t* next);
+
+    // A read-only prefix of `n_tokens` random quantized tokens per layer in `format` (benchmarks): decode
+    // then attends over snapshot + live tokens. n_tokens 0 removes it.
+    Status set_random_snapshot(KvFormat format, int32_t n_tokens, uint64_t seed);
+    int32_t snapshot_tokens() const { return snap_tokens_; }
+
+    // Decode-attention kernel alone over the current caches of one layer (benchmark of its bandwidth):
+    // returns the bytes of KV it reads.
+    Result<uint64_t> run_decode_attention_only(int layer);
+
+private:
+    CudaModel() = default;
+    struct Layer;
+    Status upload_weights(const Model& model);
+    Status alloc_scratch();
+    Status prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows, float* logits_out);
+    Status decode_body();  // the captured part of a decode step
+    PagedKv live_kv(int layer) const;
+    PagedKv snap_kv(int layer) const;
+
+    CudaContext* ctx_ = nullptr;
+    ModelConfig cfg_;
+    CudaModelOptions opt_;
+    int32_t n_past_ = 0;
+    uint64_t weight_bytes_ = 0;
+    std::vector<DeviceBuffer> owned_;  // every device allocation
+    std::vector<Layer> layers_;
+    struct W {
+        const void* p = nullptr;
+        GgmlType type = GgmlType::F32;
+        int64_t n_in = 0, n_out = 0;
+    } tok_embd_, output_, output_norm_;
+    const float* inv_freq_ = nullptr;
+
+    // Live KV: [n_layer][pages_per_layer][page_bytes] f16 pages.
+    uint8_t* kv_pool_ = nullptr;
+    size_t page_bytes_ = 0;
+    int32_t pages_per_layer_ = 0;
+    int32_t* live_indices_ = nullptr;  // [pages_per_layer] = 0, 1, ...
+    int32_t* live_pos_ = nullptr;      // [pages_per_layer] page start positions (after the snapshot)
+    // Snapshot prefix: [n_layer][snap_pages][snap_page_bytes].
+    DeviceBuffer snap_pool_, snap_meta_;
+    KvFormat snap_fmt_ = KvFormat::int4;
+    int32_t snap_tokens_ = 0, snap_pages_ = 0;
+    size_t snap_page_bytes_ = 0;
+
+    // Step state (device): {token, pos, slot, 0, n_pages, last_len, 0, snap_pages, snap_last} and its pinned
+    // host mirror; the decode graph reads everything that changes per step from here.
+    int32_t* step_ = nullptr;
+    PinnedBuffer step_host_;
+    int32_t* next_token_ = nullptr;
+
+    // Scratch.
+    float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *attn_f_ = nullptr;
+    float *gate_ = nullptr, *up_ = nullptr, *logits_ = nullptr, *ws_ = nullptr;
+    void* xb_ = nullptr;                    // bf16 [max_chunk][max(n_embd, n_ff, q_dim)]
+    void* q16_ = nullptr;                   // f16 [max_chunk][q_dim]
+    void* attn_b_ = nullptr;                // bf16 [max_chunk][q_dim]
+    void *k16_ = nullptr, *v16_ = nullptr;  // f16 [capacity][kv_dim]
+    void* wscratch_ = nullptr;              // bf16 dequantized weight matrix
+    int32_t *tok_d_ = nullptr, *pos_d_ = nullptr, *slot_d_ = nullptr, *page_ids_d_ = nullptr;
+    int n_splits_ = 1;
+    size_t ws_floats_ = 0;
+
+    cudaGraph_t graph_ = nullptr;
+    cudaGraphExec_t graph_exec_ = nullptr;
+    bool graph_has_snap_ = false;
+    int64_t decodes_ = 0;  // the first decode runs eagerly (sets kernel attributes) before any capture
+};
+
+}  // namespace docket::cuda
+#endif
