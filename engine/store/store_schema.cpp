@@ -36,11 +36,13 @@ CREATE TABLE segments(
     token_begin INTEGER, token_end INTEGER, char_begin INTEGER, char_end INTEGER,
     page_begin INTEGER, page_end INTEGER,
     UNIQUE(document_id, ordinal));
+-- Ids of files and snapshots are never reused (AUTOINCREMENT): extent headers name their snapshot, file
+-- names carry the file id.
 -- Segment files: append-only, extents at 4 KiB-aligned offsets below committed_bytes. Bytes past
 -- committed_bytes are uncommitted garbage and are truncated on open. A 'retired' file holds no live extent
 -- and is deleted (crash-safely: the row goes only after the unlink).
 CREATE TABLE files(
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
     committed_bytes INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL CHECK(state IN ('active', 'sealed', 'retired')));
@@ -48,7 +50,7 @@ CREATE TABLE files(
 -- readers only in state 'ready'. 'writing' rows left by a crash are removed on open; 'bad' ones failed a
 -- checksum and wait to be recomputed (a put with the same key replaces them).
 CREATE TABLE snapshots(
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     model_fp BLOB NOT NULL,
     codec INTEGER NOT NULL,
     codec_params TEXT NOT NULL,

@@ -1,0 +1,51 @@
+// docket-cli inspect: what a KV snapshot store holds (files, snapshots, bytes per token).
+#include <cstdio>
+
+#include "command.h"
+#include "store/store.h"
+
+namespace docket::cli {
+namespace {
+
+int run(const std::vector<std::string>& argv) {
+    Args args(argv);
+    if (args.has("--help")) {
+        std::printf("usage: docket-cli inspect --store DIR [--snapshots]\n");
+        return 0;
+    }
+    if (auto bad = args.unknown({"--store", "--snapshots", "--help"}); !bad.empty())
+        return fail("inspect", "unknown option " + bad[0]);
+    const std::string dir = args.get("--store");
+    if (dir.empty()) return fail("inspect", "--store DIR is required");
+    auto store = store::Store::open(dir);
+    if (!store) return fail("inspect", store.status().to_string());
+    auto s = (*store)->stats();
+    if (!s) return fail("inspect", s.status().to_string());
+    std::printf(
+        "%s\n  snapshots: %lld ready, %lld bad\n  extents:   %lld\n  files:     %lld, %.1f MB "
+        "(live %.1f MB, dead %.1f MB)\n  raw pages: %.1f MB (zstd saves %.1f%%)\n",
+        dir.c_str(), (long long)s->snapshots_ready, (long long)s->snapshots_bad, (long long)s->extents,
+        (long long)s->files, s->file_bytes / 1e6, s->live_bytes / 1e6, s->dead_bytes() / 1e6,
+        s->raw_bytes / 1e6, s->raw_bytes ? 100.0 * (1.0 - double(s->live_bytes) / s->raw_bytes) : 0.0);
+    if (args.has("--snapshots")) {
+        auto r = (*store)->reader();
+        if (!r) return fail("inspect", r.status().to_string());
+        auto list = (*r)->list();
+        if (!list) return fail("inspect", list.status().to_string());
+        std::printf("  %-6s %-7s %-5s %-14s %7s %10s %8s  %s\n", "id", "state", "codec", "shape", "tokens",
+                    "bytes", "B/token", "document");
+        for (const auto& x : *list)
+            std::printf("  %-6lld %-7s %-5s %3dx%dx%-6d %7lld %10llu %8.0f  %s\n", (long long)x.id,
+                        store::snapshot_state_name(x.state), kv_page::codec_name(x.key.codec.codec),
+                        x.shape.n_layers, x.shape.n_kv_heads, x.shape.head_dim, (long long)x.n_tokens,
+                        (unsigned long long)x.bytes, x.n_tokens ? double(x.bytes) / x.n_tokens : 0.0,
+                        x.document.c_str());
+    }
+    return 0;
+}
+
+}  // namespace
+
+DOCKET_CLI_COMMAND("inspect", "summarize a KV snapshot store (files, snapshots, bytes per token)", run);
+
+}  // namespace docket::cli
