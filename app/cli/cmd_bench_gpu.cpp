@@ -80,8 +80,8 @@ int run_cuda(const Args& args, const std::string& model_path) {
     const size_t cbytes = size_t{2} << 30;
     auto src = DeviceBuffer::alloc(cbytes, "copy source"), dst = DeviceBuffer::alloc(cbytes, "copy target");
     if (!src || !dst) return fail("bench gpu", "cannot allocate the copy buffers");
-    BENCH_TRY(
-        kv_fill_random(KvFormat::int8, 64, 1, 64, 8192, cbytes / 8192, 7, src->as<uint8_t>(), ctx.compute()));
+    BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 16384, cbytes / 16384, 7, src->as<uint8_t>(),
+                             ctx.compute()));
     auto copy_ms = time_ms(ctx, 2, 10, [&] {
         return cuda_error(
             cudaMemcpyAsync(dst->get(), src->get(), cbytes, cudaMemcpyDeviceToDevice, ctx.compute()), "copy");
@@ -91,7 +91,7 @@ int run_cuda(const Args& args, const std::string& model_path) {
     std::printf("limit  HBM copy (read+write)            %8.0f GB/s\n", hbm);
     // Limit 2: bf16 GEMM 8192^3 on random (non-zero) data.
     const int64_t g = 8192;
-    BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 8192, g * g * 2 * 2 / 8192, 9, src->as<uint8_t>(),
+    BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 16384, g * g * 2 * 2 / 16384, 9, src->as<uint8_t>(),
                              ctx.compute()));
     auto* A = src->as<__nv_bfloat16>();
     auto* B = A + g * g;
