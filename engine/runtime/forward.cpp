@@ -74,12 +74,15 @@ Status CpuForward::rotate_keys(KvCache& cache, int32_t l) {
     const float* k = cache.k(l);
     float* kr = cache.k_rot_mut(l);
     const int32_t* pos = cache.positions();
+    const int64_t tile = cache.k_rot_tile_stride();
     pool_.parallel_for(to - from, [&](int64_t b, int64_t e, int) {
-        std::vector<float> cs(rope_.n_rot);
+        std::vector<float> cs(rope_.n_rot), row(rs);
         for (int64_t j = from + b; j < from + e; ++j) {
-            std::copy(k + j * rs, k + (j + 1) * rs, kr + j * rs);
+            std::copy(k + j * rs, k + (j + 1) * rs, row.begin());
             cpu::rope_cos_sin(rope_, pos[j], cs.data());
-            cpu::rope_apply(rope_, cs.data(), kr + j * rs, cache.n_kv_heads());
+            cpu::rope_apply(rope_, cs.data(), row.data(), cache.n_kv_heads());
+            float* dst = kr + (j / 16) * tile + j % 16;
+            for (int32_t i = 0; i < rs; ++i) dst[i * 16] = row[i];
         }
     });
     cache.mark_rotated(l, to);
@@ -100,7 +103,8 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
     grow(gate_, n * FF);
     grow(up_, n * FF);
     grow(tmp_, n * std::max(E, FF));
-    grow(scores_, static_cast<size_t>(pool_.size()) * cache.capacity());
+    attn_ws_stride_ = 2 * kAttnRows * HD + kAttnRows + kAttnRows * ((cache.size() + 15) / 16 * 16);
+    grow(attn_ws_, static_cast<size_t>(pool_.size()) * attn_ws_stride_);
     grow(cs_, static_cast<size_t>(n) * c.n_rot);
     float *x = x_.data(), *xn = xn_.data(), *q = q_.data(), *attn = attn_.data();
     float *gate = gate_.data(), *up = up_.data(), *tmp = tmp_.data();
@@ -153,17 +157,34 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
         });
         DK_TRY(rotate_keys(cache, l));
 
+        // Attention per kv head and block of query rows; the `group` query heads that share a kv head are
+        // stacked as rows so each key tile is loaded once for all of them.
         const float* kr = cache.k_rot(l);
         const float* vv = cache.v(l);
         const int32_t n_keys = cache.size();
         const int32_t* kpos = cache.positions();
-        float* scores = scores_.data();
-        const int64_t cap = cache.capacity();
-        pool_.parallel_for(static_cast<int64_t>(n) * c.n_head, [&](int64_t b, int64_t e, int thread) {
-            for (int64_t i = b; i < e; ++i) {
-                const int64_t t = i / c.n_head, h = i % c.n_head, g = h / group;
-                kern.attend(q + t * QD + h * HD, kr + g * HD, vv + g * HD, KVD, kpos, n_keys, positions[t],
-                            HD, scale, scores + thread * cap, attn + t * QD + h * HD);
+        const int64_t rows = static_cast<int64_t>(n) * group;
+        const int64_t n_blocks = (rows + kAttnRows - 1) / kAttnRows;
+        pool_.parallel_for(n_blocks * c.n_head_kv, [&](int64_t b, int64_t e, int thread) {
+            float* ws = attn_ws_.data() + thread * attn_ws_stride_;
+            float* qrows = ws;                                                   // [kAttnRows, HD]
+            float* orows = qrows + kAttnRows * HD;                               // [kAttnRows, HD]
+            int32_t* qpos = reinterpret_cast<int32_t*>(orows + kAttnRows * HD);  // [kAttnRows]
+            float* scores = orows + kAttnRows * HD + kAttnRows;                  // [kAttnRows, lds]
+            for (int64_t task = b; task < e; ++task) {
+                const int64_t g = task % c.n_head_kv, r0 = (task / c.n_head_kv) * kAttnRows;
+                const int64_t nr = std::min<int64_t>(kAttnRows, rows - r0);
+                for (int64_t r = 0; r < nr; ++r) {
+                    const int64_t t = (r0 + r) / group, h = g * group + (r0 + r) % group;
+                    std::copy(q + t * QD + h * HD, q + t * QD + (h + 1) * HD, qrows + r * HD);
+                    qpos[r] = positions[t];
+                }
+                kern.attention(nr, qrows, qpos, kr + g * HD * 16, cache.k_rot_tile_stride(), vv + g * HD, KVD,
+                               kpos, n_keys, HD, scale, scores, orows);
+                for (int64_t r = 0; r < nr; ++r) {
+                    const int64_t t = (r0 + r) / group, h = g * group + (r0 + r) % group;
+                    std::copy(orows + r * HD, orows + (r + 1) * HD, attn + t * QD + h * HD);
+                }
             }
         });
         DK_TRY(cpu::matmul(pool_, mm_scratch_, L.wo, attn, n, tmp));

@@ -50,9 +50,13 @@ private:
     int ubatch_;
     cpu::RopeTable rope_;
     cpu::MatmulScratch mm_scratch_;
-    // Chunk activations: x, xn [ub, n_embd]; q, attn [ub, n_q_dim]; gate, up [ub, n_ff]; scores [threads,
-    // ctx].
-    std::vector<float> x_, xn_, q_, attn_, gate_, up_, tmp_, scores_;
+    // Query rows per attention task (query heads of one kv group, stacked over tokens).
+    static constexpr int64_t kAttnRows = 16;
+    // Chunk activations: x, xn [ub, n_embd]; q, attn [ub, n_q_dim]; gate, up [ub, n_ff].
+    std::vector<float> x_, xn_, q_, attn_, gate_, up_, tmp_;
+    // Per-thread attention workspace: query rows, output rows, their positions, scores [kAttnRows, n_keys].
+    std::vector<float> attn_ws_;
+    size_t attn_ws_stride_ = 0;
     std::vector<float> cs_;  // [ub, n_rot] cos/sin of each chunk position
 };
 

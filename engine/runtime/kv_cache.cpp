@@ -30,7 +30,8 @@ Result<std::unique_ptr<KvCache>> KvCache::create(int32_t n_layer, int32_t n_kv_h
         for (int32_t l = 0; l < n_layer; ++l) {
             c->k_[l].assign(per_layer, 0.0f);
             c->v_[l].assign(per_layer, 0.0f);
-            c->k_rot_[l].assign(per_layer, 0.0f);
+            // Whole 16-token tiles, so the kernel may read a full tile past the last token.
+            c->k_rot_[l].assign((static_cast<size_t>(capacity) + 15) / 16 * 16 * n_kv_heads * head_dim, 0.0f);
         }
         c->pos_.assign(capacity, 0);
     } catch (const std::bad_alloc&) {

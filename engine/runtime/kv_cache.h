@@ -58,8 +58,11 @@ public:
     void truncate(int32_t n);  // keeps rows [0, n)
     void clear() { truncate(0); }
 
-    // Rotated keys (derived): layer l's keys with RoPE applied at each row's position, [capacity, kv heads,
-    // dim].
+    // Rotated keys (derived): layer l's keys with RoPE applied at each row's position, in 16-token tiles for
+    // the attention kernel: token j, kv head g, dim d at k_rot(l)[(j / 16) * k_rot_tile_stride() + (g *
+    // head_dim + d)
+    // * 16 + j % 16].
+    int64_t k_rot_tile_stride() const { return static_cast<int64_t>(row_size()) * 16; }
     float* k_rot_mut(int32_t l) { return k_rot_[l].data(); }
     const float* k_rot(int32_t l) const { return k_rot_[l].data(); }
     int32_t rotated(int32_t l) const { return rotated_[l]; }

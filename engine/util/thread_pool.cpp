@@ -38,16 +38,18 @@ void ThreadPool::split(int64_t n, int n_threads, int t, int64_t* begin, int64_t*
     *end = *begin + base + (t < rem ? 1 : 0);
 }
 
+// The ticket packs (generation << 32) | (chunk count << 16) | next chunk. A claim checks all three in one
+// atomic word, so a worker that read the parameters of an older job can never claim a chunk of a newer one:
+// by the time a newer job's parameters are written, every chunk of the older job has been claimed.
 void ThreadPool::run_chunks(uint32_t gen, int thread) {
     const RangeFn* fn = job_.load(std::memory_order_acquire);
     const int64_t n = job_n_.load(std::memory_order_acquire);
     const int64_t chunk = chunk_.load(std::memory_order_acquire);
-    const uint32_t n_chunks = n_chunks_.load(std::memory_order_acquire);
     uint64_t t = ticket_.load(std::memory_order_acquire);
     for (;;) {
-        if (static_cast<uint32_t>(t >> 32) != gen)
-            return;  // a later job: its parameters were not the ones read
-        const uint32_t idx = static_cast<uint32_t>(t);
+        if (static_cast<uint32_t>(t >> 32) != gen) return;
+        const uint32_t n_chunks = static_cast<uint32_t>(t >> 16) & 0xFFFF,
+                       idx = static_cast<uint32_t>(t) & 0xFFFF;
         if (idx >= n_chunks) return;
         if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire))
             continue;
@@ -64,23 +66,23 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn) {
         fn(0, n, 0);
         return;
     }
-    const int64_t max_chunks = std::min<int64_t>(n, kChunksPerThread * n_threads_);
+    const int64_t max_chunks = std::min<int64_t>({n, kChunksPerThread * n_threads_, 0xFFFF});
     const int64_t chunk = (n + max_chunks - 1) / max_chunks;
     const uint32_t n_chunks = static_cast<uint32_t>((n + chunk - 1) / chunk);
     const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
     job_.store(&fn, std::memory_order_relaxed);
     job_n_.store(n, std::memory_order_relaxed);
     chunk_.store(chunk, std::memory_order_relaxed);
-    n_chunks_.store(n_chunks, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    ticket_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+    ticket_.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(n_chunks) << 16,
+                  std::memory_order_release);
     generation_.store(gen, std::memory_order_release);
     generation_.notify_all();
 
     run_chunks(gen, 0);
     for (int spin = 0;; ++spin) {
         const uint32_t d = done_.load(std::memory_order_acquire);
-        if (d == n_chunks) break;
+        if (d >= n_chunks) break;
         if (spin < kSpinIterations) {
             DK_CPU_RELAX();
         } else {

@@ -41,8 +41,7 @@ private:
     std::atomic<const RangeFn*> job_{nullptr};
     std::atomic<int64_t> job_n_{0};
     std::atomic<int64_t> chunk_{1};
-    std::atomic<uint32_t> n_chunks_{0};
-    std::atomic<uint64_t> ticket_{0};      // (generation << 32) | next chunk index
+    std::atomic<uint64_t> ticket_{0};      // (generation << 32) | (chunk count << 16) | next chunk index
     std::atomic<uint32_t> done_{0};        // chunks finished in the current job
     std::atomic<uint32_t> generation_{0};  // bumped for each job; idle workers wait for it to change
     std::atomic<bool> stop_{false};

@@ -121,34 +121,52 @@ private slots:
 
     void attention_matches_naive_softmax() {
         std::mt19937 rng(9);
-        const int n_keys = 37, stride = 3 * 64;
+        const int n_keys = 37, n_kv = 3, nq = 6;
         for (const CpuKernels* k : levels()) {
             for (int hd : {16, 64, 80, 128}) {
-                const auto q = random_vec(rng, hd), kv = random_vec(rng, n_keys * stride),
+                const int stride = n_kv * hd, g = 1;  // attend to kv head 1 of 3
+                const auto q = random_vec(rng, nq * hd), kv = random_vec(rng, n_keys * stride),
                            vv = random_vec(rng, n_keys * stride);
+                // Keys in 16-token tiles, as KvCache keeps its rotated copy.
+                const int64_t tile = static_cast<int64_t>(stride) * 16;
+                std::vector<float> kt((n_keys + 15) / 16 * tile, 0.0f);
+                for (int j = 0; j < n_keys; ++j)
+                    for (int i = 0; i < stride; ++i)
+                        kt[(j / 16) * tile + i * 16 + j % 16] = kv[j * stride + i];
                 std::vector<int32_t> pos(n_keys);
                 for (int j = 0; j < n_keys; ++j) pos[j] = (j * 13) % 50;  // unordered, with gaps
-                const int32_t qpos = 30;
+                const std::vector<int32_t> qpos = {30, 0, 49, 12, 3, 30};
                 const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-                std::vector<float> scores(n_keys), out(hd, NAN);
-                k->attend(q.data(), kv.data(), vv.data(), stride, pos.data(), n_keys, qpos, hd, scale,
-                          scores.data(), out.data());
-                std::vector<double> s(n_keys, -INFINITY);
-                double mx = -INFINITY;
-                for (int j = 0; j < n_keys; ++j) {
-                    if (pos[j] > qpos) continue;
-                    double d = 0;
-                    for (int i = 0; i < hd; ++i) d += static_cast<double>(q[i]) * kv[j * stride + i];
-                    s[j] = d * scale;
-                    mx = std::max(mx, s[j]);
-                }
-                double sum = 0;
-                for (int j = 0; j < n_keys; ++j) sum += pos[j] > qpos ? 0.0 : std::exp(s[j] - mx);
-                for (int i = 0; i < hd; ++i) {
-                    double o = 0;
-                    for (int j = 0; j < n_keys; ++j)
-                        if (pos[j] <= qpos) o += std::exp(s[j] - mx) / sum * vv[j * stride + i];
-                    QVERIFY2(std::fabs(out[i] - o) <= 1e-5, simd_level_name(k->level));
+                std::vector<float> scores(nq * ((n_keys + 15) / 16 * 16)), out(nq * hd, NAN);
+                k->attention(nq, q.data(), qpos.data(), kt.data() + g * hd * 16, tile, vv.data() + g * hd,
+                             stride, pos.data(), n_keys, hd, scale, scores.data(), out.data());
+                for (int r = 0; r < nq; ++r) {
+                    std::vector<double> s(n_keys, -INFINITY);
+                    double mx = -INFINITY;
+                    for (int j = 0; j < n_keys; ++j) {
+                        if (pos[j] > qpos[r]) continue;
+                        double d = 0;
+                        for (int i = 0; i < hd; ++i)
+                            d += static_cast<double>(q[r * hd + i]) * kv[j * stride + g * hd + i];
+                        s[j] = d * scale;
+                        mx = std::max(mx, s[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < n_keys; ++j) sum += pos[j] > qpos[r] ? 0.0 : std::exp(s[j] - mx);
+                    for (int i = 0; i < hd; ++i) {
+                        double o = 0;
+                        for (int j = 0; j < n_keys; ++j)
+                            if (pos[j] <= qpos[r])
+                                o += std::exp(s[j] - mx) / sum * vv[j * stride + g * hd + i];
+                        QVERIFY2(std::fabs(out[r * hd + i] - o) <= 1e-5,
+                                 qPrintable(QString("%1 hd %2 row %3 dim %4: %5 vs %6")
+                                                .arg(simd_level_name(k->level))
+                                                .arg(hd)
+                                                .arg(r)
+                                                .arg(i)
+                                                .arg(out[r * hd + i])
+                                                .arg(o)));
+                    }
                 }
             }
         }

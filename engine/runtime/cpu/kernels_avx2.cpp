@@ -10,6 +10,8 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
+// The portable attention, compiled here for AVX2 + FMA (the compiler vectorizes its loops).
+#include "runtime/cpu/attention_generic.h"
 
 namespace docket::cpu {
 namespace {
@@ -286,54 +288,6 @@ inline __m256 exp_ps(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-void attend(const float* q, const float* k, const float* v, int64_t kv_stride, const int32_t* key_pos,
-            int64_t n_keys, int32_t query_pos, int64_t head_dim, float scale, float* scores, float* out) {
-    float mx = -__builtin_inff();
-    for (int64_t j = 0; j < n_keys; ++j) {
-        if (key_pos[j] > query_pos) {
-            scores[j] = -__builtin_inff();
-            continue;
-        }
-        const float s = dot_f32(q, k + j * kv_stride, head_dim) * scale;
-        scores[j] = s;
-        mx = s > mx ? s : mx;
-    }
-    for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
-    if (mx == -__builtin_inff()) return;
-    const __m256 mxv = _mm256_set1_ps(mx);
-    float sum = 0.0f;
-    int64_t j = 0;
-    for (; j + 8 <= n_keys; j += 8) {
-        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(scores + j), mxv));
-        // Masked keys hold -inf, which the clamp turned into a tiny positive value: zero them.
-        const __m256i kp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key_pos + j));
-        const __m256 hidden = _mm256_castsi256_ps(_mm256_cmpgt_epi32(kp, _mm256_set1_epi32(query_pos)));
-        e = _mm256_andnot_ps(hidden, e);
-        _mm256_storeu_ps(scores + j, e);
-        sum += hsum(e);
-    }
-    for (; j < n_keys; ++j) {
-        if (key_pos[j] > query_pos) {
-            scores[j] = 0.0f;
-            continue;
-        }
-        alignas(32) float t[8] = {scores[j] - mx, 0, 0, 0, 0, 0, 0, 0};
-        _mm256_store_ps(t, exp_ps(_mm256_load_ps(t)));
-        scores[j] = t[0];
-        sum += t[0];
-    }
-    const float inv = 1.0f / sum;
-    for (j = 0; j < n_keys; ++j) {
-        if (key_pos[j] > query_pos) continue;
-        const __m256 p = _mm256_set1_ps(scores[j] * inv);
-        const float* vj = v + j * kv_stride;
-        int64_t d = 0;
-        for (; d + 8 <= head_dim; d += 8)
-            _mm256_storeu_ps(out + d, _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + d), _mm256_loadu_ps(out + d)));
-        for (; d < head_dim; ++d) out[d] += scores[j] * inv * vj[d];
-    }
-}
-
 void swiglu(int64_t n, const float* gate, const float* up, float* out) {
     const __m256 one = _mm256_set1_ps(1.0f);
     int64_t i = 0;
@@ -368,7 +322,7 @@ bool fill_avx2_kernels(CpuKernels& k) {
     set(GgmlType::Q6_K, dequant256<block_q6_k, kQ6_KBytes>, dot256<block_q6_k, kQ6_KBytes>);
     k.gemm_nt = gemm_nt;
     k.dot_f32 = dot_f32;
-    k.attend = attend;
+    k.attention = attention_generic;
     k.swiglu = swiglu;
     return true;
 }

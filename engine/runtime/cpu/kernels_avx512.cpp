@@ -3,6 +3,7 @@
 // pragma so no shared inline function is compiled for AVX-512 by accident.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "runtime/cpu/quant_blocks.h"
@@ -312,71 +313,136 @@ inline __m512 exp_ps(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-template <int NV>
-void attend_nv(const float* q, const float* k, const float* v, int64_t kv_stride, const int32_t* key_pos,
-               int64_t n_keys, int32_t query_pos, int64_t head_dim, float scale, float* scores, float* out) {
-    __mmask16 mlast = tail_mask(head_dim - 16 * (NV - 1));
-    __m512 qv[NV];
-    for (int t = 0; t < NV; ++t) qv[t] = _mm512_maskz_loadu_ps(t == NV - 1 ? mlast : 0xFFFF, q + 16 * t);
-    float mx = -__builtin_inff();
-    for (int64_t j = 0; j < n_keys; ++j) {
-        if (key_pos[j] > query_pos) {
-            scores[j] = -__builtin_inff();
-            continue;
-        }
-        const float* kj = k + j * kv_stride;
-        __m512 acc = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(NV == 1 ? mlast : 0xFFFF, kj));
-        for (int t = 1; t < NV; ++t)
-            acc =
-                _mm512_fmadd_ps(qv[t], _mm512_maskz_loadu_ps(t == NV - 1 ? mlast : 0xFFFF, kj + 16 * t), acc);
-        const float s = _mm512_reduce_add_ps(acc) * scale;
-        scores[j] = s;
-        mx = s > mx ? s : mx;
-    }
-    __m512 o[NV];
-    for (int t = 0; t < NV; ++t) o[t] = _mm512_setzero_ps();
-    if (mx != -__builtin_inff()) {
-        const __m512 mxv = _mm512_set1_ps(mx);
-        const __m512i qp = _mm512_set1_epi32(query_pos);
-        __m512 sumv = _mm512_setzero_ps();
-        for (int64_t j = 0; j < n_keys; j += 16) {
-            const __mmask16 m = tail_mask(n_keys - j);
-            const __m512i kp = _mm512_maskz_loadu_epi32(m, key_pos + j);
-            const __mmask16 vis = _mm512_mask_cmple_epi32_mask(m, kp, qp);
-            const __m512 e =
-                _mm512_maskz_mov_ps(vis, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(vis, scores + j), mxv)));
-            _mm512_mask_storeu_ps(scores + j, m, e);
-            sumv = _mm512_add_ps(sumv, e);
-        }
-        const float inv = 1.0f / _mm512_reduce_add_ps(sumv);
-        for (int64_t j = 0; j < n_keys; ++j) {
-            if (key_pos[j] > query_pos) continue;
-            const __m512 p = _mm512_set1_ps(scores[j] * inv);
-            const float* vj = v + j * kv_stride;
-            for (int t = 0; t < NV; ++t)
-                o[t] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(t == NV - 1 ? mlast : 0xFFFF, vj + 16 * t),
-                                       o[t]);
+// ---- attention: scores from 16-token key tiles, masked softmax, P·V ----
+// s[i][jt*16 + l] = scale * q_i · key(jt*16 + l) for MR query rows and NT consecutive key tiles.
+template <int MR, int NT>
+void qk_tile(const float* q, int64_t hd, const float* kb, int64_t kt_stride, float scale, float* s,
+             int64_t lds) {
+    __m512 acc[MR][NT];
+    for (int i = 0; i < MR; ++i)
+        for (int t = 0; t < NT; ++t) acc[i][t] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < hd; ++d) {
+        __m512 kv[NT];
+        for (int t = 0; t < NT; ++t) kv[t] = _mm512_loadu_ps(kb + t * kt_stride + d * 16);
+        for (int i = 0; i < MR; ++i) {
+            const __m512 qb = _mm512_set1_ps(q[i * hd + d]);
+            for (int t = 0; t < NT; ++t) acc[i][t] = _mm512_fmadd_ps(qb, kv[t], acc[i][t]);
         }
     }
-    for (int t = 0; t < NV; ++t) _mm512_mask_storeu_ps(out + 16 * t, t == NV - 1 ? mlast : 0xFFFF, o[t]);
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (int i = 0; i < MR; ++i)
+        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(s + i * lds + t * 16, _mm512_mul_ps(acc[i][t], sc));
 }
 
-void attend(const float* q, const float* k, const float* v, int64_t kv_stride, const int32_t* key_pos,
-            int64_t n_keys, int32_t query_pos, int64_t head_dim, float scale, float* scores, float* out) {
-    switch ((head_dim + 15) / 16) {
-#define DK_NV(n)                                                                                    \
-    case n:                                                                                         \
-        attend_nv<n>(q, k, v, kv_stride, key_pos, n_keys, query_pos, head_dim, scale, scores, out); \
-        return;
-        DK_NV(1)
-        DK_NV(2) DK_NV(3) DK_NV(4) DK_NV(5) DK_NV(6) DK_NV(7) DK_NV(8) DK_NV(9) DK_NV(10) DK_NV(11) DK_NV(12)
-            DK_NV(13) DK_NV(14) DK_NV(15) DK_NV(16)
-#undef DK_NV
-                default : break;
+template <int MR>
+void qk_rows(const float* q, int64_t hd, const float* kt, int64_t kt_stride, int64_t n_tiles, float scale,
+             float* s, int64_t lds) {
+    int64_t t = 0;
+    for (; t + 2 <= n_tiles; t += 2)
+        qk_tile<MR, 2>(q, hd, kt + t * kt_stride, kt_stride, scale, s + t * 16, lds);
+    if (t < n_tiles) qk_tile<MR, 1>(q, hd, kt + t * kt_stride, kt_stride, scale, s + t * 16, lds);
+}
+
+// P·V for MR rows of unnormalized probabilities; out rows are multiplied by inv[i].
+template <int MR>
+void pv_rows(const float* p, int64_t lds, const float* v, int64_t v_stride, int64_t n_keys, int64_t hd,
+             const float* inv, float* out) {
+    for (int64_t c0 = 0; c0 < hd; c0 += 64) {
+        __mmask16 m[4];
+        for (int t = 0; t < 4; ++t) {
+            const int64_t left = hd - c0 - 16 * t;
+            m[t] = left <= 0 ? 0 : tail_mask(left);
+        }
+        __m512 acc[MR][4];
+        for (int i = 0; i < MR; ++i)
+            for (int t = 0; t < 4; ++t) acc[i][t] = _mm512_setzero_ps();
+        for (int64_t j = 0; j < n_keys; ++j) {
+            bool any = false;
+            for (int i = 0; i < MR; ++i) any |= p[i * lds + j] != 0.0f;
+            if (!any) continue;  // masked for every row (the causal tail of a chunk)
+            const float* vj = v + j * v_stride + c0;
+            __m512 vv[4];
+            for (int t = 0; t < 4; ++t) vv[t] = _mm512_maskz_loadu_ps(m[t], vj + 16 * t);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 pb = _mm512_set1_ps(p[i * lds + j]);
+                for (int t = 0; t < 4; ++t) acc[i][t] = _mm512_fmadd_ps(pb, vv[t], acc[i][t]);
+            }
+        }
+        for (int i = 0; i < MR; ++i)
+            for (int t = 0; t < 4; ++t)
+                _mm512_mask_storeu_ps(out + i * hd + c0 + 16 * t, m[t],
+                                      _mm512_mul_ps(acc[i][t], _mm512_set1_ps(inv[i])));
     }
-    // Wider heads than 256: the portable version.
-    const CpuKernels* s = kernels_for(SimdLevel::scalar);
-    s->attend(q, k, v, kv_stride, key_pos, n_keys, query_pos, head_dim, scale, scores, out);
+}
+
+// In place: s[j] <- exp(s[j] - max) for visible keys, 0 otherwise; returns 1 / sum (0 when nothing is
+// visible).
+float softmax_row(float* s, const int32_t* key_pos, int64_t n_keys, int32_t qpos) {
+    const __m512i qp = _mm512_set1_epi32(qpos);
+    __m512 mxv = _mm512_set1_ps(-__builtin_inff());
+    for (int64_t j = 0; j < n_keys; j += 16) {
+        const __mmask16 m = tail_mask(n_keys - j);
+        const __mmask16 vis = _mm512_mask_cmple_epi32_mask(m, _mm512_maskz_loadu_epi32(m, key_pos + j), qp);
+        mxv = _mm512_mask_max_ps(mxv, vis, mxv, _mm512_maskz_loadu_ps(vis, s + j));
+    }
+    const float mx = _mm512_reduce_max_ps(mxv);
+    if (mx == -__builtin_inff()) {
+        for (int64_t j = 0; j < n_keys; ++j) s[j] = 0.0f;
+        return 0.0f;
+    }
+    const __m512 mv = _mm512_set1_ps(mx);
+    __m512 sumv = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n_keys; j += 16) {
+        const __mmask16 m = tail_mask(n_keys - j);
+        const __mmask16 vis = _mm512_mask_cmple_epi32_mask(m, _mm512_maskz_loadu_epi32(m, key_pos + j), qp);
+        const __m512 e =
+            _mm512_maskz_mov_ps(vis, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(vis, s + j), mv)));
+        _mm512_mask_storeu_ps(s + j, m, e);
+        sumv = _mm512_add_ps(sumv, e);
+    }
+    return 1.0f / _mm512_reduce_add_ps(sumv);
+}
+
+void attention(int64_t nq, const float* q, const int32_t* qpos, const float* kt, int64_t kt_stride,
+               const float* v, int64_t v_stride, const int32_t* key_pos, int64_t n_keys, int64_t hd,
+               float scale, float* s, float* out) {
+    const int64_t lds = (n_keys + 15) / 16 * 16, n_tiles = lds / 16;
+    for (int64_t i0 = 0; i0 < nq; i0 += 4) {
+        const int mr = nq - i0 < 4 ? static_cast<int>(nq - i0) : 4;
+        const float* qi = q + i0 * hd;
+        float* si = s + i0 * lds;
+        switch (mr) {
+            case 1:
+                qk_rows<1>(qi, hd, kt, kt_stride, n_tiles, scale, si, lds);
+                break;
+            case 2:
+                qk_rows<2>(qi, hd, kt, kt_stride, n_tiles, scale, si, lds);
+                break;
+            case 3:
+                qk_rows<3>(qi, hd, kt, kt_stride, n_tiles, scale, si, lds);
+                break;
+            default:
+                qk_rows<4>(qi, hd, kt, kt_stride, n_tiles, scale, si, lds);
+                break;
+        }
+        float inv[4];
+        for (int i = 0; i < mr; ++i) inv[i] = softmax_row(si + i * lds, key_pos, n_keys, qpos[i0 + i]);
+        float* oi = out + i0 * hd;
+        switch (mr) {
+            case 1:
+                pv_rows<1>(si, lds, v, v_stride, n_keys, hd, inv, oi);
+                break;
+            case 2:
+                pv_rows<2>(si, lds, v, v_stride, n_keys, hd, inv, oi);
+                break;
+            case 3:
+                pv_rows<3>(si, lds, v, v_stride, n_keys, hd, inv, oi);
+                break;
+            default:
+                pv_rows<4>(si, lds, v, v_stride, n_keys, hd, inv, oi);
+                break;
+        }
+    }
 }
 
 void swiglu(int64_t n, const float* gate, const float* up, float* out) {
@@ -409,7 +475,7 @@ bool fill_avx512_kernels(CpuKernels& k) {
     set(GgmlType::Q6_K, dequant256<block_q6_k, kQ6_KBytes>, dot256<block_q6_k, kQ6_KBytes>);
     k.gemm_nt = gemm_nt;
     k.dot_f32 = dot_f32;
-    k.attend = attend;
+    k.attention = attention;
     k.swiglu = swiglu;
     return true;
 }

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "runtime/cpu/attention_generic.h"
 #include "runtime/cpu/quant_blocks.h"
 #include "runtime/cpu/simd.h"
 
@@ -74,34 +75,6 @@ void gemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
         for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = dot_f32(a + i * lda, b + j * ldb, k);
 }
 
-void attend(const float* q, const float* k, const float* v, int64_t kv_stride, const int32_t* key_pos,
-            int64_t n_keys, int32_t query_pos, int64_t head_dim, float scale, float* scores, float* out) {
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < n_keys; ++j) {
-        if (key_pos[j] > query_pos) {
-            scores[j] = -INFINITY;
-            continue;
-        }
-        scores[j] = dot_f32(q, k + j * kv_stride, head_dim) * scale;
-        if (scores[j] > mx) mx = scores[j];
-    }
-    for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
-    if (mx == -INFINITY) return;  // no visible key (cannot happen for a query that sees itself)
-    float sum = 0.0f;
-    for (int64_t j = 0; j < n_keys; ++j) {
-        const float p = key_pos[j] > query_pos ? 0.0f : std::exp(scores[j] - mx);
-        scores[j] = p;
-        sum += p;
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j < n_keys; ++j) {
-        if (scores[j] == 0.0f) continue;
-        const float p = scores[j] * inv;
-        const float* vj = v + j * kv_stride;
-        for (int64_t d = 0; d < head_dim; ++d) out[d] += p * vj[d];
-    }
-}
-
 void swiglu(int64_t n, const float* gate, const float* up, float* out) {
     for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
@@ -129,7 +102,7 @@ void fill_scalar_kernels(CpuKernels& k) {
         dot_blocks<decode_q6_k_scalar, 256, kQ6_KBytes>);
     k.gemm_nt = gemm_nt;
     k.dot_f32 = dot_f32;
-    k.attend = attend;
+    k.attention = attention_generic;
     k.swiglu = swiglu;
 }
 

@@ -33,12 +33,15 @@ struct CpuKernels {
                     float* c, int64_t ldc) = nullptr;
     float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
 
-    // Attention of one query head over `n_keys` cached tokens of one kv head (scaled dot-product, causal by
-    // position: key j takes part iff key_pos[j] <= query_pos; softmax in f32 with max subtraction).
-    //   q [head_dim], k and v [n_keys][kv_stride] (head_dim used), scores scratch [n_keys], out [head_dim].
-    void (*attend)(const float* q, const float* k, const float* v, int64_t kv_stride, const int32_t* key_pos,
-                   int64_t n_keys, int32_t query_pos, int64_t head_dim, float scale, float* scores,
-                   float* out) = nullptr;
+    // Scaled dot-product attention of `nq` query rows against the cached tokens of one kv head, causal by
+    // position: key j takes part in row i iff key_pos[j] <= qpos[i]; softmax in f32 with max subtraction.
+    //   q    [nq, head_dim] contiguous (already rotated); qpos [nq]
+    //   kt   rotated keys in 16-token tiles: key j, dim d at kt[(j / 16) * kt_stride + d * 16 + j % 16]
+    //   v    [n_keys] rows of v_stride floats (head_dim used); key_pos [n_keys]
+    //   s    scratch [nq, round_up(n_keys, 16)];  out [nq, head_dim] contiguous
+    void (*attention)(int64_t nq, const float* q, const int32_t* qpos, const float* kt, int64_t kt_stride,
+                      const float* v, int64_t v_stride, const int32_t* key_pos, int64_t n_keys,
+                      int64_t head_dim, float scale, float* s, float* out) = nullptr;
 
     // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
     void (*swiglu)(int64_t n, const float* gate, const float* up, float* out) = nullptr;
