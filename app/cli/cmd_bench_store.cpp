@@ -223,8 +223,8 @@ int run(const std::vector<std::string>& argv) {
     if (Status s = write_scratch(scratch, written); !s) return bail(s);
 
     // Read back at each queue depth, alternating raw and store passes so drift hits both alike.
-    std::printf("%-4s %-12s %12s %12s %8s   (medians of 3 alternating passes)\n", "qd", "reader", "raw GB/s",
-                "store GB/s", "ratio");
+    std::printf("%-4s %-12s %12s %12s %8s   (raw: best of 3 passes, store: median of 3; passes alternate)\n",
+                "qd", "reader", "raw GB/s", "store GB/s", "ratio");
     for (int qd : qds) {
         store::StoreOptions opt;
         opt.queue_depth = qd;
@@ -255,7 +255,8 @@ int run(const std::vector<std::string>& argv) {
         }
         std::sort(raws.begin(), raws.end());
         std::sort(stores.begin(), stores.end());
-        const double raw = raws[passes / 2], sto = stores[passes / 2];
+        // Conservative: the store's median against the raw read's best pass.
+        const double raw = raws.back(), sto = stores[passes / 2];
         std::printf("%-4d %-12s %12.2f %12.2f %7.1f%%\n", qd, (*reader)->io_kind(), raw, sto,
                     100 * sto / raw);
     }

@@ -22,9 +22,12 @@
 namespace docket::store {
 
 int default_zstd_level(Codec c) {
-    // Measured on SmolLM2 KV of CUAD text (tests/bench/RESULTS.md): zstd saves ~15-20% on fp16 pages (the
-    // exponent bits) at level 1, nothing that pays for decompression on quantized codes.
-    return c == Codec::fp16 ? 1 : 0;
+    // Measured on SmolLM2 KV of a CUAD contract (tests/bench/RESULTS.md, "KV snapshot store"): zstd level 1
+    // saves 3-16% of the pages (fp16 8.7%, int8 3.4%, int4 6.4%, int2 15.7%; levels 3 and 9 add < 1%) and
+    // decompresses at 0.4-0.9 GB/s per core, slower than the disk reads it would save (1-2 GB/s here, more
+    // on NVMe). Off by default for every codec; StoreOptions::zstd_level = 1 trades read speed for capacity.
+    (void)c;
+    return 0;
 }
 
 namespace {

@@ -60,7 +60,7 @@ struct StoreOptions {
     uint64_t byte_budget = 0;                  // on-disk bytes of ready snapshots; 0 = unlimited
     size_t extent_target_bytes = 1 << 20;      // raw bytes per extent (>= 256 KiB reads)
     size_t write_batch_bytes = 64 << 20;       // payload synced and committed per transaction
-    int zstd_level = -1;                       // -1: per-codec default (kv_store_defaults below); 0: off
+    int zstd_level = -1;                       // -1: default_zstd_level(codec) (off); 0: off; 1: zstd 1
     int queue_depth = 64;                      // reads in flight per reader
     bool allow_io_uring = true;                // false: pread pool (tests)
     bool o_direct = true;                      // false, or when the filesystem refuses it: buffered I/O
