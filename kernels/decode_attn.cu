@@ -7,6 +7,9 @@ namespace docket::cuda {
 constexpr int kDaThreads = 128;
 constexpr int kMaxG = 8;    // query heads per KV head
 constexpr int kChunk = 64;  // tokens scored per step (a page, or a 64-token slice of a larger page)
+// Row stride of the rotation table in float2: 8 past kChunk so the two dim-halves of a warp (pairs 2i, 2i+1)
+// fall in opposite bank halves.
+constexpr int kRtabStride = kChunk + 8;
 
 template <KvFormat F, int HD>
 struct DaSmem {
@@ -15,7 +18,7 @@ struct DaSmem {
     static constexpr int ks_bytes = F == KvFormat::f16 ? 0 : HD * 4;
     static constexpr int vs_bytes = F == KvFormat::f16 ? 0 : kChunk * 4;
     static constexpr int stage = 2 * k_bytes + ks_bytes + vs_bytes;  // K, V, K scales, V scales
-    static constexpr int rtab = HD / 2 * kChunk * 8;                 // cos/sin(b * theta_i)
+    static constexpr int rtab = HD / 2 * kRtabStride * 8;            // cos/sin(b * theta_i), padded rows
     static constexpr int qt = kMaxG * HD * 4;
     static constexpr int sc = kMaxG * kChunk * 4;
     static constexpr int misc = 4 * kMaxG * 4;
@@ -36,7 +39,7 @@ static __global__ void __launch_bounds__(kDaThreads)
     constexpr int HALF = HD / 2;
     extern __shared__ __align__(16) uint8_t da_smem[];
     uint8_t* stage0 = da_smem;
-    float2* rtab = reinterpret_cast<float2*>(da_smem + 2 * L::stage);        // [HALF][kChunk]
+    float2* rtab = reinterpret_cast<float2*>(da_smem + 2 * L::stage);        // [HALF][kRtabStride]
     float* qt = reinterpret_cast<float*>(da_smem + 2 * L::stage + L::rtab);  // [kMaxG][HD]
     float* sc = qt + kMaxG * HD;                                             // [kMaxG][kChunk]
     float* m_run = sc + kMaxG * kChunk;
@@ -54,10 +57,11 @@ static __global__ void __launch_bounds__(kDaThreads)
     const int p_begin = split * pps, p_end = min(n_pages, p_begin + pps);
     const int n_chunks = p_end > p_begin ? (p_end - p_begin) * cpp : 0;
 
+    // Offsets within a chunk are < 64, so the angle is small: float sincos is exact enough here.
     for (int i = tid; i < HALF * kChunk; i += kDaThreads) {
         float c, s;
-        rope_cos_sin(i % kChunk, inv_freq[i / kChunk], c, s);
-        rtab[i] = make_float2(c, s);
+        sincosf(static_cast<float>(i % kChunk) * inv_freq[i / kChunk], &s, &c);
+        rtab[(i / kChunk) * kRtabStride + i % kChunk] = make_float2(c, s);
     }
     if (tid < kMaxG) {
         m_run[tid] = -INFINITY;
@@ -113,14 +117,15 @@ static __global__ void __launch_bounds__(kDaThreads)
         {
             const int p = p_begin + ci / cpp, a = ci % cpp;
             const int64_t pos0 = static_cast<int64_t>(kv.page_pos[pg0 + p]) + a * C;
-            for (int i = tid; i < G * HALF; i += kDaThreads) {
-                const int g = i / HALF, pr = i % HALF;
+            for (int pr = tid; pr < HALF; pr += kDaThreads) {
                 float c, s;
                 rope_cos_sin(pos0, inv_freq[pr], c, s);
-                const float* qq = q + (static_cast<int64_t>(b) * n_heads + kvh * G + g) * HD + 2 * pr;
-                const float q0 = qq[0], q1 = qq[1];
-                qt[g * HD + 2 * pr] = q0 * c + q1 * s;
-                qt[g * HD + 2 * pr + 1] = -q0 * s + q1 * c;
+                for (int g = 0; g < G; ++g) {
+                    const float2 qq = *reinterpret_cast<const float2*>(
+                        q + (static_cast<int64_t>(b) * n_heads + kvh * G + g) * HD + 2 * pr);
+                    qt[g * HD + 2 * pr] = qq.x * c + qq.y * s;
+                    qt[g * HD + 2 * pr + 1] = -qq.x * s + qq.y * c;
+                }
             }
         }
         __syncthreads();
@@ -133,8 +138,10 @@ static __global__ void __launch_bounds__(kDaThreads)
             if (tb < len) {
                 const uint8_t* kcodes = st;
                 const __half2* ks = reinterpret_cast<const __half2*>(st + 2 * L::k_bytes);
+                // The two threads of a token take alternate pairs, so a warp's two halves read adjacent
+                // words of qt and opposite bank halves of rtab (no conflicts).
 #pragma unroll 4
-                for (int pr = hf * (HALF / 2); pr < (hf + 1) * (HALF / 2); ++pr) {
+                for (int pr = hf; pr < HALF; pr += 2) {
                     float k0, k1;
                     if constexpr (F == KvFormat::f16) {
                         const float2 kk =
@@ -150,7 +157,7 @@ static __global__ void __launch_bounds__(kDaThreads)
                         k0 = fmaf(s0.x, static_cast<float>(c0), s0.y);
                         k1 = fmaf(s1.x, static_cast<float>(c1), s1.y);
                     }
-                    const float2 cs = rtab[pr * kChunk + tb];
+                    const float2 cs = rtab[pr * kRtabStride + tb];
                     const float r0 = k0 * cs.x - k1 * cs.y, r1 = k0 * cs.y + k1 * cs.x;
 #pragma unroll
                     for (int g = 0; g < kMaxG; ++g)
@@ -278,12 +285,12 @@ static int choose_splits(const DecodeAttnShape& s, int n_kv_heads) {
     int sm = 132;
     int dev = 0;
     if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sm, cudaDevAttrMultiProcessorCount, dev);
-    const int want = (2 * sm + s.batch * n_kv_heads - 1) / (s.batch * n_kv_heads);
+    const int want = (3 * sm + s.batch * n_kv_heads - 1) / (s.batch * n_kv_heads);
     return std::max(1, std::min(want, std::max(1, s.max_pages)));
 }
 
 size_t decode_attention_workspace(const DecodeAttnShape& s, int n_sources) {
-    const int splits = s.n_splits > 0 ? s.n_splits : std::max(1, std::min(264, std::max(1, s.max_pages)));
+    const int splits = s.n_splits > 0 ? s.n_splits : std::max(1, std::min(528, std::max(1, s.max_pages)));
     return static_cast<size_t>(s.batch) * s.n_heads * splits * n_sources * (s.head_dim + 2);
 }
 

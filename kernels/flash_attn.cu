@@ -30,7 +30,7 @@ template <int HD>
 static __global__ void __launch_bounds__(32 * kFaWarps)
     flash_attn_kernel(const __half* __restrict__ q, const __half* __restrict__ k,
                       const __half* __restrict__ v, int64_t n_q, int64_t n_kv, int n_heads, int n_kv_heads,
-                      float scale_log2, __nv_bfloat16* __restrict__ out) {
+                      float scale_log2, __half* __restrict__ out) {
     extern __shared__ __align__(16) unsigned char fa_smem_raw[];
     __half* sq = reinterpret_cast<__half*>(fa_smem_raw);
     __half* sk = sq + FaSmem<HD>::tile;      // 2 buffers
@@ -180,18 +180,17 @@ static __global__ void __launch_bounds__(32 * kFaWarps)
     for (int i = 0; i < HD / 8; ++i) {
         const int col = i * 8 + 2 * t;
         if (row_a < n_q)
-            *reinterpret_cast<__nv_bfloat162*>(out + row_a * q_stride + static_cast<int64_t>(h) * HD + col) =
-                __floats2bfloat162_rn(o[i][0] * inv0, o[i][1] * inv0);
+            *reinterpret_cast<__half2*>(out + row_a * q_stride + static_cast<int64_t>(h) * HD + col) =
+                __floats2half2_rn(o[i][0] * inv0, o[i][1] * inv0);
         if (row_b < n_q)
-            *reinterpret_cast<__nv_bfloat162*>(out + row_b * q_stride + static_cast<int64_t>(h) * HD + col) =
-                __floats2bfloat162_rn(o[i][2] * inv1, o[i][3] * inv1);
+            *reinterpret_cast<__half2*>(out + row_b * q_stride + static_cast<int64_t>(h) * HD + col) =
+                __floats2half2_rn(o[i][2] * inv1, o[i][3] * inv1);
     }
 }
 
 template <int HD>
 static Status launch_flash_attn(const __half* q, const __half* k, const __half* v, int64_t n_q, int64_t n_kv,
-                                int n_heads, int n_kv_heads, float scale, __nv_bfloat16* out,
-                                cudaStream_t stream) {
+                                int n_heads, int n_kv_heads, float scale, __half* out, cudaStream_t stream) {
     const size_t smem = FaSmem<HD>::bytes;
     static bool attr_set = false;  // set once per instantiation; harmless if raced (idempotent)
     if (!attr_set) {
@@ -208,7 +207,7 @@ static Status launch_flash_attn(const __half* q, const __half* k, const __half* 
 }
 
 Status flash_attn_prefill(const __half* q, const __half* k, const __half* v, int64_t n_q, int64_t n_kv,
-                          int n_heads, int n_kv_heads, int head_dim, float scale, __nv_bfloat16* out,
+                          int n_heads, int n_kv_heads, int head_dim, float scale, __half* out,
                           cudaStream_t stream) {
     if (n_q <= 0 || n_kv < n_q || n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads != 0 ||
         n_q > (int64_t{1} << 31) / 64 * 64)

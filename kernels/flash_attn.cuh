@@ -8,10 +8,10 @@ namespace docket::cuda {
 
 // q: [n_q][n_heads][head_dim] f16, already rotated; k, v: [n_kv][n_kv_heads][head_dim] f16, k rotated.
 // Query row i sits at key index i + (n_kv - n_q) (a chunk appended to a cached context) and attends to keys
-// 0..that index. out: [n_q][n_heads][head_dim] bf16. head_dim: 64 or 128; n_heads % n_kv_heads == 0.
+// 0..that index. out: [n_q][n_heads][head_dim] f16. head_dim: 64 or 128; n_heads % n_kv_heads == 0.
 // scale: usually 1/sqrt(head_dim).
 Status flash_attn_prefill(const __half* q, const __half* k, const __half* v, int64_t n_q, int64_t n_kv,
-                          int n_heads, int n_kv_heads, int head_dim, float scale, __nv_bfloat16* out,
+                          int n_heads, int n_kv_heads, int head_dim, float scale, __half* out,
                           cudaStream_t stream);
 
 }  // namespace docket::cuda

@@ -17,3 +17,19 @@ Status swiglu(const float* gate, const float* up, int64_t n, void* out, DType ou
 }
 
 }  // namespace docket::cuda
+
+namespace docket::cuda {
+
+static __global__ void half_to_bf16_kernel(const __half* __restrict__ in, int64_t n,
+                                           __nv_bfloat16* __restrict__ out) {
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __float2bfloat16_rn(__half2float(in[i]));
+}
+
+Status half_to_bf16(const __half* in, int64_t n, void* out, cudaStream_t stream) {
+    if (n <= 0) return bad_arg("half_to_bf16", "empty input");
+    half_to_bf16_kernel<<<ceil_div(n, 256), 256, 0, stream>>>(in, n, static_cast<__nv_bfloat16*>(out));
+    return launch_status("half_to_bf16");
+}
+
+}  // namespace docket::cuda

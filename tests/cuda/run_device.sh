@@ -1,19 +1,36 @@
 #!/bin/bash
-# Runs the CUDA tests and `bench gpu` on the lent H100 from a bundle built elsewhere (.devcarry/bundle.tar.xz:
-# bin/ + the non-system shared libraries). Output under $OUT. Usage: run_device.sh [tests|bench|all]
+# Runs the CUDA tests and `bench gpu` on the lent H100 from a bundle built elsewhere (.devcarry/bundle.tar.xz,
+# made by make_bundle.sh). Output under $OUT. Usage: run_device.sh [tests|bench|all|smollm2]
+#   SmolLM2 (98 MB) is over one call's 64 MiB, so it travels in two parts over two calls to a warm machine:
+#   .devcarry/smol.part1 (kept in /tmp/smol), then .devcarry/smol.part2; the second call reassembles it,
+#   checks its sha256 and runs the golden-prompt GPU-vs-CPU test (`smollm2`).
 set -o pipefail
 what=${1:-all}
-mkdir -p /tmp/b && tar xJf .devcarry/bundle.tar.xz -C /tmp/b || exit 1
+if [ -f .devcarry/bundle.tar.xz ]; then rm -rf /tmp/b; mkdir -p /tmp/b && tar xJf .devcarry/bundle.tar.xz -C /tmp/b || exit 1; fi
+[ -x /tmp/b/bin/docket-cli ] || { echo "no bundle: carry .devcarry/bundle.tar.xz"; exit 1; }
+mkdir -p /tmp/smol
+for p in .devcarry/smol.part1 .devcarry/smol.part2; do [ -f $p ] && cp $p /tmp/smol/; done
 CL=$(dirname "$(find / -name 'libcublasLt.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH=/tmp/b/lib:$CL:/usr/local/cuda/lib64:$LD_LIBRARY_PATH
+export DOCKET_GOLDEN_DATA=$PWD/tests/golden/data DOCKET_MODEL_DIR=/tmp/models
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee $OUT/gpu.txt
+if [ "$what" = smollm2 ]; then
+  mkdir -p /tmp/models && cat /tmp/smol/smol.part1 /tmp/smol/smol.part2 > /tmp/models/SmolLM2-135M-Instruct.Q4_1.gguf
+  sha256sum /tmp/models/SmolLM2-135M-Instruct.Q4_1.gguf
+  /tmp/b/bin/test_cuda_model_matches_cpu smollm2_golden_prompts_gpu_matches_cpu 2>&1 | tee $OUT/test_smollm2.log |
+    grep -E "QINFO|FAIL|PASS|Totals|cpu |gpu " | cut -c1-600
+  exit 0
+fi
 if [ "$what" != bench ]; then
   /tmp/b/bin/test_cuda_ops_match_cpu_twins 2>&1 | tee $OUT/test_ops.log | grep -E "QINFO|FAIL|Totals" | cut -c1-220
-  /tmp/b/bin/test_cuda_model_matches_cpu 2>&1 | tee $OUT/test_model.log | grep -E "QINFO|FAIL|Totals|DIFFER|cpu |gpu " | cut -c1-300
+  /tmp/b/bin/test_cuda_model_matches_cpu gpu_matches_cpu 2>&1 | tee $OUT/test_model.log |
+    grep -E "QINFO|FAIL|Totals|cpu |gpu " | cut -c1-400
 fi
 if [ "$what" != tests ]; then
   /usr/bin/time -f "make-model %e s" /tmp/b/bin/docket-cli make-model --shape llama3-8b --type q4_k --out /tmp/l8.gguf --quiet 2>&1 | tail -2
-  /tmp/b/bin/docket-cli bench gpu --model /tmp/l8.gguf 2>&1 | tee $OUT/bench_8b.log
-  /tmp/b/bin/docket-cli make-model --shape smollm2-135m --type q4_k --out /tmp/s.gguf --quiet 2>&1 | tail -2
-  /tmp/b/bin/docket-cli bench gpu --model /tmp/s.gguf --contexts 0,8192,32768 2>&1 | tee $OUT/bench_smollm2.log
+  /tmp/b/bin/docket-cli bench gpu --model /tmp/l8.gguf ${BENCH_ARGS:-} 2>&1 | tee $OUT/bench_8b.log
+  if [ -z "${SKIP_SMALL:-}" ]; then
+    /tmp/b/bin/docket-cli make-model --shape smollm2-135m --type q4_k --out /tmp/s.gguf --quiet 2>&1 | tail -2
+    /tmp/b/bin/docket-cli bench gpu --model /tmp/s.gguf --contexts 0,8192,32768 2>&1 | tee $OUT/bench_smollm2.log
+  fi
 fi

@@ -15,6 +15,7 @@
 #include "flash_attn.cuh"
 #include "gemm_q.cuh"
 #include "gemv_q.cuh"
+#include "gemv_xq.cuh"
 #include "kv_pages.cuh"
 #include "model/dequant.h"
 #include "rmsnorm.cuh"
@@ -52,10 +53,6 @@ std::vector<uint8_t> quantize_matrix(GgmlType t, const std::vector<float>& w, in
     return q;
 }
 
-std::vector<float> round_bf16(std::vector<float> v) {
-    for (auto& x : v) x = bf16_to_fp32(fp32_to_bf16(x));
-    return v;
-}
 std::vector<uint16_t> to_f16(const std::vector<float>& v) {
     std::vector<uint16_t> h(v.size());
     for (size_t i = 0; i < v.size(); ++i) h[i] = fp32_to_fp16(v[i]);
@@ -94,27 +91,68 @@ void add_weight_cases(std::vector<Case>& cases) {
                      return rel_err(to_host<float>(dy, ref.size()), ref);
                  }});
         }
-        cases.push_back({fmt::format("gemm_q {} (bf16 tensor cores)", ggml_type_name(t)), 1e-2,
-                         [t](std::mt19937_64& rng, std::string& why) {
-                             const int64_t n_in = 512, n_out = 200, n_tok = 77;
-                             auto wq = quantize_matrix(t, randn(rng, n_in * n_out, 0.5f), n_in, n_out);
-                             auto x = round_bf16(randn(rng, n_tok * n_in));
-                             std::vector<uint16_t> xb(x.size());
-                             for (size_t i = 0; i < x.size(); ++i) xb[i] = fp32_to_bf16(x[i]);
-                             auto dw = to_device(wq), dx = to_device(xb);
-                             auto dy = poisoned<float>(n_tok * n_out);
-                             auto scratch = poisoned<uint16_t>(n_in * n_out);
-                             auto ctx = cuda::CudaContext::create(0);
-                             if (!ctx) CHECK_OK(ctx.status());
-                             CHECK_OK(cuda::gemm_q((*ctx)->cublas(), t, dw.get(), n_in, n_out,
-                                                   dx.as<__nv_bfloat16>(), n_tok, dy.as<float>(), false,
-                                                   scratch.as<__nv_bfloat16>(), (*ctx)->compute()));
-                             CHECK_OK((*ctx)->sync_compute());
-                             std::vector<float> ref(n_tok * n_out);
-                             CHECK_OK(
-                                 twin::gemv_q(t, wq.data(), n_in, n_out, x.data(), n_tok, ref.data(), false));
-                             return rel_err(to_host<float>(dy, ref.size()), ref);
-                         }});
+        if (cuda::gemv_xq_supported(t))
+            cases.push_back(
+                {fmt::format("gemv_xq {} (dp4a, x 16-bit fixed point), 3 fused matrices", ggml_type_name(t)),
+                 1e-3, [t](std::mt19937_64& rng, std::string& why) {
+                     const int64_t n_in = 2048;
+                     const int64_t outs[3] = {301, 64, 17};
+                     // x with a few large entries, as real activations have.
+                     auto x = randn(rng, n_in);
+                     for (int i = 0; i < 8; ++i) x[rng() % n_in] *= 40.0f;
+                     auto dx = to_device(x);
+                     auto xq = poisoned<uint8_t>(cuda::gemv_xq_bytes(n_in));
+                     CHECK_OK(cuda::quantize_x(dx.as<float>(), n_in, xq.get(), nullptr));
+                     std::vector<std::vector<uint8_t>> wq(3);
+                     std::vector<std::vector<float>> y0(3);
+                     std::vector<cuda::DeviceBuffer> dw(3), dy(3);
+                     cuda::GemvXqMat mats[3];
+                     for (int i = 0; i < 3; ++i) {
+                         wq[i] = quantize_matrix(t, randn(rng, n_in * outs[i], 0.5f), n_in, outs[i]);
+                         y0[i] = randn(rng, outs[i]);
+                         dw[i] = to_device(wq[i]);
+                         dy[i] = i == 0 ? to_device(y0[i]) : poisoned<float>(outs[i]);
+                         mats[i] = {dw[i].get(), outs[i], dy[i].as<float>(), i == 0};
+                     }
+                     CHECK_OK(cuda::gemv_xq(t, mats, 3, n_in, xq.get(), nullptr));
+                     CHECK_OK(cuda::cuda_status(cudaDeviceSynchronize(), "gemv_xq", "sync"));
+                     std::vector<float> got, ref;
+                     for (int i = 0; i < 3; ++i) {
+                         std::vector<float> r = i == 0 ? y0[i] : std::vector<float>(outs[i]);
+                         CHECK_OK(
+                             twin::gemv_q(t, wq[i].data(), n_in, outs[i], x.data(), 1, r.data(), i == 0));
+                         auto g = to_host<float>(dy[i], outs[i]);
+                         got.insert(got.end(), g.begin(), g.end());
+                         ref.insert(ref.end(), r.begin(), r.end());
+                     }
+                     return rel_err(got, ref);
+                 }});
+        for (auto act : {cuda::DType::f16, cuda::DType::bf16}) {
+            const bool f16 = act == cuda::DType::f16;
+            cases.push_back(
+                {fmt::format("gemm_q {} ({} tensor cores)", ggml_type_name(t), f16 ? "f16" : "bf16"),
+                 f16 ? 1e-3 : 1e-2, [t, act, f16](std::mt19937_64& rng, std::string& why) {
+                     const int64_t n_in = 512, n_out = 200, n_tok = 77;
+                     auto wq = quantize_matrix(t, randn(rng, n_in * n_out, 0.5f), n_in, n_out);
+                     auto x = randn(rng, n_tok * n_in);
+                     std::vector<uint16_t> xb(x.size());
+                     for (size_t i = 0; i < x.size(); ++i) {
+                         xb[i] = f16 ? fp32_to_fp16(x[i]) : fp32_to_bf16(x[i]);
+                         x[i] = f16 ? fp16_to_fp32(xb[i]) : bf16_to_fp32(xb[i]);
+                     }
+                     auto dw = to_device(wq), dx = to_device(xb);
+                     auto dy = poisoned<float>(n_tok * n_out);
+                     auto scratch = poisoned<uint16_t>(n_in * n_out);
+                     auto ctx = cuda::CudaContext::create(0);
+                     if (!ctx) CHECK_OK(ctx.status());
+                     CHECK_OK(cuda::gemm_q((*ctx)->cublas(), t, dw.get(), n_in, n_out, act, dx.get(), n_tok,
+                                           dy.as<float>(), false, scratch.get(), (*ctx)->compute()));
+                     CHECK_OK((*ctx)->sync_compute());
+                     std::vector<float> ref(n_tok * n_out);
+                     CHECK_OK(twin::gemv_q(t, wq.data(), n_in, n_out, x.data(), n_tok, ref.data(), false));
+                     return rel_err(to_host<float>(dy, ref.size()), ref);
+                 }});
+        }
         cases.push_back({fmt::format("embed_rows {}", ggml_type_name(t)), 1e-6,
                          [t](std::mt19937_64& rng, std::string& why) {
                              const int64_t n_vocab = 1000, dim = 512, n_tok = 33;
@@ -219,12 +257,12 @@ void add_attention_cases(std::vector<Case>& cases) {
                              const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
                              CHECK_OK(cuda::flash_attn_prefill(
                                  dq.as<__half>(), dk.as<__half>(), dv.as<__half>(), c.n_q, c.n_kv, c.heads,
-                                 c.kv_heads, c.hd, scale, dout.as<__nv_bfloat16>(), nullptr));
+                                 c.kv_heads, c.hd, scale, dout.as<__half>(), nullptr));
                              std::vector<float> ref(qh.size());
                              twin::flash_attn_prefill(from_f16(qh).data(), from_f16(kh).data(),
                                                       from_f16(vh).data(), c.n_q, c.n_kv, c.heads, c.kv_heads,
                                                       c.hd, scale, ref.data());
-                             return rel_err(from_bf16(to_host<uint16_t>(dout, ref.size())), ref);
+                             return rel_err(from_f16(to_host<uint16_t>(dout, ref.size())), ref);
                          }});
     }
 }

@@ -9,6 +9,7 @@
 #include "flash_attn.cuh"
 #include "gemm_q.cuh"
 #include "gemv_q.cuh"
+#include "gemv_xq.cuh"
 #include "kv_pages.cuh"
 #include "rmsnorm.cuh"
 #include "rope.cuh"
@@ -151,10 +152,11 @@ Status CudaModel::alloc_scratch() {
     DK_TRY(alloc(static_cast<size_t>(cfg_.n_vocab) * 8 * 4, "logits", &logits_));
     DK_TRY(alloc(M * widest * 2, "bf16 activations", &xb_));
     DK_TRY(alloc(M * qd * 2, "f16 queries", &q16_));
-    DK_TRY(alloc(M * qd * 2, "attention out bf16", &attn_b_));
+    DK_TRY(alloc(M * qd * 2, "attention out f16", &attn_b_));
     DK_TRY(alloc(cap * kvd * 2, "gathered keys", &k16_));
     DK_TRY(alloc(cap * kvd * 2, "gathered values", &v16_));
     DK_TRY(alloc(wmax * 2, "dequantized weight tile", &wscratch_));
+    DK_TRY(alloc(gemv_xq_bytes(widest), "quantized decode activations", &xq_));
     DK_TRY(alloc(M * 4, "tokens", &tok_d_));
     DK_TRY(alloc(M * 4, "positions", &pos_d_));
     DK_TRY(alloc(M * 4, "slots", &slot_d_));
@@ -174,8 +176,9 @@ Status CudaModel::alloc_scratch() {
     DK_TRY(alloc(16 * 4, "step state", &step_));
     DK_TRY(alloc(16, "next token", &next_token_));
     DK_ASSIGN_OR_RETURN(step_host_, PinnedBuffer::alloc(64));
-    // Decode splits: enough blocks to fill the GPU at any context, fixed so the decode graph can be reused.
-    n_splits_ = std::max(1, (2 * ctx_->props().multiProcessorCount + cfg_.n_head_kv - 1) / cfg_.n_head_kv);
+    // Decode splits: enough blocks to fill the GPU at any context (3 per SM: as many as fit for int4 pages),
+    // fixed so the decode graph can be reused.
+    n_splits_ = std::max(1, (3 * ctx_->props().multiProcessorCount + cfg_.n_head_kv - 1) / cfg_.n_head_kv);
     DecodeAttnShape s;
     s.n_heads = cfg_.n_head, s.head_dim = cfg_.head_dim, s.n_splits = n_splits_;
     ws_floats_ = decode_attention_workspace(s, 2);
@@ -284,8 +287,10 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
                       "upload positions"));
     DK_TRY(
         cuda_error(cudaMemcpyAsync(slot_d_, slots.data(), n * 4, cudaMemcpyHostToDevice, s), "upload slots"));
-    auto* xb = static_cast<__nv_bfloat16*>(xb_);
-    auto* ws = static_cast<__nv_bfloat16*>(wscratch_);
+    // 16-bit operands of the prefill GEMMs: f16 (11-bit mantissa) unless the model is built for bf16.
+    const DType a16 = opt_.prefill_bf16 ? DType::bf16 : DType::f16;
+    void* xb = xb_;
+    void* ws = wscratch_;
     cublasHandle_t cb = ctx_->cublas();
     const int64_t n_ctx = n_past_ + n;
     DK_TRY(embed_rows(tok_embd_.type, tok_embd_.p, tok_embd_.n_out, dim, tok_d_, n, x_, s));
@@ -293,11 +298,10 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
         const Layer& L = layers_[l];
         const PagedKv kv = live_kv(l);
         uint8_t* pool = const_cast<uint8_t*>(kv.pool);
-        DK_TRY(
-            rmsnorm(x_, static_cast<const float*>(L.attn_norm.p), n, dim, cfg_.rms_eps, xb, DType::bf16, s));
-        DK_TRY(gemm_q(cb, L.wq.type, L.wq.p, dim, qd, xb, n, q_, false, ws, s));
-        DK_TRY(gemm_q(cb, L.wk.type, L.wk.p, dim, kvd, xb, n, k_, false, ws, s));
-        DK_TRY(gemm_q(cb, L.wv.type, L.wv.p, dim, kvd, xb, n, v_, false, ws, s));
+        DK_TRY(rmsnorm(x_, static_cast<const float*>(L.attn_norm.p), n, dim, cfg_.rms_eps, xb, a16, s));
+        DK_TRY(gemm_q(cb, L.wq.type, L.wq.p, dim, qd, a16, xb, n, q_, false, ws, s));
+        DK_TRY(gemm_q(cb, L.wk.type, L.wk.p, dim, kvd, a16, xb, n, k_, false, ws, s));
+        DK_TRY(gemm_q(cb, L.wv.type, L.wv.p, dim, kvd, a16, xb, n, v_, false, ws, s));
         DK_TRY(kv_append_f16(k_, v_, slot_d_, n, cfg_.n_head_kv, hd, opt_.page_tokens, page_bytes_, pool, s));
         DK_TRY(rope(q_, pos_d_, n, cfg_.n_head, hd, inv_freq_, q16_, DType::f16, s));
         DK_TRY(kv_gather_f16(pool, page_bytes_, opt_.page_tokens, live_indices_, live_pos_, n_ctx,
@@ -305,16 +309,20 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
                              static_cast<__half*>(v16_), s));
         DK_TRY(flash_attn_prefill(static_cast<const __half*>(q16_), static_cast<const __half*>(k16_),
                                   static_cast<const __half*>(v16_), n, n_ctx, cfg_.n_head, cfg_.n_head_kv, hd,
-                                  1.0f / std::sqrt(static_cast<float>(hd)),
-                                  static_cast<__nv_bfloat16*>(attn_b_), s));
-        DK_TRY(
-            gemm_q(cb, L.wo.type, L.wo.p, qd, dim, static_cast<__nv_bfloat16*>(attn_b_), n, x_, true, ws, s));
-        DK_TRY(
-            rmsnorm(x_, static_cast<const float*>(L.ffn_norm.p), n, dim, cfg_.rms_eps, xb, DType::bf16, s));
-        DK_TRY(gemm_q(cb, L.gate.type, L.gate.p, dim, ff, xb, n, gate_, false, ws, s));
-        DK_TRY(gemm_q(cb, L.up.type, L.up.p, dim, ff, xb, n, up_, false, ws, s));
-        DK_TRY(swiglu(gate_, up_, static_cast<int64_t>(n) * ff, xb, DType::bf16, s));
-        DK_TRY(gemm_q(cb, L.down.type, L.down.p, ff, dim, xb, n, x_, true, ws, s));
+                                  1.0f / std::sqrt(static_cast<float>(hd)), static_cast<__half*>(attn_b_),
+                                  s));
+        // Attention output is f16; with bf16 GEMMs it goes through the bf16 GEMM as a converted copy.
+        if (a16 == DType::f16) {
+            DK_TRY(gemm_q(cb, L.wo.type, L.wo.p, qd, dim, DType::f16, attn_b_, n, x_, true, ws, s));
+        } else {
+            DK_TRY(half_to_bf16(static_cast<const __half*>(attn_b_), static_cast<int64_t>(n) * qd, xb, s));
+            DK_TRY(gemm_q(cb, L.wo.type, L.wo.p, qd, dim, DType::bf16, xb, n, x_, true, ws, s));
+        }
+        DK_TRY(rmsnorm(x_, static_cast<const float*>(L.ffn_norm.p), n, dim, cfg_.rms_eps, xb, a16, s));
+        DK_TRY(gemm_q(cb, L.gate.type, L.gate.p, dim, ff, a16, xb, n, gate_, false, ws, s));
+        DK_TRY(gemm_q(cb, L.up.type, L.up.p, dim, ff, a16, xb, n, up_, false, ws, s));
+        DK_TRY(swiglu(gate_, up_, static_cast<int64_t>(n) * ff, xb, a16, s));
+        DK_TRY(gemm_q(cb, L.down.type, L.down.p, ff, dim, a16, xb, n, x_, true, ws, s));
     }
     n_past_ += n;
     if (logits_out) {
@@ -334,10 +342,28 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
     return ctx_->sync_compute();
 }
 
+// y_i (+)= W_i . x for matrices sharing the input x [n_in] f32: one quantize_x and one fused integer GEMV
+// launch when they share a type with an integer path, else the f32 GEMV per matrix.
+Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, const float* x, int64_t n_in) {
+    cudaStream_t s = ctx_->compute();
+    const GgmlType t = mats.begin()->w->type;
+    bool fused = gemv_xq_supported(t);
+    for (const DecodeMat& m : mats) fused = fused && m.w->type == t && m.w->n_in == n_in;
+    if (!fused) {
+        for (const DecodeMat& m : mats)
+            DK_TRY(gemv_q(m.w->type, m.w->p, n_in, m.w->n_out, x, 1, m.y, m.accumulate, s));
+        return Status::ok();
+    }
+    DK_TRY(quantize_x(x, n_in, xq_, s));
+    GemvXqMat xm[3];
+    int n = 0;
+    for (const DecodeMat& m : mats) xm[n++] = {m.w->p, m.w->n_out, m.y, m.accumulate};
+    return gemv_xq(t, xm, n, n_in, xq_, s);
+}
+
 Status CudaModel::decode_body() {
     cudaStream_t s = ctx_->compute();
-    const int dim = cfg_.n_embd, ff = cfg_.n_ff, qd = cfg_.n_q_dim(), kvd = cfg_.n_kv_dim(),
-              hd = cfg_.head_dim;
+    const int dim = cfg_.n_embd, ff = cfg_.n_ff, qd = cfg_.n_q_dim(), hd = cfg_.head_dim;
     DK_TRY(embed_rows(tok_embd_.type, tok_embd_.p, tok_embd_.n_out, dim, step_, 1, x_, s));
     DecodeAttnShape sh;
     sh.batch = 1, sh.n_heads = cfg_.n_head, sh.head_dim = hd, sh.inv_freq = inv_freq_;
@@ -350,23 +376,20 @@ Status CudaModel::decode_body() {
         src[n_src++] = live_kv(l);
         DK_TRY(
             rmsnorm(x_, static_cast<const float*>(L.attn_norm.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
-        DK_TRY(gemv_q(L.wq.type, L.wq.p, dim, qd, xn_, 1, q_, false, s));
-        DK_TRY(gemv_q(L.wk.type, L.wk.p, dim, kvd, xn_, 1, k_, false, s));
-        DK_TRY(gemv_q(L.wv.type, L.wv.p, dim, kvd, xn_, 1, v_, false, s));
+        DK_TRY(decode_gemv({{&L.wq, q_, false}, {&L.wk, k_, false}, {&L.wv, v_, false}}, xn_, dim));
         DK_TRY(kv_append_f16(k_, v_, step_ + 2, 1, cfg_.n_head_kv, hd, opt_.page_tokens, page_bytes_,
                              const_cast<uint8_t*>(src[n_src - 1].pool), s));
         DK_TRY(rope(q_, step_ + 1, 1, cfg_.n_head, hd, inv_freq_, q_, DType::f32, s));
         DK_TRY(decode_attention(q_, src, n_src, sh, ws_, attn_f_, s));
-        DK_TRY(gemv_q(L.wo.type, L.wo.p, qd, dim, attn_f_, 1, x_, true, s));
+        DK_TRY(decode_gemv({{&L.wo, x_, true}}, attn_f_, qd));
         DK_TRY(
             rmsnorm(x_, static_cast<const float*>(L.ffn_norm.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
-        DK_TRY(gemv_q(L.gate.type, L.gate.p, dim, ff, xn_, 1, gate_, false, s));
-        DK_TRY(gemv_q(L.up.type, L.up.p, dim, ff, xn_, 1, up_, false, s));
+        DK_TRY(decode_gemv({{&L.gate, gate_, false}, {&L.up, up_, false}}, xn_, dim));
         DK_TRY(swiglu(gate_, up_, ff, gate_, DType::f32, s));
-        DK_TRY(gemv_q(L.down.type, L.down.p, ff, dim, gate_, 1, x_, true, s));
+        DK_TRY(decode_gemv({{&L.down, x_, true}}, gate_, ff));
     }
     DK_TRY(rmsnorm(x_, static_cast<const float*>(output_norm_.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
-    DK_TRY(gemv_q(output_.type, output_.p, dim, cfg_.n_vocab, xn_, 1, logits_, false, s));
+    DK_TRY(decode_gemv({{&output_, logits_, false}}, xn_, dim));
     return sample_tokens(logits_, 1, cfg_.n_vocab, 0.0f, 0, next_token_, s);
 }
 

@@ -7,6 +7,7 @@
 // either.
 #if DOCKET_HAVE_CUDA
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <vector>
@@ -22,7 +23,8 @@ struct CudaModelOptions {
     int32_t capacity = 4096;  // live tokens the KV cache holds
     int32_t max_chunk = 512;  // most tokens one prefill call processes at once (sizes the scratch)
     int page_tokens = 64;
-    bool use_graph = true;  // replay decode steps as a CUDA graph
+    bool use_graph = true;      // replay decode steps as a CUDA graph
+    bool prefill_bf16 = false;  // bf16 instead of f16 operands in the prefill GEMMs (for comparison)
 };
 
 class CudaModel {
@@ -77,6 +79,12 @@ private:
         GgmlType type = GgmlType::F32;
         int64_t n_in = 0, n_out = 0;
     } tok_embd_, output_, output_norm_;
+    struct DecodeMat {
+        const W* w;
+        float* y;
+        bool accumulate;
+    };
+    Status decode_gemv(std::initializer_list<DecodeMat> mats, const float* x, int64_t n_in);
     const float* inv_freq_ = nullptr;
 
     // Live KV: [n_layer][pages_per_layer][page_bytes] f16 pages.
@@ -102,9 +110,10 @@ private:
     float *gate_ = nullptr, *up_ = nullptr, *logits_ = nullptr, *ws_ = nullptr;
     void* xb_ = nullptr;                    // bf16 [max_chunk][max(n_embd, n_ff, q_dim)]
     void* q16_ = nullptr;                   // f16 [max_chunk][q_dim]
-    void* attn_b_ = nullptr;                // bf16 [max_chunk][q_dim]
+    void* attn_b_ = nullptr;                // f16 [max_chunk][q_dim]
     void *k16_ = nullptr, *v16_ = nullptr;  // f16 [capacity][kv_dim]
     void* wscratch_ = nullptr;              // bf16 dequantized weight matrix
+    void* xq_ = nullptr;                    // decode activations quantized for gemv_xq
     int32_t *tok_d_ = nullptr, *pos_d_ = nullptr, *slot_d_ = nullptr, *page_ids_d_ = nullptr;
     int n_splits_ = 1;
     size_t ws_floats_ = 0;

@@ -1,0 +1,253 @@
+#include "common.cuh"
+#include "gemv_xq.cuh"
+#include "quant_blocks.cuh"
+
+namespace docket::cuda {
+
+// Fixed-point range of x: |X| <= 127 * 256 + 127 so that hi = (X + 128) >> 8 and lo = X - 256 hi both fit
+// int8.
+constexpr float kXMax = 32639.0f;
+constexpr int kXBlock = 16;
+constexpr int kGxWarps = 4;  // warps per block; each warp does 2 rows
+
+size_t gemv_xq_bytes(int64_t n_in) {
+    return static_cast<size_t>(n_in) * 2 + static_cast<size_t>(n_in / kXBlock) * 8;
+}
+
+bool gemv_xq_supported(GgmlType t) {
+    return t == GgmlType::Q4_K || t == GgmlType::Q6_K || t == GgmlType::Q8_0 || t == GgmlType::Q4_0 ||
+           t == GgmlType::Q4_1;
+}
+
+// One thread per 16-element block.
+static __global__ void quantize_x_kernel(const float* __restrict__ x, int n_blocks, int n_in,
+                                         int8_t* __restrict__ hi, int8_t* __restrict__ lo,
+                                         float* __restrict__ scale, float* __restrict__ sum) {
+    const int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= n_blocks) return;
+    float v[kXBlock];
+    const float4* p = reinterpret_cast<const float4*>(x + static_cast<int64_t>(b) * kXBlock);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float4 f = p[i];
+        v[4 * i] = f.x, v[4 * i + 1] = f.y, v[4 * i + 2] = f.z, v[4 * i + 3] = f.w;
+    }
+    float amax = 0.0f, s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kXBlock; ++i) amax = fmaxf(amax, fabsf(v[i])), s += v[i];
+    const float sc = amax / kXMax, inv = amax > 0.0f ? kXMax / amax : 0.0f;
+    alignas(16) int8_t h[kXBlock], l[kXBlock];
+#pragma unroll
+    for (int i = 0; i < kXBlock; ++i) {
+        const int X = __float2int_rn(v[i] * inv);
+        const int hh = (X + 128) >> 8;
+        h[i] = static_cast<int8_t>(hh);
+        l[i] = static_cast<int8_t>(X - 256 * hh);
+    }
+    *reinterpret_cast<int4*>(hi + static_cast<int64_t>(b) * kXBlock) = *reinterpret_cast<const int4*>(h);
+    *reinterpret_cast<int4*>(lo + static_cast<int64_t>(b) * kXBlock) = *reinterpret_cast<const int4*>(l);
+    scale[b] = sc;
+    sum[b] = s;
+}
+
+Status quantize_x(const float* x, int64_t n_in, void* xq, cudaStream_t stream) {
+    if (n_in <= 0 || n_in % 32 != 0 || n_in > (1 << 30)) return bad_arg("quantize_x", "n_in must be k*32");
+    if (reinterpret_cast<uintptr_t>(x) % 16 || reinterpret_cast<uintptr_t>(xq) % 16)
+        return bad_arg("quantize_x", "x and xq must be 16-byte aligned");
+    auto* base = static_cast<int8_t*>(xq);
+    const int nb = static_cast<int>(n_in / kXBlock);
+    auto* sc = reinterpret_cast<float*>(base + 2 * n_in);
+    quantize_x_kernel<<<ceil_div(nb, 128), 128, 0, stream>>>(x, nb, static_cast<int>(n_in), base, base + n_in,
+                                                             sc, sc + nb);
+    return launch_status("quantize_x");
+}
+
+__device__ __forceinline__ uint32_t ld32_2(const uint8_t* p) {  // 4 bytes at a 2-byte-aligned address
+    const uint16_t* q = reinterpret_cast<const uint16_t*>(p);
+    return static_cast<uint32_t>(q[0]) | (static_cast<uint32_t>(q[1]) << 16);
+}
+__device__ __forceinline__ uint32_t byte_of(uint32_t w, int i) {
+    return (w >> (8 * i)) & 0xffu;
+}
+
+// Group g of a row as integer codes: c[0..3] hold 16 codes (one per byte) for elements base0..base0+15,
+// c[4..7] for base1..base1+15; element value = d_h * code + m_h for half h.
+template <GgmlType T>
+__device__ __forceinline__ void int_group(const uint8_t* __restrict__ row, int g, uint32_t c[8], float& d0,
+                                          float& m0, float& d1, float& m1, int& base0, int& base1) {
+    if constexpr (T == GgmlType::Q4_K) {
+        const int blk = g >> 3, k = g & 7, j = k >> 1, h = k & 1;
+        const uint8_t* b = row + static_cast<int64_t>(blk) * 144;
+        const uint4 hd = __ldg(reinterpret_cast<const uint4*>(b));
+        const uint4 u = __ldg(reinterpret_cast<const uint4*>(b + 16 + 32 * j + 16 * h));
+        const float d = __half2float(__ushort_as_half(static_cast<uint16_t>(hd.x & 0xffff)));
+        const float dmin = __half2float(__ushort_as_half(static_cast<uint16_t>(hd.x >> 16)));
+        int s0, mm0, s1, mm1;
+        if (j < 2) {  // sub-blocks 2j, 2j+1 < 4: low 6 bits of scales[i], scales[i+4]
+            s0 = byte_of(hd.y, 2 * j) & 63, mm0 = byte_of(hd.z, 2 * j) & 63;
+            s1 = byte_of(hd.y, 2 * j + 1) & 63, mm1 = byte_of(hd.z, 2 * j + 1) & 63;
+        } else {  // i >= 4: low nibble/high nibble of scales[i+4], top bits of scales[i-4] / scales[i]
+            const int i0 = 2 * j - 4, i1 = 2 * j - 3;
+            s0 = (byte_of(hd.w, i0) & 0xf) | ((byte_of(hd.y, i0) >> 6) << 4);
+            mm0 = (byte_of(hd.w, i0) >> 4) | ((byte_of(hd.z, i0) >> 6) << 4);
+            s1 = (byte_of(hd.w, i1) & 0xf) | ((byte_of(hd.y, i1) >> 6) << 4);
+            mm1 = (byte_of(hd.w, i1) >> 4) | ((byte_of(hd.z, i1) >> 6) << 4);
+        }
+        d0 = d * s0, m0 = -dmin * mm0, d1 = d * s1, m1 = -dmin * mm1;
+        const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) c[i] = w[i] & 0x0F0F0F0Fu, c[4 + i] = (w[i] >> 4) & 0x0F0F0F0Fu;
+        base0 = 256 * blk + 64 * j + 16 * h;
+        base1 = base0 + 32;
+    } else if constexpr (T == GgmlType::Q4_0 || T == GgmlType::Q4_1) {
+        constexpr int B = T == GgmlType::Q4_0 ? 18 : 20;
+        const uint8_t* b = row + static_cast<int64_t>(g) * B;
+        const float d = __half2float(__ushort_as_half(__ldg(reinterpret_cast<const uint16_t*>(b))));
+        const float m = T == GgmlType::Q4_1
+                            ? __half2float(__ushort_as_half(__ldg(reinterpret_cast<const uint16_t*>(b + 2))))
+                            : -8.0f * d;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const uint32_t w = T == GgmlType::Q4_1 ? __ldg(reinterpret_cast<const uint32_t*>(b + 4) + i)
+                                                   : ld32_2(b + 2 + 4 * i);
+            c[i] = w & 0x0F0F0F0Fu, c[4 + i] = (w >> 4) & 0x0F0F0F0Fu;
+        }
+        d0 = d1 = d, m0 = m1 = m;
+        base0 = 32 * g;
+        base1 = base0 + 16;
+    } else if constexpr (T == GgmlType::Q8_0) {
+        const uint8_t* b = row + static_cast<int64_t>(g) * 34;
+        d0 = d1 = __half2float(__ushort_as_half(__ldg(reinterpret_cast<const uint16_t*>(b))));
+        m0 = m1 = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) c[i] = ld32_2(b + 2 + 4 * i);
+        base0 = 32 * g;
+        base1 = base0 + 16;
+    } else if constexpr (T == GgmlType::Q6_K) {
+        const int blk = g >> 3, k = g & 7, n = k >> 2, p = (k >> 1) & 1, l0 = (k & 1) * 16;
+        const uint8_t* b = row + static_cast<int64_t>(blk) * 210;
+        const uint8_t* ql = b + 64 * n + 32 * p + l0;
+        const uint8_t* qh = b + 128 + 32 * n + l0;
+        const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+        const float d = __half2float(__ushort_as_half(*reinterpret_cast<const uint16_t*>(b + 208)));
+        d0 = d * sc[8 * n + l0 / 16 + 2 * p], d1 = d * sc[8 * n + l0 / 16 + 2 * p + 4];
+        m0 = -32.0f * d0, m1 = -32.0f * d1;
+        const int shlo = 2 * p, shhi = 2 * p + 4;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const uint32_t l = ld32_2(ql + 4 * i), hh = ld32_2(qh + 4 * i);
+            c[i] = (l & 0x0F0F0F0Fu) | (((hh >> shlo) & 0x03030303u) << 4);
+            c[4 + i] = ((l >> 4) & 0x0F0F0F0Fu) | (((hh >> shhi) & 0x03030303u) << 4);
+        }
+        base0 = 256 * blk + 128 * n + 32 * p + l0;
+        base1 = base0 + 64;
+    }
+}
+
+struct XqMats {
+    const uint8_t* w[3];
+    float* y[3];
+    int n_out[3];
+    int pair_end[3];  // cumulative row pairs
+    bool acc[3];
+};
+
+// Sum over one 16-element half: scale_x * (256 * <c, hi> + <c, lo>).
+__device__ __forceinline__ float half_dot(const uint32_t* c, const int4& hi, const int4& lo, float sx) {
+    int sh = __dp4a(static_cast<int>(c[0]), hi.x, 0);
+    sh = __dp4a(static_cast<int>(c[1]), hi.y, sh);
+    sh = __dp4a(static_cast<int>(c[2]), hi.z, sh);
+    sh = __dp4a(static_cast<int>(c[3]), hi.w, sh);
+    int sl = __dp4a(static_cast<int>(c[0]), lo.x, 0);
+    sl = __dp4a(static_cast<int>(c[1]), lo.y, sl);
+    sl = __dp4a(static_cast<int>(c[2]), lo.z, sl);
+    sl = __dp4a(static_cast<int>(c[3]), lo.w, sl);
+    return sx * static_cast<float>(256 * sh + sl);
+}
+
+template <GgmlType T>
+static __global__ void __launch_bounds__(32 * kGxWarps)
+    gemv_xq_kernel(XqMats m, int n_mats, size_t row_bytes, int n_groups, const int8_t* __restrict__ xhi,
+                   const int8_t* __restrict__ xlo, const float* __restrict__ xs,
+                   const float* __restrict__ xsum) {
+    const int lane = threadIdx.x & 31;
+    const int pair = blockIdx.x * kGxWarps + (threadIdx.x >> 5);
+    int mi = 0;
+    while (mi < n_mats && pair >= m.pair_end[mi]) ++mi;
+    if (mi >= n_mats) return;
+    const int r0 = 2 * (pair - (mi ? m.pair_end[mi - 1] : 0));
+    const bool two = r0 + 1 < m.n_out[mi];
+    const uint8_t* row0 = m.w[mi] + static_cast<size_t>(r0) * row_bytes;
+    const uint8_t* row1 = two ? row0 + row_bytes : row0;
+    float acc0 = 0.0f, acc1 = 0.0f;
+#pragma unroll 2
+    for (int g = lane; g < n_groups; g += 32) {
+        uint32_t c0[8], c1[8];
+        float a0, b0, a1, b1, e0, f0, e1, f1;
+        int base0, base1;
+        int_group<T>(row0, g, c0, a0, b0, a1, b1, base0, base1);
+        int_group<T>(row1, g, c1, e0, f0, e1, f1, base0, base1);
+        const int4 h0 = __ldg(reinterpret_cast<const int4*>(xhi + base0));
+        const int4 l0 = __ldg(reinterpret_cast<const int4*>(xlo + base0));
+        const int4 h1 = __ldg(reinterpret_cast<const int4*>(xhi + base1));
+        const int4 l1 = __ldg(reinterpret_cast<const int4*>(xlo + base1));
+        const float s0 = __ldg(xs + base0 / kXBlock), s1 = __ldg(xs + base1 / kXBlock);
+        const float u0 = __ldg(xsum + base0 / kXBlock), u1 = __ldg(xsum + base1 / kXBlock);
+        acc0 += a0 * half_dot(c0, h0, l0, s0) + b0 * u0 + a1 * half_dot(c0 + 4, h1, l1, s1) + b1 * u1;
+        acc1 += e0 * half_dot(c1, h0, l0, s0) + f0 * u0 + e1 * half_dot(c1 + 4, h1, l1, s1) + f1 * u1;
+    }
+    acc0 = warp_sum(acc0);
+    acc1 = warp_sum(acc1);
+    if (lane == 0) {
+        float* y = m.y[mi] + r0;
+        y[0] = m.acc[mi] ? y[0] + acc0 : acc0;
+        if (two) y[1] = m.acc[mi] ? y[1] + acc1 : acc1;
+    }
+}
+
+Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
+               cudaStream_t stream) {
+    const char* op = "gemv_xq";
+    if (!gemv_xq_supported(type))
+        return bad_arg(op, std::string("no integer path for ") + gpu_weight_name(type));
+    if (n_mats < 1 || n_mats > 3) return bad_arg(op, "1..3 matrices per launch");
+    if (reinterpret_cast<uintptr_t>(xq) % 16) return bad_arg(op, "xq must be 16-byte aligned");
+    XqMats m{};
+    int pairs = 0;
+    for (int i = 0; i < n_mats; ++i) {
+        if (auto e = check_weight_shape(type, n_in, mats[i].n_out); !e.empty()) return bad_arg(op, e);
+        if (!mats[i].w || !mats[i].y) return bad_arg(op, "null matrix or output");
+        if (reinterpret_cast<uintptr_t>(mats[i].w) % 16)
+            return bad_arg(op, "weights must be 16-byte aligned");
+        m.w[i] = static_cast<const uint8_t*>(mats[i].w);
+        m.y[i] = mats[i].y;
+        m.n_out[i] = static_cast<int>(mats[i].n_out);
+        m.acc[i] = mats[i].accumulate;
+        pairs += static_cast<int>((mats[i].n_out + 1) / 2);
+        m.pair_end[i] = pairs;
+    }
+    const size_t row_bytes = gpu_row_bytes(type, n_in);
+    const int n_groups = static_cast<int>(n_in / kGroup);
+    const auto* base = static_cast<const int8_t*>(xq);
+    const auto* xs = reinterpret_cast<const float*>(base + 2 * n_in);
+    const float* xsum = xs + n_in / kXBlock;
+    const dim3 grid(ceil_div(pairs, kGxWarps)), block(32 * kGxWarps);
+    switch (type) {
+#define DK_CASE(T)                                                                                     \
+    case GgmlType::T:                                                                                  \
+        gemv_xq_kernel<GgmlType::T>                                                                    \
+            <<<grid, block, 0, stream>>>(m, n_mats, row_bytes, n_groups, base, base + n_in, xs, xsum); \
+        break;
+        DK_CASE(Q4_K)
+        DK_CASE(Q6_K)
+        DK_CASE(Q8_0)
+        DK_CASE(Q4_0)
+        DK_CASE(Q4_1)
+#undef DK_CASE
+        default:
+            break;
+    }
+    return launch_status(op);
+}
+
+}  // namespace docket::cuda

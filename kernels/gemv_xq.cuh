@@ -1,0 +1,38 @@
+#pragma once
+// Decode-time matrix-vector products on the integer units: the activation vector is quantized ONCE per step
+// to 16-bit fixed point in blocks of 16 (x ~= scale_b * (256 * hi + lo), hi, lo int8; relative precision
+// ~3e-5 of the block's largest |x|), then every weight row is streamed with wide loads and dotted with
+// dp4a against hi and lo. Each warp does two rows so one load of x serves both. Several matrices that read
+// the same x (q|k|v, gate|up) go in one launch so small matrices still fill the GPU.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "model/ggml_type.h"
+#include "util/status.h"
+
+namespace docket::cuda {
+
+// Bytes of the quantized-x buffer for n_in elements (n_in a multiple of 32): int8 hi[n_in], int8 lo[n_in],
+// float scale[n_in/16], float sum[n_in/16] (sum of the original x over each block).
+size_t gemv_xq_bytes(int64_t n_in);
+
+// x: [n_in] f32 -> xq (gemv_xq_bytes(n_in) bytes, 16-byte aligned).
+Status quantize_x(const float* x, int64_t n_in, void* xq, cudaStream_t stream);
+
+// True when `type` has the integer path (Q4_K Q6_K Q8_0 Q4_0 Q4_1); F16/BF16 use gemv_q on f32 x.
+bool gemv_xq_supported(GgmlType type);
+
+// One matrix of a fused launch: w [n_out][n_in] of the launch's type; y [n_out] f32 (+)= W . x.
+struct GemvXqMat {
+    const void* w = nullptr;
+    int64_t n_out = 0;
+    float* y = nullptr;
+    bool accumulate = false;
+};
+
+// y_i (+)= W_i . x for 1..3 matrices of the same type and n_in, x given as quantize_x's output.
+Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
+               cudaStream_t stream);
+
+}  // namespace docket::cuda
