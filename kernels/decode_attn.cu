@@ -258,6 +258,8 @@ static __global__ void __launch_bounds__(kDaThreads)
     }
 }
 
+#include "decode_attn_mma.cuh"
+
 // out[b][h][d] = sum_s o_s[d] 2^(m_s - M) / sum_s l_s 2^(m_s - M).
 static __global__ void decode_combine_kernel(const float* __restrict__ ws, int total_splits, int hd,
                                              float* __restrict__ out) {
@@ -297,6 +299,22 @@ size_t decode_attention_workspace(const DecodeAttnShape& s, int n_sources) {
 template <KvFormat F, int HD>
 static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnShape& s, int G, int n_splits,
                             int split_base, int total_splits, float* ws, cudaStream_t stream) {
+    const dim3 grid(n_splits, kv.n_kv_heads, s.batch);
+    const float scale_log2 = s.scale * 1.4426950408889634f;
+    if (s.impl == 0) {
+        const size_t smem = DaMmaSmem<F, HD>::bytes;
+        static bool attr_set = false;
+        if (!attr_set) {
+            DK_TRY(cuda_status(
+                cudaFuncSetAttribute(decode_attn_mma_kernel<F, HD>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+                "decode_attention", "set shared memory"));
+            attr_set = true;
+        }
+        decode_attn_mma_kernel<F, HD><<<grid, kDaThreads, smem, stream>>>(
+            q, kv, s.n_heads, G, s.inv_freq, scale_log2, n_splits, split_base, total_splits, ws);
+        return launch_status("decode_attention (tensor cores)");
+    }
     const size_t smem = DaSmem<F, HD>::bytes;
     static bool attr_set = false;
     if (!attr_set) {
@@ -306,10 +324,8 @@ static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnS
             "decode_attention", "set shared memory"));
         attr_set = true;
     }
-    const dim3 grid(n_splits, kv.n_kv_heads, s.batch);
-    decode_attn_kernel<F, HD><<<grid, kDaThreads, smem, stream>>>(q, kv, s.n_heads, G, s.inv_freq,
-                                                                  s.scale * 1.4426950408889634f, n_splits,
-                                                                  split_base, total_splits, ws);
+    decode_attn_kernel<F, HD><<<grid, kDaThreads, smem, stream>>>(q, kv, s.n_heads, G, s.inv_freq, scale_log2,
+                                                                  n_splits, split_base, total_splits, ws);
     return launch_status("decode_attention");
 }
 

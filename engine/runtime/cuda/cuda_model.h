@@ -55,7 +55,8 @@ public:
 
     // Decode-attention kernel alone over the current caches of one layer (benchmark of its bandwidth):
     // returns the bytes of KV it reads.
-    Result<uint64_t> run_decode_attention_only(int layer);
+    // impl: DecodeAttnShape::impl (0 tensor cores, 1 CUDA cores).
+    Result<uint64_t> run_decode_attention_only(int layer, int impl = 0);
 
 private:
     CudaModel() = default;
