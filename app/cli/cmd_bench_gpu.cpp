@@ -119,7 +119,9 @@ int run_cuda(const Args& args, const std::string& model_path) {
         auto xf = DeviceBuffer::alloc(max_in * 4, "x"), xq = DeviceBuffer::alloc(gemv_xq_bytes(max_in), "xq"),
              yb = DeviceBuffer::alloc(3 * 14336 * 4, "y");
         if (!xf || !xq || !yb) return fail("bench gpu", "cannot allocate GEMV buffers");
-        BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 16384, 4, 3, xf->as<uint8_t>(), ctx.compute()));
+        // Random f16 pairs in (-2, 2), written as 4 KB "pages" (16 tokens x 1 head x 64 dims).
+        BENCH_TRY(kv_fill_random(KvFormat::f16, 16, 1, 64, 4096, max_in * 4 / 4096, 3, xf->as<uint8_t>(),
+                                 ctx.compute()));
         for (const Shape& sh : shapes) {
             const int64_t outs[3] = {sh.mats == 3 ? 4096 : sh.n_out, sh.mats == 3 ? 1024 : sh.n_out, 1024};
             size_t bytes = 0;
@@ -130,7 +132,7 @@ int run_cuda(const Args& args, const std::string& model_path) {
                 const size_t b = ggml_row_size(GgmlType::Q4_K, sh.n_in) * outs[i % sh.mats];
                 auto m = DeviceBuffer::alloc(b, "gemv matrix");
                 if (!m) return fail("bench gpu", m.status().to_string());
-                BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 256, b / 256, 11 + i, m->as<uint8_t>(),
+                BENCH_TRY(kv_fill_random(KvFormat::f16, 16, 1, 64, 4096, b / 4096, 11 + i, m->as<uint8_t>(),
                                          ctx.compute()));
                 w.push_back(std::move(*m));
             }
