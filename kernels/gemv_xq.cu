@@ -8,7 +8,9 @@ namespace docket::cuda {
 // int8.
 constexpr float kXMax = 32639.0f;
 constexpr int kXBlock = 16;
-constexpr int kGxWarps = 4;  // warps per block; each warp does 2 rows
+// One block per pair of rows; its 4 warps split the row's groups (interleaved) and add up in shared memory.
+// (One warp per pair left the GPU latency-bound: half a wave of warps, each waiting on its own loads.)
+constexpr int kGxWarps = 4;
 
 size_t gemv_xq_bytes(int64_t n_in) {
     return static_cast<size_t>(n_in) * 2 + static_cast<size_t>(n_in / kXBlock) * 8;
@@ -170,18 +172,23 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
     gemv_xq_kernel(XqMats m, int n_mats, size_t row_bytes, int n_groups, const int8_t* __restrict__ xhi,
                    const int8_t* __restrict__ xlo, const float* __restrict__ xs,
                    const float* __restrict__ xsum) {
-    const int lane = threadIdx.x & 31;
-    const int pair = blockIdx.x * kGxWarps + (threadIdx.x >> 5);
-    int mi = 0;
-    while (mi < n_mats && pair >= m.pair_end[mi]) ++mi;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int pair = blockIdx.x;
+    // Matrix of this pair, picked with selects (indexing the parameter struct would copy it to local memory).
+    const int mi = pair < m.pair_end[0] ? 0 : (n_mats > 1 && pair < m.pair_end[1]) ? 1 : 2;
     if (mi >= n_mats) return;
-    const int r0 = 2 * (pair - (mi ? m.pair_end[mi - 1] : 0));
-    const bool two = r0 + 1 < m.n_out[mi];
-    const uint8_t* row0 = m.w[mi] + static_cast<size_t>(r0) * row_bytes;
+    const int first_pair = mi == 0 ? 0 : mi == 1 ? m.pair_end[0] : m.pair_end[1];
+    const uint8_t* wm = mi == 0 ? m.w[0] : mi == 1 ? m.w[1] : m.w[2];
+    float* ym = mi == 0 ? m.y[0] : mi == 1 ? m.y[1] : m.y[2];
+    const int n_out = mi == 0 ? m.n_out[0] : mi == 1 ? m.n_out[1] : m.n_out[2];
+    const bool acc = mi == 0 ? m.acc[0] : mi == 1 ? m.acc[1] : m.acc[2];
+    const int r0 = 2 * (pair - first_pair);
+    const bool two = r0 + 1 < n_out;
+    const uint8_t* row0 = wm + static_cast<size_t>(r0) * row_bytes;
     const uint8_t* row1 = two ? row0 + row_bytes : row0;
     float acc0 = 0.0f, acc1 = 0.0f;
 #pragma unroll 2
-    for (int g = lane; g < n_groups; g += 32) {
+    for (int g = lane + 32 * warp; g < n_groups; g += 32 * kGxWarps) {
         uint32_t c0[8], c1[8];
         float a0, b0, a1, b1, e0, f0, e1, f1;
         int base0, base1;
@@ -198,10 +205,15 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
     }
     acc0 = warp_sum(acc0);
     acc1 = warp_sum(acc1);
-    if (lane == 0) {
-        float* y = m.y[mi] + r0;
-        y[0] = m.acc[mi] ? y[0] + acc0 : acc0;
-        if (two) y[1] = m.acc[mi] ? y[1] + acc1 : acc1;
+    __shared__ float part[kGxWarps][2];
+    if (lane == 0) part[warp][0] = acc0, part[warp][1] = acc1;
+    __syncthreads();
+    if (threadIdx.x < 2 && (threadIdx.x == 0 || two)) {
+        float v = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kGxWarps; ++w) v += part[w][threadIdx.x];
+        float* y = ym + r0 + threadIdx.x;
+        *y = acc ? *y + v : v;
     }
 }
 
@@ -231,7 +243,7 @@ Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, c
     const auto* base = static_cast<const int8_t*>(xq);
     const auto* xs = reinterpret_cast<const float*>(base + 2 * n_in);
     const float* xsum = xs + n_in / kXBlock;
-    const dim3 grid(ceil_div(pairs, kGxWarps)), block(32 * kGxWarps);
+    const dim3 grid(pairs), block(32 * kGxWarps);
     switch (type) {
 #define DK_CASE(T)                                                                                     \
     case GgmlType::T:                                                                                  \
