@@ -1,4 +1,4 @@
-// docket-cli generate: run a prompt through the CPU runtime and stream the continuation to stdout.
+// docket-cli generate: run a prompt through the CPU or CUDA runtime and stream the continuation to stdout.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -9,6 +9,8 @@
 #include "model/chat_template.h"
 #include "model/tokenizer.h"
 #include "prompt_input.h"
+#include "runtime/cuda/backend.h"
+#include "runtime/cuda/gpu_session.h"
 #include "runtime/forward.h"
 #include "runtime/generate.h"
 
@@ -32,6 +34,8 @@ const char* kUsage =
     "  --seed S             sampling seed (default 1)\n"
     "  --threads N          compute threads (default: all cores)\n"
     "  --ctx N              context size in tokens (default 4096)\n"
+    "  --backend B          cpu, cuda or auto (default): auto takes the GPU when a usable one and a\n"
+    "                       supported model are there, else the CPU, and says why on stderr\n"
     "Text streams to stdout as it is produced; a speed line goes to stderr.\n";
 
 }  // namespace
@@ -74,7 +78,7 @@ int run(const std::vector<std::string>& argv) {
     if (auto bad =
             args.unknown({"--model", "--chat", "--chat-format", "--system", "--prompt", "--prompt-file",
                           "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n",
-                          "--seed", "--threads", "--ctx", "--help"});
+                          "--seed", "--threads", "--ctx", "--backend", "--help"});
         !bad.empty())
         return fail("generate", "unknown option " + bad[0]);
     const std::string path = args.get("--model");
@@ -94,6 +98,9 @@ int run(const std::vector<std::string>& argv) {
     const int threads = static_cast<int>(args.get_int("--threads", 0));
     const int ctx = static_cast<int>(args.get_int("--ctx", 4096));
     if (gp.max_tokens < 0 || ctx <= 0) return fail("generate", "-n and --ctx must be positive");
+    const std::string backend = args.get("--backend", "auto");
+    auto choice = select_backend(backend);
+    if (!choice) return fail("generate", choice.status().to_string());
 
     auto model = Model::load(path);
     if (!model) return fail("generate", model.status().to_string());
@@ -108,20 +115,35 @@ int run(const std::vector<std::string>& argv) {
     if (static_cast<int>(ids->size()) > ctx)
         return fail("generate", fmt::format("prompt of {} tokens exceeds --ctx {}", ids->size(), ctx));
 
-    CpuForward forward(**model, threads);
+    GpuSessionPtr gpu;
+    std::string backend_note = choice->detail;
+    if (choice->backend == Backend::cuda) {
+        auto g = open_gpu_session(**model, std::max<int>(capacity, static_cast<int>(ids->size())));
+        if (g) {
+            gpu = std::move(*g);
+        } else if (backend == "cuda") {
+            return fail("generate", g.status().to_string());
+        } else {
+            backend_note = "CPU (the CUDA backend cannot run this model: " + g.status().message() + ")";
+        }
+    }
+    std::fprintf(stderr, "backend: %s\n", gpu ? ("CUDA, " + backend_note).c_str() : backend_note.c_str());
+    std::unique_ptr<CpuForward> forward;
+    if (!gpu) forward = std::make_unique<CpuForward>(**model, threads);
     gp.cancel = &g_cancel;
     std::signal(SIGINT, on_sigint);
     StreamingDecoder dec(**tok);
     const Tokenizer& t = **tok;
-    auto st = generate(
-        forward, **cache, *ids, gp, [&](TokenId id) { return t.is_eog(id); },
-        [&](TokenId id) {
-            if (t.is_eog(id)) return true;
-            const std::string s = dec.push(id);
-            std::fwrite(s.data(), 1, s.size(), stdout);
-            std::fflush(stdout);
-            return true;
-        });
+    auto is_eog = [&](TokenId id) { return t.is_eog(id); };
+    auto on_token = [&](TokenId id) {
+        if (t.is_eog(id)) return true;
+        const std::string s = dec.push(id);
+        std::fwrite(s.data(), 1, s.size(), stdout);
+        std::fflush(stdout);
+        return true;
+    };
+    auto st = gpu ? gpu_generate(*gpu, *ids, gp, is_eog, on_token)
+                  : generate(*forward, **cache, *ids, gp, is_eog, on_token);
     const std::string rest = dec.flush();
     std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fputc('\n', stdout);
@@ -129,17 +151,19 @@ int run(const std::vector<std::string>& argv) {
     if (!st) return fail("generate", st.status().to_string());
     std::fprintf(stderr,
                  "prompt: %d tokens in %.2f s (%.1f tok/s); generated: %d tokens in %.2f s (%.1f tok/s); "
-                 "stop: %s; %d threads\n",
+                 "stop: %s; %s\n",
                  st->prompt_tokens, st->prompt_seconds,
                  st->prompt_tokens / std::max(st->prompt_seconds, 1e-9), st->generated, st->generate_seconds,
                  st->generated > 1 ? (st->generated - 1) / std::max(st->generate_seconds, 1e-9) : 0.0,
-                 stop_reason_name(st->stop), forward.pool().size());
+                 stop_reason_name(st->stop),
+                 gpu ? "GPU" : fmt::format("{} threads", forward->pool().size()).c_str());
     return 0;
 }
 
 }  // namespace
 
 DOCKET_CLI_COMMAND("generate",
-                   "generate text with the CPU runtime (greedy by default; --chat for chat models)", run);
+                   "generate text with the CPU or CUDA runtime (greedy by default; --chat for chat models)",
+                   run);
 
 }  // namespace docket::cli

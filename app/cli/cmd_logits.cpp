@@ -5,6 +5,8 @@
 
 #include "command.h"
 #include "prompt_input.h"
+#include "runtime/cuda/backend.h"
+#include "runtime/cuda/gpu_session.h"
 #include "runtime/forward.h"
 
 namespace docket::cli {
@@ -52,19 +54,23 @@ int run(const std::vector<std::string>& argv) {
         std::printf(
             "usage: docket-cli logits --model FILE.gguf (--prompt-file FILE | --prompt TEXT) [--top K] "
             "[--chat]\n"
-            "       [--chat-format NAME] [--threads N]\n"
+            "       [--chat-format NAME] [--threads N] [--backend cpu|cuda|auto]\n"
             "Prints {\"token_ids\":[...],\"top\":[{\"id\":..,\"logit\":..,\"piece\":\"..\"}...]} for the "
             "next token.\n");
         return 0;
     }
     if (auto bad = args.unknown({"--model", "--prompt", "--prompt-file", "--top", "--chat", "--chat-format",
-                                 "--system", "--threads", "--help"});
+                                 "--system", "--threads", "--backend", "--help"});
         !bad.empty())
         return fail("logits", "unknown option " + bad[0]);
     const std::string path = args.get("--model");
     if (path.empty()) return fail("logits", "--model FILE.gguf is required");
     const int top = static_cast<int>(args.get_int("--top", 10));
     if (top <= 0) return fail("logits", "--top must be positive");
+    // CPU unless asked: this command is the reference other runtimes are compared with.
+    const std::string backend = args.get("--backend", "cpu");
+    auto choice = select_backend(backend);
+    if (!choice) return fail("logits", choice.status().to_string());
     auto prompt = read_prompt(args, "logits");
     if (!prompt) return fail("logits", prompt.status().message());
     auto model = Model::load(path);
@@ -74,12 +80,30 @@ int run(const std::vector<std::string>& argv) {
     auto ids = prompt_tokens(args, (*model)->gguf(), **tok, *prompt);
     if (!ids) return fail("logits", ids.status().to_string());
     if (ids->empty()) return fail("logits", "the prompt is empty after tokenization");
-    auto cache = KvCache::create((*model)->config(), static_cast<int32_t>(ids->size()));
-    if (!cache) return fail("logits", cache.status().to_string());
-    CpuForward forward(**model, static_cast<int>(args.get_int("--threads", 0)));
     std::vector<float> logits;
-    if (Status s = forward.eval(**cache, *ids, LogitsMode::last, &logits); !s.is_ok())
-        return fail("logits", s.to_string());
+    bool on_gpu = false;
+    if (choice->backend == Backend::cuda) {
+        auto g = open_gpu_session(**model, static_cast<int32_t>(ids->size()));
+        if (g) {
+            if (Status s = gpu_last_logits(**g, *ids, &logits); !s.is_ok())
+                return fail("logits", s.to_string());
+            on_gpu = true;
+        } else if (backend == "cuda") {
+            return fail("logits", g.status().to_string());
+        } else {
+            std::fprintf(stderr, "backend: CPU (the CUDA backend cannot run this model: %s)\n",
+                         g.status().message().c_str());
+        }
+    } else if (backend == "auto") {
+        std::fprintf(stderr, "backend: %s\n", choice->detail.c_str());
+    }
+    if (!on_gpu) {
+        auto cache = KvCache::create((*model)->config(), static_cast<int32_t>(ids->size()));
+        if (!cache) return fail("logits", cache.status().to_string());
+        CpuForward forward(**model, static_cast<int>(args.get_int("--threads", 0)));
+        if (Status s = forward.eval(**cache, *ids, LogitsMode::last, &logits); !s.is_ok())
+            return fail("logits", s.to_string());
+    }
 
     std::vector<int32_t> order(logits.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
@@ -102,6 +126,7 @@ int run(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-DOCKET_CLI_COMMAND("logits", "print the top-K next-token logits after a prompt as JSON (CPU runtime)", run);
+DOCKET_CLI_COMMAND("logits", "print the top-K next-token logits after a prompt as JSON (CPU or CUDA runtime)",
+                   run);
 
 }  // namespace docket::cli

@@ -37,6 +37,7 @@ public:
 
     const ModelConfig& config() const { return cfg_; }
     int32_t n_past() const { return n_past_; }
+    int32_t capacity() const { return opt_.capacity; }
     void reset() { n_past_ = 0; }
     uint64_t device_weight_bytes() const { return weight_bytes_; }
     uint64_t device_bytes() const;  // everything this object holds on the GPU
