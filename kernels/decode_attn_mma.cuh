@@ -43,16 +43,15 @@ __device__ __forceinline__ void da_issue(const PagedKv& kv, int kvh, int pg0, in
     }
 }
 
-// Element (dim d, chunk token tt) of K (pre-RoPE) from a stage with row = C*N/8 bytes per dim.
+// Element (dim d, chunk token tt) of K (pre-RoPE) from a stage with row = C*N/8 bytes per dim, given that
+// dim's {scale, zero} (unused for f16).
 template <KvFormat F, int HD>
-__device__ __forceinline__ float da_k(const uint8_t* st, int row, int d, int tt) {
-    using L = DaSmem<F, HD>;
-    constexpr int N = L::N;
+__device__ __forceinline__ float da_k(const uint8_t* st, int row, int d, int tt, float2 sz) {
+    constexpr int N = DaSmem<F, HD>::N;
     if constexpr (F == KvFormat::f16) {
         return __half2float(reinterpret_cast<const __half*>(st)[tt * HD + d]);
     } else {
         const int code = (st[d * row + (tt * N) / 8] >> ((tt * N) % 8)) & ((1 << N) - 1);
-        const float2 sz = __half22float2(reinterpret_cast<const __half2*>(st + 2 * L::k_bytes)[d]);
         return fmaf(sz.x, static_cast<float>(code), sz.y);
     }
 }
@@ -157,11 +156,17 @@ static __global__ void __launch_bounds__(kDaThreads)
 #pragma unroll
             for (int hp = 0; hp < 2; ++hp) {  // pairs i0 = 8kk + t and i0 + 4
                 const int pr = 8 * kk + t + 4 * hp;
+                float2 z0 = make_float2(0.0f, 0.0f), z1 = z0;  // {scale, zero} of dims 2pr, 2pr+1, once
+                if constexpr (F != KvFormat::f16) {
+                    const uint2 u = reinterpret_cast<const uint2*>(st + 2 * L::k_bytes)[pr];
+                    z0 = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
+                    z1 = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+                }
 #pragma unroll
                 for (int tb = 0; tb < 2; ++tb) {
                     const int tt = tb ? tB : tA;
-                    const float k0 = da_k<F, HD>(st, row, 2 * pr, tt),
-                                k1 = da_k<F, HD>(st, row, 2 * pr + 1, tt);
+                    const float k0 = da_k<F, HD>(st, row, 2 * pr, tt, z0),
+                                k1 = da_k<F, HD>(st, row, 2 * pr + 1, tt, z1);
                     const float2 cs = rtab[pr * kRtabStride + tt];
                     af[2 * hp + tb] = pack_half2(k0 * cs.x - k1 * cs.y, k0 * cs.y + k1 * cs.x);
                 }

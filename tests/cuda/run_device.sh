@@ -19,6 +19,11 @@ if [ "$what" = smollm2 ]; then
   sha256sum /tmp/models/SmolLM2-135M-Instruct.Q4_1.gguf
   /tmp/b/bin/test_cuda_model_matches_cpu smollm2_golden_prompts_gpu_matches_cpu 2>&1 | tee $OUT/test_smollm2.log |
     grep -E "QINFO|FAIL|PASS|Totals|cpu |gpu " | cut -c1-600
+  M=/tmp/models/SmolLM2-135M-Instruct.Q4_1.gguf
+  for be in cuda cpu; do  # the CLI on both backends: same greedy text, same top logits
+    /tmp/b/bin/docket-cli generate --model $M --chat --prompt "What is the capital of France?" -n 24 --backend $be 2>&1 | tee -a $OUT/cli.log
+    /tmp/b/bin/docket-cli logits --model $M --prompt "The capital of France is" --top 3 --backend $be 2>&1 | tee -a $OUT/cli.log
+  done
   exit 0
 fi
 if [ "$what" != bench ]; then
