@@ -26,6 +26,7 @@ int run(const std::vector<std::string>& argv) {
     store::StoreOptions opt;
     opt.byte_budget = static_cast<uint64_t>(std::max<long long>(0, args.get_int("--budget", 0)));
     opt.compact_dead_fraction = min_dead;
+    opt.create_if_missing = false;
     auto store = store::Store::open(dir, opt);
     if (!store) return fail("compact", store.status().to_string());
     auto before = (*store)->stats();

@@ -17,7 +17,9 @@ int run(const std::vector<std::string>& argv) {
         return fail("inspect", "unknown option " + bad[0]);
     const std::string dir = args.get("--store");
     if (dir.empty()) return fail("inspect", "--store DIR is required");
-    auto store = store::Store::open(dir);
+    store::StoreOptions opt;
+    opt.create_if_missing = false;  // inspecting must not create a store
+    auto store = store::Store::open(dir, opt);
     if (!store) return fail("inspect", store.status().to_string());
     auto s = (*store)->stats();
     if (!s) return fail("inspect", s.status().to_string());

@@ -21,7 +21,9 @@ int run(const std::vector<std::string>& argv) {
         return fail("verify", "unknown option " + bad[0]);
     const std::string dir = args.get("--store");
     if (dir.empty()) return fail("verify", "--store DIR is required");
-    auto store = store::Store::open(dir);
+    store::StoreOptions opt;
+    opt.create_if_missing = false;  // a mistyped path must fail, not verify a new empty store
+    auto store = store::Store::open(dir, opt);
     if (!store) return fail("verify", store.status().to_string());
     auto rep = (*store)->verify(args.has("--mark-bad"));
     if (!rep) return fail("verify", rep.status().to_string());

@@ -32,10 +32,21 @@ int default_zstd_level(Codec c) {
 
 namespace {
 
+// Creates `path` owner-only (the store holds what the documents say). A directory that already exists is
+// left alone: it is someone else's to set up, and chmod-ing it would be a surprise.
 Status make_dir(const std::string& path) {
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-        return make_error(ErrorCode::io_error, "mkdir {}: {}", path, std::strerror(errno));
-    // The store holds what the documents say: owner-only, also when the directory existed before.
+    if (::mkdir(path.c_str(), 0700) != 0) {
+        if (errno != EEXIST)
+            return make_error(ErrorCode::io_error, "mkdir {}: {}", path, std::strerror(errno));
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+            return make_error(ErrorCode::io_error, "{} exists and is not a directory", path);
+        if (st.st_mode & 0077)
+            DK_LOG_WARN("{} is accessible to other users (mode {:o}); the store keeps document contents",
+                        path, st.st_mode & 0777);
+        return Status::ok();
+    }
+    // mkdir honours the umask; make it exactly 0700 whatever the umask was.
     if (::chmod(path.c_str(), 0700) != 0)
         return make_error(ErrorCode::io_error, "chmod 0700 {}: {}", path, std::strerror(errno));
     return Status::ok();
@@ -66,15 +77,23 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
     s->opt_ = opt;
     s->opt_.queue_depth = std::clamp(opt.queue_depth, 1, 4096);
     s->opt_.extent_target_bytes = std::max<size_t>(opt.extent_target_bytes, 64 << 10);
-    DK_TRY(make_dir(dir));
-    DK_TRY(make_dir(s->seg_dir_));
+    const std::string index = dir + "/index.db";
+    if (!opt.create_if_missing) {
+        // Nothing is created or changed before we know a store is there.
+        struct stat st;
+        if (::stat(index.c_str(), &st) != 0)
+            return make_error(ErrorCode::not_found, "no Docket store at {} (index.db missing)", dir);
+    } else {
+        DK_TRY(make_dir(dir));
+    }
+    DK_TRY(make_dir(s->seg_dir_));  // part of the store's layout (an existing store has it already)
     const std::string lock = dir + "/LOCK";
     s->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd_ < 0) return make_error(ErrorCode::io_error, "open {}: {}", lock, std::strerror(errno));
     if (::flock(s->lock_fd_, LOCK_EX | LOCK_NB) != 0)
         return make_error(ErrorCode::io_error, "store {} is in use by another process ({})", dir,
                           std::strerror(errno));
-    DK_ASSIGN_OR_RETURN(s->db_, Db::open(dir + "/index.db", true));
+    DK_ASSIGN_OR_RETURN(s->db_, Db::open(index, opt.create_if_missing));
     DK_TRY(migrate(*s->db_));
     s->files_ = std::make_unique<SegmentFiles>(s->seg_dir_, opt.o_direct, opt.faults);
     DK_TRY(s->recover().with_context("recovering store " + dir));

@@ -29,7 +29,9 @@ class StoreReader;
 
 class Store {
 public:
-    // Opens or creates the store in `dir` (mode 0700) and recovers from any crash (see above).
+    // Opens the store in `dir` and recovers from any crash (see above). A missing store is created (its
+    // directories mode 0700) when opt.create_if_missing, else not_found; an existing directory's mode is
+    // left as it is.
     static Result<std::unique_ptr<Store>> open(const std::string& dir, const StoreOptions& opt = {});
     ~Store();
     Store(const Store&) = delete;

@@ -66,6 +66,9 @@ struct StoreOptions {
     bool o_direct = true;                      // false, or when the filesystem refuses it: buffered I/O
     double compact_dead_fraction = 0.5;        // enforce_budget() compacts files at least this dead
     IoFaults* faults = nullptr;                // test hook: fail the N-th write/sync
+    // false: open only an existing store (index.db present), never create one: not_found otherwise.
+    // Commands that inspect a store use false so that a mistyped path is reported, not turned into a store.
+    bool create_if_missing = true;
 };
 
 // zstd level per codec, chosen by measurement (tests/bench/RESULTS.md, "KV snapshot store").
