@@ -3,32 +3,44 @@
 
 #include <atomic>
 #include <cerrno>
+#include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "store/aligned_buffer.h"
 #include "store/block_reader.h"
 #include "util/log.h"
+#include "util/thread_pool.h"
 
 namespace docket::store {
 namespace {
 
 class PreadPoolReader final : public BlockReader {
 public:
-    explicit PreadPoolReader(int threads) : threads_(threads), bufs_(static_cast<size_t>(threads)) {}
+    // The threads start once, here, not per batch. ThreadPool degrades to the threads it could start (down to
+    // the caller's alone, logged) when thread creation fails, so a starved process reads slower instead of
+    // dying. It also caps the count at 4x the cores.
+    explicit PreadPoolReader(int threads)
+        : pool_(std::make_unique<ThreadPool>(threads)), bufs_(static_cast<size_t>(pool_->size())) {}
     const char* kind() const override { return "pread-pool"; }
-    int queue_depth() const override { return threads_; }
+    int queue_depth() const override { return pool_->size(); }
 
     Status read(std::span<const ReadRequest> reqs, const ReadDone& on_done) override {
+        if (reqs.empty()) return Status::ok();
         uint32_t max_len = 0;
         for (const auto& r : reqs) max_len = std::max(max_len, r.length);
-        const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads_), reqs.size()));
-        for (int t = 0; t < n; ++t)
-            if (!bufs_[static_cast<size_t>(t)].resize(max_len))
-                return make_error(ErrorCode::out_of_memory, "read buffer of {} bytes", max_len);
         std::atomic<size_t> next{0};
-        auto work = [&](AlignedBuffer& buf) {
+        std::mutex mu;
+        Status error;
+        auto work = [&](int thread) {
+            AlignedBuffer& buf = bufs_[static_cast<size_t>(thread)];
+            if (!buf.resize(max_len)) {
+                // The other threads take this thread's share; when none can, read() reports it.
+                std::lock_guard lock(mu);
+                if (error.is_ok())
+                    error = make_error(ErrorCode::out_of_memory, "read buffer of {} bytes", max_len);
+                return;
+            }
             for (size_t i; (i = next.fetch_add(1)) < reqs.size();) {
                 const ReadRequest& r = reqs[i];
                 uint64_t got = 0;
@@ -47,16 +59,22 @@ public:
                 on_done(i, buf.data(), res < 0 ? res : static_cast<int64_t>(got));
             }
         };
-        std::vector<std::thread> pool;
-        for (int t = 1; t < n; ++t) pool.emplace_back(work, std::ref(bufs_[static_cast<size_t>(t)]));
-        if (n > 0) work(bufs_[0]);
-        for (auto& t : pool) t.join();
+        const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(pool_->size()), reqs.size()));
+        // One range element per thread: each element runs work() on the thread that claimed it, with that
+        // thread's buffer; the shared `next` hands out the requests.
+        pool_->parallel_for(n, [&](int64_t b, int64_t e, int thread) {
+            for (int64_t k = b; k < e; ++k) work(thread);
+        });
+        if (next.load() < reqs.size()) {
+            // Every thread failed its buffer: nothing more can be read.
+            return error.is_ok() ? make_error(ErrorCode::internal, "pread pool left requests unread") : error;
+        }
         return Status::ok();
     }
 
 private:
-    int threads_;
-    std::vector<AlignedBuffer> bufs_;
+    std::unique_ptr<ThreadPool> pool_;
+    std::vector<AlignedBuffer> bufs_;  // one per pool thread, indexed by ThreadPool's thread index
 };
 
 }  // namespace
