@@ -81,10 +81,22 @@ Result<ExtentHeader> check_extent(const uint8_t* bytes, size_t length, const Ext
                         "{}+{} pages {}+{}",
                         h.snapshot_id, h.layer_begin, h.layer_count, h.page_begin, h.page_count,
                         e.snapshot_id, e.layer_begin, e.layer_count, e.page_begin, e.page_count));
+    if (h.codec != e.codec || h.n_kv_heads != e.n_kv_heads || h.head_dim != e.head_dim ||
+        h.n_tokens != e.n_tokens)
+        return bad(fmt::format(
+            "header says {} {} kv heads x {} dims, {} tokens; the snapshot row says {} {} x {}, {} tokens",
+            kv_page::codec_name(static_cast<kv_page::Codec>(h.codec)), h.n_kv_heads, h.head_dim, h.n_tokens,
+            kv_page::codec_valid(e.codec) ? kv_page::codec_name(static_cast<kv_page::Codec>(e.codec)) : "?",
+            e.n_kv_heads, e.head_dim, e.n_tokens));
+    if (h.flags & ~kExtentRaw) return bad(fmt::format("unknown flags {:02x}", h.flags));
     const uint64_t pb = kv_page::page_bytes(static_cast<kv_page::Codec>(h.codec), h.n_kv_heads, h.head_dim);
+    // length >= kExtentHeaderBytes was checked above, so the subtraction cannot wrap.
     if (h.page_bytes != pb || h.raw_length != uint64_t{h.layer_count} * h.page_count * pb ||
-        h.extent_length != length || kExtentHeaderBytes + h.payload_length > length)
-        return bad("header lengths are inconsistent");
+        h.extent_length != length || h.payload_length > length - kExtentHeaderBytes)
+        return bad(fmt::format("header lengths are inconsistent (page {} raw {} payload {} extent {} of {})",
+                               h.page_bytes, h.raw_length, h.payload_length, h.extent_length, length));
+    if ((h.flags & kExtentRaw) && h.payload_length != h.raw_length)
+        return bad(fmt::format("raw payload of {} bytes, {} expected", h.payload_length, h.raw_length));
     return h;
 }
 

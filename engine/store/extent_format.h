@@ -47,12 +47,15 @@ struct ExtentHeader {
 static_assert(sizeof(ExtentHeader) == kExtentHeaderBytes);
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the on-disk format is little-endian");
 
-// What the index says about an extent; a read checks the bytes against it.
+// What the index says about an extent (its row and its snapshot's row); a read checks the bytes against it,
+// so that the header can never size a copy differently from the buffer the snapshot row sized.
 struct ExtentExpect {
     uint64_t snapshot_id = 0;
     uint64_t checksum = 0;
     uint64_t length = 0;
     uint32_t layer_begin = 0, layer_count = 0, page_begin = 0, page_count = 0;
+    uint32_t codec = 0, n_kv_heads = 0, head_dim = 0;
+    uint64_t n_tokens = 0;
 };
 
 // Builds the on-disk bytes of one extent into `out` (resized to extent_length). `h` carries the shape fields;
@@ -63,8 +66,10 @@ Status build_extent(ExtentHeader& h, const uint8_t* pages, int zstd_level, Align
 // XXH3-64 of an extent's bytes with the checksum field taken as zero.
 uint64_t extent_checksum(const uint8_t* bytes, size_t length);
 
-// Checks magic, version, lengths and checksum of extent bytes read from disk against the index; returns the
-// header. corrupt_data names what differs; `where` (file and offset) goes into the message.
+// Checks magic, version, lengths and checksum of extent bytes read from disk, and every shape field of the
+// header against the index; returns the header. corrupt_data names what differs; `where` (file and offset)
+// goes into the message. On success: raw_length == layer_count * page_count * page_bytes of the index's
+// shape, payload_length <= length - 128, and a raw extent's payload is exactly raw_length bytes.
 Result<ExtentHeader> check_extent(const uint8_t* bytes, size_t length, const ExtentExpect& expect,
                                   const std::string& where);
 

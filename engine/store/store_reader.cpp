@@ -132,7 +132,11 @@ Status StoreReader::run_jobs(std::span<Job> jobs, bool mark_bad) {
                             static_cast<uint32_t>(e.layer_begin),
                             static_cast<uint32_t>(e.layer_end - e.layer_begin),
                             static_cast<uint32_t>(e.page_begin),
-                            static_cast<uint32_t>(e.page_end - e.page_begin)};
+                            static_cast<uint32_t>(e.page_end - e.page_begin),
+                            static_cast<uint32_t>(j.snap->key.codec.codec),
+                            static_cast<uint32_t>(j.snap->shape.n_kv_heads),
+                            static_cast<uint32_t>(j.snap->shape.head_dim),
+                            static_cast<uint64_t>(j.snap->n_tokens)};
             auto h = check_extent(data, e.length, ex, where);
             if (!h) {
                 st = h.status();
@@ -150,7 +154,8 @@ Status StoreReader::run_jobs(std::span<Job> jobs, bool mark_bad) {
                     }
                 }
                 if (st && j.dst) {
-                    const size_t pb = h->page_bytes, np = e.page_end - e.page_begin;
+                    // The page size of the snapshot row, which sized dst; check_extent made the header agree.
+                    const size_t pb = j.snap->page_bytes(), np = e.page_end - e.page_begin;
                     for (int l = j.copy_lb; l < j.copy_le; ++l)
                         std::memcpy(
                             j.dst + (static_cast<size_t>(l - j.dst_lb) * j.dst_pages + e.page_begin) * pb,

@@ -1,15 +1,20 @@
 // Corruption: random bit flips anywhere in the live bytes of segment files (headers, payload, padding) are
 // all detected, both on read (corrupt_data naming the document, snapshot marked bad, a re-put recovers) and
-// by `docket-cli verify` (exit status 1, the document named).
+// by `docket-cli verify` (exit status 1, the document named). Headers rewritten with a valid checksum but a
+// shape that disagrees with the snapshot row (or lengths that would overflow) are rejected cleanly.
 #include <QtTest>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <QProcess>
+#include <cstring>
+#include <functional>
 #include <random>
 
+#include "store/extent_format.h"
 #include "store/segment_file.h"
+#include "store/sqlite_db.h"
 #include "store/store.h"
 #include "store_test_util.h"
 
@@ -154,6 +159,112 @@ private slots:
         reader = Result<std::unique_ptr<StoreReader>>(make_error(ErrorCode::internal, "closed"));
         auto [code, out] = run_cli({"verify", "--store", QString::fromStdString(dir)});
         QVERIFY2(code == 0, qPrintable(out));
+    }
+
+    // A header whose checksum is valid (index updated to match) but whose fields disagree with the snapshot
+    // row: each is corrupt_data on read and in verify, never a copy sized by the header.
+    void forged_header_with_valid_checksum_rejected() {
+        const std::string dir = test::scratch_dir("forged");
+        StoreOptions opt;
+        struct Forge {
+            const char* name;
+            std::function<void(ExtentHeader&)> edit;
+        };
+        const std::vector<Forge> forges = {
+            {"more kv heads (page bigger than the row's)",
+             [](ExtentHeader& h) {
+                 h.n_kv_heads = static_cast<uint16_t>(h.n_kv_heads + 2);
+                 h.page_bytes = uint32_t(kv_page::page_bytes(Codec(h.codec), h.n_kv_heads, h.head_dim));
+                 h.raw_length = uint64_t{h.layer_count} * h.page_count * h.page_bytes;
+                 h.flags = 0;  // "zstd", so the raw-length check does not catch it first
+             }},
+            {"smaller head_dim, self-consistent",
+             [](ExtentHeader& h) {
+                 h.head_dim = 32;
+                 h.page_bytes = uint32_t(kv_page::page_bytes(Codec(h.codec), h.n_kv_heads, h.head_dim));
+                 h.raw_length = h.payload_length = uint64_t{h.layer_count} * h.page_count * h.page_bytes;
+             }},
+            {"other codec, self-consistent",
+             [](ExtentHeader& h) {
+                 h.codec = uint8_t(Codec::int4);
+                 h.page_bytes = uint32_t(kv_page::page_bytes(Codec(h.codec), h.n_kv_heads, h.head_dim));
+                 h.raw_length = h.payload_length = uint64_t{h.layer_count} * h.page_count * h.page_bytes;
+             }},
+            {"other token count", [](ExtentHeader& h) { h.n_tokens += 1; }},
+            {"payload length that wraps 128 + n",
+             [](ExtentHeader& h) {
+                 h.flags = 0;
+                 h.payload_length = ~uint64_t{0} - 64;
+             }},
+            {"raw payload shorter than the pages", [](ExtentHeader& h) { h.payload_length -= 4096; }},
+        };
+        std::vector<int64_t> ids;
+        std::vector<ExtentLoc> locs;
+        {
+            auto st = Store::open(dir, opt);
+            QVERIFY(st.is_ok());
+            for (size_t i = 0; i < forges.size(); ++i) {
+                auto kv = test::make_kv(500 + i, {2, 1, 64}, 150);
+                SnapshotKey k;
+                k.codec = default_codec_params(Codec::fp16, 64);
+                k.content = Hash128{uint64_t(i), 9};
+                auto id = (*st)->put(k, kv.shape, kv.n_tokens, kv.fn());
+                QVERIFY(id.is_ok());
+                ids.push_back(*id);
+                auto r = (*st)->reader();
+                auto ext = (*r)->extents(*id);
+                QVERIFY(ext.is_ok() && ext->size() == 1);  // one extent: small snapshot
+                locs.push_back((*ext)[0]);
+            }
+        }
+        {
+            auto db = Db::open(dir + "/index.db", false);
+            QVERIFY(db.is_ok());
+            for (size_t i = 0; i < forges.size(); ++i) {
+                const ExtentLoc& e = locs[i];
+                const std::string path = dir + "/segments/" + segment_file_name(e.file_id);
+                std::vector<uint8_t> bytes(e.length);
+                int fd = ::open(path.c_str(), O_RDWR);
+                QVERIFY(fd >= 0);
+                QCOMPARE(::pread(fd, bytes.data(), e.length, off_t(e.offset)), ssize_t(e.length));
+                ExtentHeader h;
+                std::memcpy(&h, bytes.data(), sizeof(h));
+                QCOMPARE(h.flags, kExtentRaw);
+                forges[i].edit(h);
+                h.checksum = 0;
+                std::memcpy(bytes.data(), &h, sizeof(h));
+                h.checksum = extent_checksum(bytes.data(), e.length);
+                std::memcpy(bytes.data(), &h, sizeof(h));
+                QCOMPARE(::pwrite(fd, bytes.data(), e.length, off_t(e.offset)), ssize_t(e.length));
+                ::close(fd);
+                auto up = (*db)->prepare("UPDATE extents SET checksum = ? WHERE id = ?");
+                QVERIFY(up.is_ok());
+                QVERIFY(up->bind(1, h.checksum).bind(2, e.id).exec().is_ok());
+            }
+        }
+        for (bool uring : {false, true}) {  // verify through both readers; then reads (marking bad)
+            opt.allow_io_uring = uring;
+            auto st = Store::open(dir, opt);
+            QVERIFY(st.is_ok());
+            auto rep = (*st)->verify(false);
+            QVERIFY(rep.is_ok());
+            QCOMPARE(rep->problems.size(), forges.size());
+            for (size_t i = 0; i < forges.size(); ++i) {
+                QCOMPARE(rep->problems[i].snapshot_id, ids[i]);
+                qInfo("%s: %s", forges[i].name, rep->problems[i].message.c_str());
+            }
+            if (uring) {
+                auto r = (*st)->reader();
+                for (size_t i = 0; i < forges.size(); ++i) {
+                    auto info = (*r)->get(ids[i]);
+                    QVERIFY(info.is_ok());
+                    AlignedBuffer pages;
+                    Status rs = (*r)->read_pages(*info, 0, info->shape.n_layers, pages);
+                    QVERIFY2(rs.code() == ErrorCode::corrupt_data, forges[i].name);
+                    QCOMPARE((*r)->get(ids[i])->state, SnapshotState::bad);
+                }
+            }
+        }
     }
 };
 
