@@ -1,6 +1,9 @@
 #include "util/thread_pool.h"
 
 #include <algorithm>
+#include <system_error>
+
+#include "util/log.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -18,11 +21,30 @@ constexpr int kSpinIterations = 4000;
 constexpr int64_t kChunksPerThread = 4;
 }  // namespace
 
+int max_threads() {
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::min(1024, 4 * hw);
+}
+
+int clamp_thread_count(int n) {
+    if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::clamp(n, 1, max_threads());
+}
+
 ThreadPool::ThreadPool(int n_threads) {
-    if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    n_threads_ = n_threads;
-    workers_.reserve(n_threads_ - 1);
-    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+    const int want = clamp_thread_count(n_threads);
+    try {
+        workers_.reserve(want - 1);
+        // Worker i runs as thread index i, so the indices stay dense even when a later start fails.
+        for (int i = 1; i < want; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+    } catch (const std::system_error& e) {
+        DK_LOG_WARN("started {} of {} compute threads ({}); running with those", workers_.size() + 1, want,
+                    e.what());
+    } catch (const std::bad_alloc&) {
+        DK_LOG_WARN("out of memory starting compute threads; running with {} of {}", workers_.size() + 1,
+                    want);
+    }
+    n_threads_ = static_cast<int>(workers_.size()) + 1;
 }
 
 ThreadPool::~ThreadPool() {

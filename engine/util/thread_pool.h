@@ -10,9 +10,17 @@
 
 namespace docket {
 
+// The most threads a pool (or any engine loop) starts: min(1024, 4 x hardware concurrency). More only adds
+// scheduling overhead, and an absurd request (--threads 100000) would exhaust the process's thread limit.
+int max_threads();
+// n <= 0 -> hardware concurrency; then clamped to [1, max_threads()].
+int clamp_thread_count(int n);
+
 class ThreadPool {
 public:
-    // n_threads <= 0 picks the hardware concurrency.
+    // n_threads <= 0 picks the hardware concurrency; the count is clamped by clamp_thread_count(). If the OS
+    // refuses to start a thread, the pool keeps the ones that started (size() says how many) and logs a
+    // warning.
     explicit ThreadPool(int n_threads = 0);
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;

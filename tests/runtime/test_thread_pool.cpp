@@ -2,7 +2,9 @@
 // mid-job): every index of every job runs exactly once, jobs never overlap, and thread ids stay in range.
 #include <QtTest>
 
+#include <algorithm>
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include "util/thread_pool.h"
@@ -56,6 +58,27 @@ private slots:
                     QFAIL(qPrintable(QString("job %1: %2 of %3").arg(job).arg(total.load()).arg(want)));
             }
         }
+    }
+
+    // `--threads 100000` used to abort the process (std::system_error from std::thread): counts are clamped
+    // to max_threads() = min(1024, 4 x cores), and a pool of the clamped size still runs every index once.
+    void absurd_thread_counts_are_clamped() {
+        const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        QCOMPARE(max_threads(), std::min(1024, 4 * hw));
+        QCOMPARE(clamp_thread_count(0), std::min(hw, max_threads()));
+        QCOMPARE(clamp_thread_count(-5), std::min(hw, max_threads()));
+        QCOMPARE(clamp_thread_count(1), 1);
+        QCOMPARE(clamp_thread_count(100000), max_threads());
+        ThreadPool pool(100000);
+        QVERIFY(pool.size() >= 1 && pool.size() <= max_threads());
+        std::vector<std::atomic<int>> hits(10000);
+        std::atomic<bool> bad_thread{false};
+        pool.parallel_for(10000, [&](int64_t b, int64_t e, int t) {
+            if (t < 0 || t >= pool.size()) bad_thread = true;
+            for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+        });
+        QVERIFY(!bad_thread);
+        for (auto& h : hits) QCOMPARE(h.load(), 1);
     }
 
     void split_covers_the_range() {
