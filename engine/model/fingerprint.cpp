@@ -3,9 +3,9 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <atomic>
-#include <thread>
 #include <vector>
+
+#include "util/thread_pool.h"
 
 namespace docket {
 namespace {
@@ -87,24 +87,19 @@ Result<Hash128> model_fingerprint(const GgufFile& g, const FingerprintOptions& o
     // Tensor data: the whole data section, hashed in parallel chunks (file order, so the tensors' bytes and
     // their placement are both covered).
     const uint8_t* data = g.file_data() + g.data_offset();
-    const size_t size = g.file_size() - g.data_offset();
+    const size_t size = g.data_size();
     const size_t chunk = kChunkBytes;
     const size_t n_chunks = (size + chunk - 1) / chunk;
     std::vector<XXH128_hash_t> parts(n_chunks);
-    int threads =
-        opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(n_chunks, 1)));
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-        for (size_t i; (i = next.fetch_add(1)) < n_chunks;) {
-            size_t begin = i * chunk, len = std::min(chunk, size - begin);
-            parts[i] = XXH3_128bits(data + begin, len);
+    // The pool clamps the count and survives a refused thread start; more threads than chunks would idle.
+    ThreadPool pool(
+        static_cast<int>(std::min<size_t>(clamp_thread_count(opt.threads), std::max<size_t>(n_chunks, 1))));
+    pool.parallel_for(static_cast<int64_t>(n_chunks), [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) {
+            const size_t begin = static_cast<size_t>(i) * chunk, len = std::min(chunk, size - begin);
+            parts[static_cast<size_t>(i)] = XXH3_128bits(data + begin, len);
         }
-    };
-    std::vector<std::thread> pool;
-    for (int i = 1; i < threads; ++i) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
+    });
 
     uint64_t sizes[2] = {size, chunk};
     meta.append(reinterpret_cast<const char*>(sizes), sizeof(sizes));

@@ -1,7 +1,9 @@
 #include "model/gguf.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <unordered_set>
 
 namespace docket {
@@ -10,6 +12,14 @@ namespace {
 constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr int kMaxArrayDepth = 8;
 constexpr uint64_t kMaxDims = 4;
+// Vectors are pre-sized from a file's counts at most this far; past it they grow as entries are actually
+// read, so memory follows the bytes parsed, not a count the file claims (a KV entry is ~150 bytes in memory
+// for 12 on disk, a tensor info ~100 for 28).
+constexpr uint64_t kMaxReserve = 4096;
+// Items across all arrays-of-arrays in one file. An item takes 12 bytes on disk but ~130 in memory, so a file
+// of nested empty arrays would otherwise cost 10x its size. Real models use none (tokenizers use flat
+// arrays).
+constexpr uint64_t kMaxNestedItems = uint64_t{1} << 16;
 
 // Bounds-checked little-endian cursor over the file bytes. Every read names the field it is for.
 class Cursor {
@@ -49,6 +59,9 @@ public:
         return make_error(ErrorCode::corrupt_data, "{}: {} at offset {}: {}", name_, what, at, problem);
     }
     const std::string& name() const { return name_; }
+
+    // Budget for arrays-of-arrays items left in this file (see kMaxNestedItems).
+    uint64_t nested_items_left = kMaxNestedItems;
 
 private:
     const uint8_t* data_;
@@ -113,9 +126,18 @@ Status read_array(Cursor& c, GgufValue* v, std::string_view what, int depth) {
         }
         c.skip(count * es);
     } else if (v->elem_type == GgufType::string) {
-        v->strings.resize(count);
-        for (uint64_t k = 0; k < count; ++k) DK_TRY(c.read_string(&v->strings[k], what));
+        v->strings.reserve(std::min(count, kMaxReserve));
+        for (uint64_t k = 0; k < count; ++k) {
+            std::string_view sv;
+            DK_TRY(c.read_string(&sv, what));
+            v->strings.push_back(sv);
+        }
     } else {
+        if (count > c.nested_items_left)
+            return c.error(what, at,
+                           fmt::format("arrays of arrays hold more than {} items in all (this one claims {})",
+                                       kMaxNestedItems, count));
+        c.nested_items_left -= count;
         // Grown as items are read: pre-sizing at every nesting level would allocate far more than the file holds.
         for (uint64_t k = 0; k < count; ++k) {
             GgufValue item;
@@ -197,7 +219,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
     f->size_ = map->size();
     f->name_ = path;
     f->map_ = std::move(map);
-    DK_TRY(f->parse_all());
+    DK_TRY(f->parse_guarded());
     return f;
 }
 
@@ -206,8 +228,20 @@ Result<std::unique_ptr<GgufFile>> GgufFile::parse(const uint8_t* data, size_t si
     f->base_ = data;
     f->size_ = size;
     f->name_ = std::move(name);
-    DK_TRY(f->parse_all());
+    DK_TRY(f->parse_guarded());
     return f;
+}
+
+Status GgufFile::parse_guarded() {
+    // The counts are bounded by the file size, but a large file's metadata can still exceed free memory.
+    try {
+        return parse_all();
+    } catch (const std::bad_alloc&) {
+        return make_error(ErrorCode::out_of_memory,
+                          "{}: out of memory parsing the GGUF header ({} bytes, {} "
+                          "metadata entries and {} tensors read so far)",
+                          name_, size_, kvs_.size(), tensors_.size());
+    }
 }
 
 Status GgufFile::parse_all() {
@@ -234,7 +268,7 @@ Status GgufFile::parse_all() {
     if (n_tensors > c.remaining() / 28)
         return c.error("tensor count", 8, fmt::format("{} tensors cannot fit in {} bytes", n_tensors, c.remaining()));
 
-    kvs_.reserve(n_kv);
+    kvs_.reserve(std::min(n_kv, kMaxReserve));
     std::unordered_set<std::string_view> seen;
     for (uint64_t k = 0; k < n_kv; ++k) {
         GgufKv kv;
@@ -261,7 +295,7 @@ Status GgufFile::parse_all() {
         alignment_ = a->u;
     }
 
-    tensors_.reserve(n_tensors);
+    tensors_.reserve(std::min(n_tensors, kMaxReserve));
     std::unordered_set<std::string_view> tnames;
     for (uint64_t k = 0; k < n_tensors; ++k) {
         GgufTensor t;
@@ -314,7 +348,9 @@ Status GgufFile::parse_all() {
     if (data_offset_ > size_ && !tensors_.empty())
         return make_error(ErrorCode::corrupt_data, "{}: data section at offset {} lies past the end of the file ({} bytes)",
                           name_, data_offset_, size_);
-    uint64_t data_size = size_ >= data_offset_ ? size_ - data_offset_ : 0;
+    // A file without tensors may end inside the padding (the writer does not pad an empty data section).
+    if (data_offset_ > size_) data_offset_ = size_;
+    const uint64_t data_size = size_ - data_offset_;
     for (auto& t : tensors_) {
         if (t.offset > data_size || t.nbytes > data_size - t.offset)
             return make_error(ErrorCode::corrupt_data,

@@ -72,7 +72,11 @@ public:
     const std::string& name() const { return name_; }
     uint32_t version() const { return version_; }
     uint64_t alignment() const { return alignment_; }
+    // Where the (aligned) tensor data section starts; never past file_size(), even in a tensor-less file
+    // whose header ends within the alignment padding.
     uint64_t data_offset() const { return data_offset_; }
+    // Bytes from data_offset() to the end of the file.
+    size_t data_size() const { return size_ - data_offset_; }
     const uint8_t* file_data() const { return base_; }
     size_t file_size() const { return size_; }
 
@@ -99,6 +103,7 @@ public:
 private:
     GgufFile() = default;
     Status parse_all();
+    Status parse_guarded();  // parse_all() with std::bad_alloc turned into out_of_memory
 
     std::unique_ptr<MappedFile> map_;
     const uint8_t* base_ = nullptr;

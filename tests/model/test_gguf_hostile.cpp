@@ -2,14 +2,34 @@
 // never crashes, reads out of bounds or allocates what the file cannot back.
 #include <QtTest>
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "model/fingerprint.h"
 #include "model/gguf.h"
 #include "model/gguf_writer.h"
 
 using namespace docket;
+
+// Counts the bytes requested from operator new, so a test can bound what parsing a file allocates.
+namespace {
+std::atomic<uint64_t> g_new_bytes{0};
+}  // namespace
+void* operator new(size_t n) {
+    g_new_bytes.fetch_add(n, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+    std::free(p);
+}
 
 namespace {
 
@@ -229,6 +249,80 @@ private slots:
         QVERIFY2(f.is_ok(), f.status().to_string().c_str());
         QCOMPARE((*f)->alignment(), uint64_t(64));
         QCOMPARE((*f)->data_offset() % 64, uint64_t(0));
+    }
+
+    // Counts that the size check lets through (each entry's minimum size times the count fits the file) must
+    // not make the reader allocate many times the file: vectors are pre-sized at most 4096 entries, and
+    // arrays of arrays share a budget of 65536 items.
+    void counts_within_the_file_do_not_force_huge_allocations() {
+        const size_t body = size_t{1} << 20;
+        auto bytes_for = [](const std::vector<uint8_t>& b) {
+            const uint64_t before = g_new_bytes.load();
+            Status st = parse(b);
+            return std::make_pair(st, g_new_bytes.load() - before);
+        };
+        {  // n_kv = remaining / 12 over zeros: an empty key, a u8, then a duplicate empty key.
+            Raw r;
+            r.header(0, body / 12).zeros(body);
+            auto [st, bytes] = bytes_for(r.b);
+            QVERIFY(!st.is_ok());
+            QVERIFY2(st.message().find("duplicate") != std::string::npos, st.to_string().c_str());
+            QVERIFY2(bytes < r.b.size(), qPrintable(QString("parsing allocated %1 bytes").arg(bytes)));
+        }
+        {  // n_tensors = remaining / 28 over zeros: the first tensor has 0 dimensions.
+            Raw r;
+            r.header(body / 28, 0).zeros(body);
+            auto [st, bytes] = bytes_for(r.b);
+            QVERIFY(!st.is_ok());
+            QVERIFY2(st.message().find("0 dimensions") != std::string::npos, st.to_string().c_str());
+            QVERIFY2(bytes < r.b.size(), qPrintable(QString("parsing allocated %1 bytes").arg(bytes)));
+        }
+        {  // An array of body/12 empty u8 arrays: every item is valid, so only the budget stops it.
+            Raw r;
+            r.header(0, 1).str("nest").u32(9).u32(9).u64(body / 12);
+            for (size_t k = 0; k < body / 12; ++k) r.u32(0).u64(0);
+            auto [st, bytes] = bytes_for(r.b);
+            EXPECT_ERROR(r.b, ErrorCode::corrupt_data, "metadata 'nest'", "arrays of arrays", "offset 40");
+            QVERIFY2(bytes < 2 * r.b.size(), qPrintable(QString("parsing allocated %1 bytes").arg(bytes)));
+            // Within the budget the same shape parses.
+            Raw ok;
+            ok.header(0, 1).str("nest").u32(9).u32(9).u64(1000);
+            for (int k = 0; k < 1000; ++k) ok.u32(0).u64(0);
+            QVERIFY2(parse(ok.b).is_ok(), parse(ok.b).to_string().c_str());
+        }
+        {  // A string array claiming remaining / 8 entries whose 11th is bad: memory follows the entries
+           // read.
+            Raw r;
+            r.header(0, 1).str("s").u32(9).u32(8).u64(body / 8);
+            for (int k = 0; k < 10; ++k) r.str("x");
+            r.u64(~uint64_t{0}).zeros(body - 90);
+            auto [st, bytes] = bytes_for(r.b);
+            QVERIFY(!st.is_ok());
+            QVERIFY2(bytes < r.b.size(), qPrintable(QString("parsing allocated %1 bytes").arg(bytes)));
+        }
+    }
+
+    // A tensor-less file may end inside the alignment padding: the data section is empty, not past the end
+    // (the fingerprint used to compute file_size - data_offset and underflow).
+    void tensorless_file_has_an_empty_data_section() {
+        Raw r;
+        r.header(0, 1).str("general.architecture").u32(8).str("llama");
+        QVERIFY(r.b.size() % 32 != 0);
+        auto f = GgufFile::parse(r.b.data(), r.b.size(), "notensors.gguf");
+        QVERIFY2(f.is_ok(), f.status().to_string().c_str());
+        QCOMPARE((*f)->data_offset(), uint64_t(r.b.size()));
+        QCOMPARE((*f)->data_size(), size_t(0));
+        auto fp = model_fingerprint(**f);
+        QVERIFY2(fp.is_ok(), fp.status().to_string().c_str());
+        // Same metadata, different padding at the end: the empty data section hashes the same.
+        Raw padded = r;
+        padded.pad_to(32);
+        auto g = GgufFile::parse(padded.b.data(), padded.b.size(), "padded.gguf");
+        QVERIFY2(g.is_ok(), g.status().to_string().c_str());
+        QCOMPARE((*g)->data_size(), size_t(0));
+        auto fp2 = model_fingerprint(**g);
+        QVERIFY(fp2.is_ok());
+        QVERIFY(*fp == *fp2);
     }
 
     void empty_and_tiny_inputs() {
