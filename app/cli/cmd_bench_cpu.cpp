@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "command.h"
@@ -73,16 +74,20 @@ int run(const std::vector<std::string>& argv) {
     if (auto bad = args.unknown({"--model", "--threads", "--prompt", "--gen", "--help"}); !bad.empty())
         return fail("bench cpu", "unknown option " + bad[0]);
     const char* home = std::getenv("HOME");
-    const std::string path = args.get("--model", std::string(home ? home : "/root") +
-                                                     "/.cache/docket/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    const int n_prompt = static_cast<int>(args.get_int("--prompt", 512));
-    const int n_gen = static_cast<int>(args.get_int("--gen", 128));
-    if (n_prompt <= 0 || n_gen <= 1) return fail("bench cpu", "--prompt must be > 0 and --gen > 1");
+    OptionReader o(args);
+    const std::string path =
+        o.get_string("--model", std::string(home ? home : "/root") +
+                                    "/.cache/docket/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    // Bounded so that prompt + generated tokens fit an int32 context.
+    const int n_prompt = static_cast<int>(o.get_int("--prompt", 512, 1, 1 << 20));
+    const int n_gen = static_cast<int>(o.get_int("--gen", 128, 2, 1 << 20));
+    const int threads = static_cast<int>(o.get_int("--threads", 0, 0, 1024));
+    if (!o.ok()) return fail("bench cpu", o.error());
     auto model = Model::load(path);
     if (!model) return fail("bench cpu", model.status().to_string());
     const Model& m = **model;
     const ModelConfig& c = m.config();
-    CpuForward fw(m, static_cast<int>(args.get_int("--threads", 0)));
+    CpuForward fw(m, threads);
 
     // Weight elements one token multiplies through (layers; the output head only for sampled tokens).
     double layer_params = 0.0;

@@ -149,7 +149,9 @@ int run(const std::vector<std::string>& argv) {
         shape = {30, 3, 64};
     else
         return fail("bench store", "--shape must be llama3-8b or smollm2");
-    const int64_t tokens = std::clamp<long long>(args.get_int("--tokens", 2048), 1, 8192);
+    auto tokens_r = args.get_int("--tokens", 2048, 1, 8192);
+    if (!tokens_r) return fail("bench store", tokens_r.status().message());
+    const int64_t tokens = *tokens_r;
     std::vector<int> qds;
     {
         std::string list = args.get("--qd", "8,32,64");

@@ -1,5 +1,6 @@
 // docket-cli compact: evicts to a byte budget (optional) and reclaims dead extents of a KV snapshot store.
 #include <cstdio>
+#include <limits>
 
 #include "command.h"
 #include "store/store.h"
@@ -21,10 +22,12 @@ int run(const std::vector<std::string>& argv) {
         return fail("compact", "unknown option " + bad[0]);
     const std::string dir = args.get("--store");
     if (dir.empty()) return fail("compact", "--store DIR is required");
-    const double min_dead = args.get_double("--min-dead", 0.3);
-    if (min_dead < 0 || min_dead > 1) return fail("compact", "--min-dead must be within 0..1");
+    OptionReader o(args);
+    const double min_dead = o.get_double("--min-dead", 0.3, 0.0, 1.0);
+    const long long budget = o.get_int("--budget", 0, 0, std::numeric_limits<long long>::max());
+    if (!o.ok()) return fail("compact", o.error());
     store::StoreOptions opt;
-    opt.byte_budget = static_cast<uint64_t>(std::max<long long>(0, args.get_int("--budget", 0)));
+    opt.byte_budget = static_cast<uint64_t>(budget);
     opt.compact_dead_fraction = min_dead;
     opt.create_if_missing = false;
     auto store = store::Store::open(dir, opt);

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "command.h"
@@ -41,8 +42,8 @@ const char* kUsage =
 }  // namespace
 
 Result<std::string> read_prompt(const Args& args, const std::string& cmd) {
-    std::string prompt = args.get("--prompt");
-    const std::string file = args.get("--prompt-file");
+    DK_ASSIGN_OR_RETURN(std::string prompt, args.get_string("--prompt"));
+    DK_ASSIGN_OR_RETURN(const std::string file, args.get_string("--prompt-file"));
     if (!file.empty()) {
         std::ifstream in(file, std::ios::binary);
         if (!in) return make_error(ErrorCode::not_found, "cannot open prompt file '{}'", file);
@@ -81,23 +82,25 @@ int run(const std::vector<std::string>& argv) {
                           "--seed", "--threads", "--ctx", "--backend", "--help"});
         !bad.empty())
         return fail("generate", "unknown option " + bad[0]);
-    const std::string path = args.get("--model");
+    OptionReader o(args);
+    const std::string path = o.get_string("--model");
+    GenerateParams gp;
+    constexpr long long kI32 = std::numeric_limits<int32_t>::max();
+    gp.max_tokens = static_cast<int32_t>(o.get_int("-n", 256, 1, kI32));
+    gp.sampling.temperature = static_cast<float>(o.get_double("--temp", 0.0, 0.0, 1e6));
+    gp.sampling.top_k = static_cast<int32_t>(o.get_int("--top-k", 40, 0, kI32));
+    gp.sampling.top_p = static_cast<float>(o.get_double("--top-p", 0.95, 0.0, 1.0, /*lo_open=*/true));
+    gp.sampling.min_p = static_cast<float>(o.get_double("--min-p", 0.05, 0.0, 1.0));
+    gp.sampling.repeat_penalty =
+        static_cast<float>(o.get_double("--repeat-penalty", 1.0, 0.0, 1e6, /*lo_open=*/true));
+    gp.sampling.repeat_last_n = static_cast<int32_t>(o.get_int("--repeat-last-n", 64, 0, kI32));
+    gp.sampling.seed = static_cast<uint64_t>(o.get_int("--seed", 1, 0, std::numeric_limits<int64_t>::max()));
+    const int threads = static_cast<int>(o.get_int("--threads", 0, 0, 1024));
+    const int ctx = static_cast<int>(o.get_int("--ctx", 4096, 1, kI32));
+    if (!o.ok()) return fail("generate", o.error());
     if (path.empty()) return fail("generate", "--model FILE.gguf is required");
     auto prompt = read_prompt(args, "generate");
     if (!prompt) return fail("generate", prompt.status().message());
-
-    GenerateParams gp;
-    gp.max_tokens = static_cast<int32_t>(args.get_int("-n", 256));
-    gp.sampling.temperature = static_cast<float>(args.get_double("--temp", 0.0));
-    gp.sampling.top_k = static_cast<int32_t>(args.get_int("--top-k", 40));
-    gp.sampling.top_p = static_cast<float>(args.get_double("--top-p", 0.95));
-    gp.sampling.min_p = static_cast<float>(args.get_double("--min-p", 0.05));
-    gp.sampling.repeat_penalty = static_cast<float>(args.get_double("--repeat-penalty", 1.0));
-    gp.sampling.repeat_last_n = static_cast<int32_t>(args.get_int("--repeat-last-n", 64));
-    gp.sampling.seed = static_cast<uint64_t>(args.get_int("--seed", 1));
-    const int threads = static_cast<int>(args.get_int("--threads", 0));
-    const int ctx = static_cast<int>(args.get_int("--ctx", 4096));
-    if (gp.max_tokens < 0 || ctx <= 0) return fail("generate", "-n and --ctx must be positive");
     const std::string backend = args.get("--backend", "auto");
     auto choice = select_backend(backend);
     if (!choice) return fail("generate", choice.status().to_string());

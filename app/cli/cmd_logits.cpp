@@ -1,6 +1,7 @@
 // docket-cli logits: the top-K next-token logits after a prompt, as JSON (for comparing with other runtimes).
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include "command.h"
@@ -63,10 +64,12 @@ int run(const std::vector<std::string>& argv) {
                                  "--system", "--threads", "--backend", "--help"});
         !bad.empty())
         return fail("logits", "unknown option " + bad[0]);
-    const std::string path = args.get("--model");
+    OptionReader o(args);
+    const std::string path = o.get_string("--model");
+    const int top = static_cast<int>(o.get_int("--top", 10, 1, std::numeric_limits<int32_t>::max()));
+    const int threads = static_cast<int>(o.get_int("--threads", 0, 0, 1024));
+    if (!o.ok()) return fail("logits", o.error());
     if (path.empty()) return fail("logits", "--model FILE.gguf is required");
-    const int top = static_cast<int>(args.get_int("--top", 10));
-    if (top <= 0) return fail("logits", "--top must be positive");
     // CPU unless asked: this command is the reference other runtimes are compared with.
     const std::string backend = args.get("--backend", "cpu");
     auto choice = select_backend(backend);
@@ -100,7 +103,7 @@ int run(const std::vector<std::string>& argv) {
     if (!on_gpu) {
         auto cache = KvCache::create((*model)->config(), static_cast<int32_t>(ids->size()));
         if (!cache) return fail("logits", cache.status().to_string());
-        CpuForward forward(**model, static_cast<int>(args.get_int("--threads", 0)));
+        CpuForward forward(**model, threads);
         if (Status s = forward.eval(**cache, *ids, LogitsMode::last, &logits); !s.is_ok())
             return fail("logits", s.to_string());
     }

@@ -1,6 +1,7 @@
 // docket-cli make-model: a random-weight GGUF model of a real shape (see engine/model/model_maker.h).
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include "command.h"
 #include "model/model_maker.h"
@@ -25,27 +26,28 @@ int run(const std::vector<std::string>& argv) {
                                  "--threads", "--quiet", "--help"});
         !bad.empty())
         return fail("make-model", "unknown option " + bad[0] + "\n" + kUsage);
-    const std::string out = args.get("--out");
-    if (args.get("--shape").empty() || args.get("--type").empty() || out.empty())
+    OptionReader o(args);
+    const std::string out = o.get_string("--out"), shape_name = o.get_string("--shape"),
+                      type_name = o.get_string("--type"), arch_name = o.get_string("--arch", "llama"),
+                      vocab_from = o.get_string("--vocab-from");
+    const long long seed = o.get_int("--seed", 1, 0, std::numeric_limits<int64_t>::max());
+    const long long threads = o.get_int("--threads", 0, 0, 1024);
+    if (!o.ok()) return fail("make-model", o.error());
+    if (shape_name.empty() || type_name.empty() || out.empty())
         return fail("make-model", std::string("--shape, --type and --out are required\n") + kUsage);
-    auto shape = model_shape(args.get("--shape"));
+    auto shape = model_shape(shape_name);
     if (!shape) return fail("make-model", shape.status().message());
-    auto type = parse_weight_type(args.get("--type"));
+    auto type = parse_weight_type(type_name);
     if (!type) return fail("make-model", type.status().message());
-    auto arch = parse_model_arch(args.get("--arch", "llama"));
+    auto arch = parse_model_arch(arch_name);
     if (!arch) return fail("make-model", arch.status().message());
-    const long long seed = args.get_int("--seed", -1);
-    if (!args.get("--seed").empty() && seed < 0)
-        return fail("make-model", "--seed must be a non-negative integer");
-    const long long threads = args.get_int("--threads", 0);
-    if (threads < 0 || threads > 1024) return fail("make-model", "--threads must be 0..1024");
 
     MakeModelOptions opt;
     opt.shape = *shape;
     opt.type = *type;
     opt.arch = *arch;
-    opt.seed = seed < 0 ? 1 : static_cast<uint64_t>(seed);
-    opt.vocab_from = args.get("--vocab-from");
+    opt.seed = static_cast<uint64_t>(seed);
+    opt.vocab_from = vocab_from;
     opt.threads = static_cast<int>(threads);
     const auto start = std::chrono::steady_clock::now();
     auto last = start;
@@ -66,8 +68,8 @@ int run(const std::vector<std::string>& argv) {
     if (!st) return fail("make-model", st.to_string());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("%s: %s %s %s, seed %llu, written in %.1f s\n", out.c_str(), shape->name.c_str(),
-                model_arch_name(opt.arch), args.get("--type").c_str(),
-                static_cast<unsigned long long>(opt.seed), secs);
+                model_arch_name(opt.arch), type_name.c_str(), static_cast<unsigned long long>(opt.seed),
+                secs);
     return 0;
 }
 

@@ -31,7 +31,9 @@ int run(const std::vector<std::string>& argv) {
     }
     if (auto bad = args.unknown({"--model", "--tensors", "--help"}); !bad.empty())
         return fail("model-info", "unknown option " + bad[0]);
-    std::string path = args.get("--model");
+    auto path_r = args.get_string("--model");
+    if (!path_r) return fail("model-info", path_r.status().message());
+    const std::string path = *path_r;
     if (path.empty()) return fail("model-info", "--model FILE.gguf is required");
     auto f = GgufFile::open(path);
     if (!f) return fail("model-info", f.status().to_string());

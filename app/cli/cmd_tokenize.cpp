@@ -36,16 +36,18 @@ int run(const std::vector<std::string>& argv) {
             {"--model", "--text", "--text-file", "--no-special", "--no-parse-special", "--pieces", "--help"});
         !bad.empty())
         return fail("tokenize", "unknown option " + bad[0]);
-    const std::string path = args.get("--model");
+    OptionReader o(args);
+    const std::string path = o.get_string("--model");
+    const std::string text_arg = o.get_string("--text"), tf = o.get_string("--text-file");
+    if (!o.ok()) return fail("tokenize", o.error());
     if (path.empty()) return fail("tokenize", "--model FILE.gguf is required");
     const bool has_text = args.has("--text"), has_file = args.has("--text-file");
     if (has_text == has_file) return fail("tokenize", "give exactly one of --text T or --text-file F");
 
     std::string text;
     if (has_text) {
-        text = args.get("--text");
+        text = text_arg;
     } else {
-        const std::string tf = args.get("--text-file");
         std::ifstream in(tf, std::ios::binary);
         if (!in) return fail("tokenize", "cannot open text file " + tf);
         text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -1,6 +1,10 @@
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 #include "command.h"
 #include "util/log.h"
@@ -21,29 +25,90 @@ const std::vector<Command>& commands() { return registry(); }
 
 bool Args::has(const std::string& flag) const { return std::find(args_.begin(), args_.end(), flag) != args_.end(); }
 
-std::string Args::get(const std::string& key, const std::string& def) const {
-    for (size_t i = 0; i + 1 < args_.size(); ++i)
-        if (args_[i] == key) return args_[i + 1];
+int Args::find(const std::string& key, std::string* out) const {
+    for (size_t i = 0; i < args_.size(); ++i) {
+        if (args_[i] != key) continue;
+        if (i + 1 == args_.size()) return -1;
+        *out = args_[i + 1];
+        return 1;
+    }
     for (const auto& a : args_)  // also --key=value
-        if (a.size() > key.size() && a.compare(0, key.size(), key) == 0 && a[key.size()] == '=')
-            return a.substr(key.size() + 1);
-    return def;
+        if (a.size() > key.size() && a.compare(0, key.size(), key) == 0 && a[key.size()] == '=') {
+            *out = a.substr(key.size() + 1);
+            return 1;
+        }
+    return 0;
+}
+
+std::string Args::get(const std::string& key, const std::string& def) const {
+    std::string v;
+    return find(key, &v) == 1 ? v : def;
+}
+
+Result<std::string> Args::get_string(const std::string& key, const std::string& def) const {
+    std::string v;
+    const int f = find(key, &v);
+    if (f < 0) return make_error(ErrorCode::invalid_argument, "option {} needs a value", key);
+    return f == 1 ? v : def;
+}
+
+Result<long long> Args::get_int(const std::string& key, long long def, long long lo, long long hi) const {
+    std::string v;
+    const int f = find(key, &v);
+    if (f < 0) return make_error(ErrorCode::invalid_argument, "option {} needs a value", key);
+    if (f == 0) return def;
+    // strtoll skips leading spaces and takes a leading '+': accept only what reads as an integer as written.
+    const bool digits =
+        !v.empty() && (std::isdigit(static_cast<unsigned char>(v[0])) || (v[0] == '-' && v.size() > 1));
+    errno = 0;
+    char* end = nullptr;
+    const long long x = digits ? std::strtoll(v.c_str(), &end, 10) : 0;
+    if (!digits || !end || *end != 0)
+        return make_error(ErrorCode::invalid_argument, "option {}: '{}' is not an integer", key, v);
+    if (errno == ERANGE || x < lo || x > hi)
+        return make_error(ErrorCode::invalid_argument, "option {}: {} is out of range [{}, {}]", key, v, lo,
+                          hi);
+    return x;
+}
+
+Result<double> Args::get_double(const std::string& key, double def, double lo, double hi,
+                                bool lo_open) const {
+    std::string v;
+    const int f = find(key, &v);
+    if (f < 0) return make_error(ErrorCode::invalid_argument, "option {} needs a value", key);
+    if (f == 0) return def;
+    const bool starts_ok = !v.empty() && !std::isspace(static_cast<unsigned char>(v[0]));
+    errno = 0;
+    char* end = nullptr;
+    const double x = starts_ok ? std::strtod(v.c_str(), &end) : 0.0;
+    if (!starts_ok || !end || *end != 0)
+        return make_error(ErrorCode::invalid_argument, "option {}: '{}' is not a number", key, v);
+    if (!std::isfinite(x) || errno == ERANGE)
+        return make_error(ErrorCode::invalid_argument, "option {}: '{}' is not a finite number", key, v);
+    if ((lo_open ? x <= lo : x < lo) || x > hi)
+        return make_error(ErrorCode::invalid_argument, "option {}: {} is out of range {}{}, {}]", key, v,
+                          lo_open ? "(" : "[", lo, hi);
+    return x;
 }
 
 long long Args::get_int(const std::string& key, long long def) const {
-    std::string v = get(key);
-    if (v.empty()) return def;
-    char* end = nullptr;
-    long long x = std::strtoll(v.c_str(), &end, 10);
-    return (end && *end == 0) ? x : def;
+    auto r = get_int(key, def, std::numeric_limits<long long>::min(), std::numeric_limits<long long>::max());
+    return r ? *r : def;
 }
 
 double Args::get_double(const std::string& key, double def) const {
-    std::string v = get(key);
-    if (v.empty()) return def;
-    char* end = nullptr;
-    double x = std::strtod(v.c_str(), &end);
-    return (end && *end == 0) ? x : def;
+    auto r = get_double(key, def, -std::numeric_limits<double>::max(), std::numeric_limits<double>::max());
+    return r ? *r : def;
+}
+
+std::string OptionReader::get_string(const std::string& key, const std::string& def) {
+    return keep(args_.get_string(key, def), def);
+}
+long long OptionReader::get_int(const std::string& key, long long def, long long lo, long long hi) {
+    return keep(args_.get_int(key, def, lo, hi), def);
+}
+double OptionReader::get_double(const std::string& key, double def, double lo, double hi, bool lo_open) {
+    return keep(args_.get_double(key, def, lo, hi, lo_open), def);
 }
 
 std::vector<std::string> Args::positional(const std::vector<std::string>& with_values) const {
