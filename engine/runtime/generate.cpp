@@ -27,6 +27,7 @@ Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<co
     GenerateStats st;
     st.prompt_tokens = static_cast<int32_t>(prompt.size());
     if (prompt.empty()) return make_error(ErrorCode::invalid_argument, "generate: empty prompt");
+    DK_TRY(validate_sampler_params(params.sampling));
     if (cache.size() + static_cast<int64_t>(prompt.size()) > cache.capacity())
         return make_error(ErrorCode::invalid_argument,
                           "generate: prompt of {} tokens does not fit the context "

@@ -2,9 +2,23 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <unordered_set>
 
 namespace docket {
+
+Status validate_sampler_params(const SamplerParams& p) {
+    if (!std::isfinite(p.temperature) || p.temperature < 0.0f)
+        return make_error(ErrorCode::invalid_argument, "sampler: temperature {} must be finite and >= 0",
+                          p.temperature);
+    if (!std::isfinite(p.repeat_penalty) || p.repeat_penalty <= 0.0f)
+        return make_error(ErrorCode::invalid_argument, "sampler: repeat_penalty {} must be finite and > 0",
+                          p.repeat_penalty);
+    if (!std::isfinite(p.top_p) || !std::isfinite(p.min_p))
+        return make_error(ErrorCode::invalid_argument, "sampler: top_p {} and min_p {} must be finite",
+                          p.top_p, p.min_p);
+    return Status::ok();
+}
 
 Sampler::Sampler(SamplerParams params) : params_(params) {
     reset();
@@ -46,10 +60,19 @@ std::vector<std::pair<TokenId, float>> Sampler::candidates(std::span<const float
             l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
         }
     }
+    // The comparators below need a strict weak order, which NaN breaks (undefined behaviour in std::sort);
+    // and +inf would make the softmax's (l - max) NaN. A broken forward pass then degrades to a valid choice.
+    for (auto& e : c) {
+        if (std::isnan(e.second))
+            e.second = -std::numeric_limits<float>::infinity();
+        else if (e.second == std::numeric_limits<float>::infinity())
+            e.second = std::numeric_limits<float>::max();
+    }
     auto by_logit = [](const auto& a, const auto& b) {
         return a.second > b.second || (a.second == b.second && a.first < b.first);
     };
-    if (params_.temperature <= 0.0f) {
+    // Non-finite temperatures are rejected by validate_sampler_params; here they fall back to greedy.
+    if (!(params_.temperature > 0.0f) || !std::isfinite(params_.temperature)) {
         auto best = std::min_element(c.begin(), c.end(), by_logit);
         return {{best->first, 1.0f}};
     }
@@ -59,8 +82,9 @@ std::vector<std::pair<TokenId, float>> Sampler::candidates(std::span<const float
     } else {
         std::sort(c.begin(), c.end(), by_logit);
     }
-    // Softmax at the temperature (sorted, so c[0] is the max).
+    // Softmax at the temperature (sorted, so c[0] is the max). All -inf (every logit was NaN): the first id.
     const double mx = c[0].second;
+    if (std::isinf(mx)) return {{c[0].first, 1.0f}};
     double sum = 0.0;
     std::vector<double> p(c.size());
     for (size_t i = 0; i < c.size(); ++i) {

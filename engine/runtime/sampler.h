@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/tokenizer.h"
+#include "util/status.h"
 
 namespace docket {
 
@@ -21,11 +22,16 @@ struct SamplerParams {
     uint64_t seed = 0x5eed;
 };
 
+// invalid_argument naming the field when a parameter is unusable: temperature not finite or < 0,
+// repeat_penalty not finite or <= 0, top_p or min_p not finite. generate() checks this before sampling.
+Status validate_sampler_params(const SamplerParams& p);
+
 class Sampler {
 public:
     explicit Sampler(SamplerParams params);
 
-    // Picks the next token from logits [n_vocab]. Does not record it (call accept()).
+    // Picks the next token from logits [n_vocab]. Does not record it (call accept()). NaN logits count as
+    // -inf (never picked while any other token is finite); +inf ones as the largest float.
     TokenId sample(std::span<const float> logits);
     // Records a token for the repetition penalty (prompt tokens too).
     void accept(TokenId id);

@@ -3,6 +3,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "runtime/generate.h"
@@ -138,6 +139,68 @@ private slots:
         const TokenId a = r.sample(L);
         r.reset();
         QCOMPARE(r.sample(L), a);
+    }
+
+    // NaN logits used to break the comparators' strict weak order (undefined behaviour in std::sort): now
+    // they count as -inf, so they are never chosen while a finite logit exists, in greedy and sampled modes.
+    void nan_logits_are_never_chosen() {
+        const float nan = std::numeric_limits<float>::quiet_NaN(),
+                    inf = std::numeric_limits<float>::infinity();
+        std::vector<float> l(4096);
+        for (size_t i = 0; i < l.size(); ++i) l[i] = (i % 3 == 0) ? nan : static_cast<float>(i % 17) * 0.1f;
+        l[1000] = 5.0f;  // the best finite logit
+        l[1] = nan;
+        for (float temp : {0.0f, 0.7f, 1.5f}) {
+            for (int top_k : {0, 40}) {
+                SamplerParams p = neutral(temp);
+                p.top_k = top_k;
+                p.top_p = 0.9f;
+                p.min_p = 0.01f;
+                Sampler s(p);
+                const auto c = s.candidates(l);
+                QVERIFY(!c.empty());
+                for (const auto& [id, prob] : c) {
+                    QVERIFY2(!std::isnan(l[id]), qPrintable(QString("NaN logit %1 is a candidate").arg(id)));
+                    QVERIFY(std::isfinite(prob));
+                }
+                QCOMPARE(c[0].first, 1000);
+                for (int i = 0; i < 200; ++i) QVERIFY(!std::isnan(l[s.sample(l)]));
+            }
+        }
+        // All NaN: a valid id (the first), not garbage. +inf wins like the largest logit.
+        SamplerParams p = neutral(1.0f);
+        Sampler s(p);
+        QCOMPARE(s.sample(std::vector<float>(8, nan)), 0);
+        QCOMPARE(s.sample(std::vector<float>{1.0f, inf, nan, 2.0f}), 1);
+        QCOMPARE(Sampler(neutral(0.0f)).sample(std::vector<float>{nan, -1.0f, nan}), 1);
+    }
+
+    void non_finite_parameters_are_rejected() {
+        QVERIFY(validate_sampler_params(neutral(0.8f)).is_ok());
+        for (float bad :
+             {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(), -1.0f}) {
+            Status st = validate_sampler_params(neutral(bad));
+            QCOMPARE(st.code(), ErrorCode::invalid_argument);
+            QVERIFY2(st.message().find("temperature") != std::string::npos, st.to_string().c_str());
+        }
+        SamplerParams p = neutral(1.0f);
+        p.repeat_penalty = 0.0f;
+        QVERIFY(validate_sampler_params(p).message().find("repeat_penalty") != std::string::npos);
+        p = neutral(1.0f);
+        p.top_p = std::numeric_limits<float>::quiet_NaN();
+        QVERIFY(!validate_sampler_params(p).is_ok());
+        // generate() refuses them before running the model.
+        QTemporaryDir dir;
+        auto m = docket::test::tiny_model(dir, ModelArch::llama, GgmlType::F16);
+        CpuForward fw(*m, 1);
+        auto cache = docket::test::new_cache(m->config(), 16);
+        GenerateParams gp;
+        gp.sampling = neutral(std::numeric_limits<float>::quiet_NaN());
+        const std::vector<TokenId> prompt = {1, 2};
+        auto r = generate(fw, *cache, prompt, gp, nullptr, nullptr);
+        QVERIFY(!r.is_ok());
+        QCOMPARE(r.status().code(), ErrorCode::invalid_argument);
+        QCOMPARE(cache->size(), 0);
     }
 
     void generation_stops_on_eog_max_tokens_cancel_and_callback() {
