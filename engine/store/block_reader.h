@@ -33,14 +33,17 @@ public:
     virtual int queue_depth() const = 0;
 };
 
+struct IoFaults;
+
 struct BlockReaderOptions {
     int queue_depth = 64;
     bool allow_io_uring = true;  // false forces the pread pool (tests exercise both)
+    IoFaults* faults = nullptr;  // test hook: fail the N-th io_uring submit
 };
 
 // io_uring when available (and allowed), else the pread pool.
 Result<std::unique_ptr<BlockReader>> make_block_reader(const BlockReaderOptions& opt);
-Result<std::unique_ptr<BlockReader>> make_uring_reader(int queue_depth);
+Result<std::unique_ptr<BlockReader>> make_uring_reader(int queue_depth, IoFaults* faults = nullptr);
 std::unique_ptr<BlockReader> make_pread_pool_reader(int threads);
 
 }  // namespace docket::store

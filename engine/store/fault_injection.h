@@ -7,7 +7,8 @@
 // 1-based). Unarmed, a crash point costs one relaxed atomic load.
 //
 // I/O faults: an IoFaults object passed in StoreOptions makes the N-th data write (pwrite) or sync from now
-// fail with the given errno (ENOSPC by default), to test disk-full handling.
+// fail with the given errno (ENOSPC by default), to test disk-full handling, or the N-th io_uring submit of a
+// reader (to test that a failed batch leaves nothing in flight).
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -33,14 +34,16 @@ void disarm_crash_points();
 void crash_point(const char* name);
 
 struct IoFaults {
-    std::atomic<int64_t> fail_write_in{-1};  // >= 1: the N-th pwrite from now fails (then disarms)
-    std::atomic<int64_t> fail_sync_in{-1};   // >= 1: the N-th fdatasync from now fails (then disarms)
+    std::atomic<int64_t> fail_write_in{-1};   // >= 1: the N-th pwrite from now fails (then disarms)
+    std::atomic<int64_t> fail_sync_in{-1};    // >= 1: the N-th fdatasync from now fails (then disarms)
+    std::atomic<int64_t> fail_submit_in{-1};  // >= 1: the N-th io_uring submit from now fails (then disarms)
     std::atomic<int> error{ENOSPC};
-    std::atomic<int64_t> writes{0}, syncs{0};  // counters, for tests
+    std::atomic<int64_t> writes{0}, syncs{0}, submits{0};  // counters, for tests
 
     // Returns 0, or the errno to fail this operation with.
     int on_write() { return tick(fail_write_in, writes); }
     int on_sync() { return tick(fail_sync_in, syncs); }
+    int on_submit() { return tick(fail_submit_in, submits); }
 
 private:
     int tick(std::atomic<int64_t>& in, std::atomic<int64_t>& count) {

@@ -557,7 +557,7 @@ Result<Hash128> Store::model_fingerprint(const std::string& gguf_path) {
 Result<std::unique_ptr<StoreReader>> Store::reader() {
     std::unique_ptr<StoreReader> r(new StoreReader(*this));
     DK_ASSIGN_OR_RETURN(r->db_, Db::open(dir_ + "/index.db", false));
-    DK_ASSIGN_OR_RETURN(r->io_, make_block_reader({opt_.queue_depth, opt_.allow_io_uring}));
+    DK_ASSIGN_OR_RETURN(r->io_, make_block_reader({opt_.queue_depth, opt_.allow_io_uring, opt_.faults}));
     return r;
 }
 

@@ -1,5 +1,12 @@
 // io_uring implementation of BlockReader: a sliding window of queue_depth reads over a fixed set of aligned
 // slot buffers, submitted in batches (one io_uring_submit per completion sweep).
+//
+// Failure: when a submit fails mid-batch, reads the kernel already accepted still write into the slot
+// buffers. read() waits for every one of them, then rebuilds the ring (dropping entries prepared but never
+// submitted), so the next batch starts with nothing in flight. Each SQE carries (batch generation, slot) in
+// user_data and a completion that does not match a busy slot of the current batch is ignored, so even a
+// stale completion can never be taken for a current read. If the drain itself fails, the buffers are
+// abandoned (never freed: the kernel may still write them) and the reader falls back to the pread pool.
 #include <liburing.h>
 
 #include <cstring>
@@ -7,13 +14,15 @@
 
 #include "store/aligned_buffer.h"
 #include "store/block_reader.h"
+#include "store/fault_injection.h"
+#include "util/log.h"
 
 namespace docket::store {
 namespace {
 
 class UringReader final : public BlockReader {
 public:
-    explicit UringReader(int qd) : qd_(qd) {}
+    UringReader(int qd, IoFaults* faults) : qd_(qd), faults_(faults) {}
     ~UringReader() override {
         if (ok_) io_uring_queue_exit(&ring_);
     }
@@ -25,10 +34,12 @@ public:
         slots_.resize(static_cast<size_t>(qd_));
         return Status::ok();
     }
-    const char* kind() const override { return "io_uring"; }
-    int queue_depth() const override { return qd_; }
+    const char* kind() const override { return fallback_ ? "pread-pool (io_uring failed)" : "io_uring"; }
+    int queue_depth() const override { return fallback_ ? fallback_->queue_depth() : qd_; }
 
     Status read(std::span<const ReadRequest> reqs, const ReadDone& on_done) override {
+        if (fallback_) return fallback_->read(reqs, on_done);
+        if (reqs.empty()) return Status::ok();
         uint32_t max_len = 0;
         for (const auto& r : reqs) max_len = std::max(max_len, r.length);
         for (auto& s : slots_)
@@ -36,35 +47,63 @@ public:
                 return make_error(ErrorCode::out_of_memory, "read slot of {} bytes", max_len);
         std::vector<int> free_slots;
         for (int i = qd_ - 1; i >= 0; --i) free_slots.push_back(i);
+        const uint32_t gen = ++generation_;
 
         size_t next = 0, finished = 0;
-        int inflight = 0;
-        auto queue = [&](int slot) {
+        int inflight = 0;  // prepared (submitted or not) and not yet completed
+        auto queue = [&](int slot) -> bool {
             Slot& s = slots_[static_cast<size_t>(slot)];
             const ReadRequest& r = reqs[s.req];
             io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+            if (!sqe) {  // the submission queue is full: flush it and try once more
+                io_uring_submit(&ring_);
+                sqe = io_uring_get_sqe(&ring_);
+            }
+            if (!sqe) return false;
             io_uring_prep_read(sqe, r.fd, s.buf.data() + s.done, r.length - s.done, r.offset + s.done);
-            io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(slot));
+            io_uring_sqe_set_data64(sqe, uint64_t{gen} << 32 | static_cast<uint32_t>(slot));
+            s.busy = true;
             ++inflight;
+            return true;
         };
-        while (finished < reqs.size()) {
+        Status failure;
+        while (finished < reqs.size() && failure.is_ok()) {
             while (!free_slots.empty() && next < reqs.size()) {
                 int slot = free_slots.back();
-                free_slots.pop_back();
-                slots_[static_cast<size_t>(slot)].req = next++;
+                slots_[static_cast<size_t>(slot)].req = next;
                 slots_[static_cast<size_t>(slot)].done = 0;
-                queue(slot);
+                if (!queue(slot)) break;
+                free_slots.pop_back();
+                ++next;
             }
-            int e = io_uring_submit_and_wait(&ring_, 1);
-            if (e < 0 && e != -EINTR)
-                return make_error(ErrorCode::io_error, "io_uring_submit: {}", std::strerror(-e));
+            if (inflight == 0) {
+                failure = make_error(ErrorCode::io_error, "io_uring: no submission queue entry available");
+                break;
+            }
+            int e = 0;
+            if (int fe = faults_ ? faults_->on_submit() : 0)
+                e = -fe;
+            else
+                e = io_uring_submit_and_wait(&ring_, 1);
+            if (e < 0 && e != -EINTR) {
+                failure = make_error(ErrorCode::io_error, "io_uring_submit: {}", std::strerror(-e));
+                break;
+            }
             io_uring_cqe* cqe = nullptr;
             unsigned head, seen = 0;
             std::vector<int> resubmit;
             io_uring_for_each_cqe(&ring_, head, cqe) {
                 ++seen;
-                const int slot = static_cast<int>(io_uring_cqe_get_data64(cqe));
-                Slot& s = slots_[static_cast<size_t>(slot)];
+                const uint64_t tag = io_uring_cqe_get_data64(cqe);
+                const uint32_t slot_u = static_cast<uint32_t>(tag);
+                if (static_cast<uint32_t>(tag >> 32) != gen || slot_u >= slots_.size() ||
+                    !slots_[slot_u].busy) {
+                    DK_LOG_WARN("io_uring: ignoring a completion that belongs to no read in flight ({:x})",
+                                tag);
+                    continue;
+                }
+                const int slot = static_cast<int>(slot_u);
+                Slot& s = slots_[slot_u];
                 const ReadRequest& r = reqs[s.req];
                 --inflight;
                 int64_t result;
@@ -80,32 +119,79 @@ public:
                     }
                     result = s.done;
                 }
+                s.busy = false;
                 ++finished;
                 on_done(s.req, s.buf.data(), result);
                 free_slots.push_back(slot);
             }
             io_uring_cq_advance(&ring_, seen);
-            for (int slot : resubmit) queue(slot);
+            for (int slot : resubmit) {
+                if (!queue(slot)) {
+                    slots_[static_cast<size_t>(slot)].busy = false;
+                    failure = make_error(ErrorCode::io_error,
+                                         "io_uring: no submission queue entry for a short read");
+                    break;
+                }
+            }
         }
-        return Status::ok();
+        if (!failure.is_ok()) settle_after_failure(inflight, failure);
+        return failure;
     }
 
 private:
+    // After a failed batch: wait for the reads the kernel accepted, then start over with a fresh ring.
+    void settle_after_failure(int inflight, const Status& why) {
+        int pending = inflight - static_cast<int>(io_uring_sq_ready(&ring_));  // submitted, not completed
+        while (pending > 0) {
+            io_uring_cqe* cqe = nullptr;
+            int e = io_uring_wait_cqe(&ring_, &cqe);
+            if (e == -EINTR) continue;
+            if (e < 0) {
+                abandon(fmt::format("waiting for reads in flight: {}", std::strerror(-e)));
+                return;
+            }
+            io_uring_cqe_seen(&ring_, cqe);
+            --pending;
+        }
+        for (auto& s : slots_) s.busy = false;
+        io_uring_queue_exit(&ring_);  // drops entries prepared but never submitted
+        ok_ = false;
+        if (Status st = init(); !st) {
+            abandon(st.to_string());
+            return;
+        }
+        DK_LOG_WARN("io_uring batch failed ({}); reads in flight drained, ring rebuilt", why.to_string());
+    }
+
+    // The slot buffers may still be written by the kernel: keep them alive for good and read with pread.
+    void abandon(const std::string& why) {
+        DK_LOG_ERROR("io_uring reader unusable ({}); falling back to pread", why);
+        new std::vector<Slot>(std::move(slots_));  // deliberately leaked, see above
+        slots_.clear();
+        if (ok_) io_uring_queue_exit(&ring_);
+        ok_ = false;
+        fallback_ = make_pread_pool_reader(std::min(qd_, 16));
+    }
+
     struct Slot {
         AlignedBuffer buf;
         size_t req = 0;
         uint32_t done = 0;
+        bool busy = false;  // a read of the current batch is in flight into buf
     };
     int qd_;
+    IoFaults* faults_;
     bool ok_ = false;
     io_uring ring_{};
     std::vector<Slot> slots_;
+    uint32_t generation_ = 0;  // batch number, the high half of each SQE's user_data
+    std::unique_ptr<BlockReader> fallback_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<BlockReader>> make_uring_reader(int queue_depth) {
-    auto r = std::make_unique<UringReader>(queue_depth);
+Result<std::unique_ptr<BlockReader>> make_uring_reader(int queue_depth, IoFaults* faults) {
+    auto r = std::make_unique<UringReader>(queue_depth, faults);
     DK_TRY(r->init());
     return std::unique_ptr<BlockReader>(std::move(r));
 }
