@@ -1,5 +1,3 @@
-#include <algorithm>
-
 #include "common.cuh"
 #include "gemv_xq.cuh"
 #include "quant_blocks.cuh"
@@ -175,52 +173,47 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
                    const int8_t* __restrict__ xlo, const float* __restrict__ xs,
                    const float* __restrict__ xsum) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    __shared__ float part[2][kGxWarps][2];  // double-buffered so one barrier per pair suffices
-    const int n_pairs = m.pair_end[2];  // unused entries are set to the total
-    int it = 0;
-    // Persistent blocks: a short-lived block per pair left the SMs waiting on block launches.
-    for (int pair = blockIdx.x; pair < n_pairs; pair += gridDim.x, ++it) {
-        // Matrix of this pair, picked with selects (indexing the parameter struct would copy it to local
-        // memory).
-        const int mi = pair < m.pair_end[0] ? 0 : pair < m.pair_end[1] ? 1 : 2;
-        const int first_pair = mi == 0 ? 0 : mi == 1 ? m.pair_end[0] : m.pair_end[1];
-        const uint8_t* wm = mi == 0 ? m.w[0] : mi == 1 ? m.w[1] : m.w[2];
-        float* ym = mi == 0 ? m.y[0] : mi == 1 ? m.y[1] : m.y[2];
-        const int n_out = mi == 0 ? m.n_out[0] : mi == 1 ? m.n_out[1] : m.n_out[2];
-        const bool acc = mi == 0 ? m.acc[0] : mi == 1 ? m.acc[1] : m.acc[2];
-        const int r0 = 2 * (pair - first_pair);
-        const bool two = r0 + 1 < n_out;
-        const uint8_t* row0 = wm + static_cast<size_t>(r0) * row_bytes;
-        const uint8_t* row1 = two ? row0 + row_bytes : row0;
-        float acc0 = 0.0f, acc1 = 0.0f;
+    const int pair = blockIdx.x;
+    // Matrix of this pair, picked with selects (indexing the parameter struct would copy it to local memory).
+    const int mi = pair < m.pair_end[0] ? 0 : (n_mats > 1 && pair < m.pair_end[1]) ? 1 : 2;
+    if (mi >= n_mats) return;
+    const int first_pair = mi == 0 ? 0 : mi == 1 ? m.pair_end[0] : m.pair_end[1];
+    const uint8_t* wm = mi == 0 ? m.w[0] : mi == 1 ? m.w[1] : m.w[2];
+    float* ym = mi == 0 ? m.y[0] : mi == 1 ? m.y[1] : m.y[2];
+    const int n_out = mi == 0 ? m.n_out[0] : mi == 1 ? m.n_out[1] : m.n_out[2];
+    const bool acc = mi == 0 ? m.acc[0] : mi == 1 ? m.acc[1] : m.acc[2];
+    const int r0 = 2 * (pair - first_pair);
+    const bool two = r0 + 1 < n_out;
+    const uint8_t* row0 = wm + static_cast<size_t>(r0) * row_bytes;
+    const uint8_t* row1 = two ? row0 + row_bytes : row0;
+    float acc0 = 0.0f, acc1 = 0.0f;
 #pragma unroll 2
-        for (int g = lane + 32 * warp; g < n_groups; g += 32 * kGxWarps) {
-            uint32_t c0[8], c1[8];
-            float a0, b0, a1, b1, e0, f0, e1, f1;
-            int base0, base1;
-            int_group<T>(row0, g, c0, a0, b0, a1, b1, base0, base1);
-            int_group<T>(row1, g, c1, e0, f0, e1, f1, base0, base1);
-            const int4 h0 = __ldg(reinterpret_cast<const int4*>(xhi + base0));
-            const int4 l0 = __ldg(reinterpret_cast<const int4*>(xlo + base0));
-            const int4 h1 = __ldg(reinterpret_cast<const int4*>(xhi + base1));
-            const int4 l1 = __ldg(reinterpret_cast<const int4*>(xlo + base1));
-            const float s0 = __ldg(xs + base0 / kXBlock), s1 = __ldg(xs + base1 / kXBlock);
-            const float u0 = __ldg(xsum + base0 / kXBlock), u1 = __ldg(xsum + base1 / kXBlock);
-            acc0 += a0 * half_dot(c0, h0, l0, s0) + b0 * u0 + a1 * half_dot(c0 + 4, h1, l1, s1) + b1 * u1;
-            acc1 += e0 * half_dot(c1, h0, l0, s0) + f0 * u0 + e1 * half_dot(c1 + 4, h1, l1, s1) + f1 * u1;
-        }
-        acc0 = warp_sum(acc0);
-        acc1 = warp_sum(acc1);
-        float(*pp)[2] = part[it & 1];
-        if (lane == 0) pp[warp][0] = acc0, pp[warp][1] = acc1;
-        __syncthreads();
-        if (threadIdx.x < 2 && (threadIdx.x == 0 || two)) {
-            float v = 0.0f;
+    for (int g = lane + 32 * warp; g < n_groups; g += 32 * kGxWarps) {
+        uint32_t c0[8], c1[8];
+        float a0, b0, a1, b1, e0, f0, e1, f1;
+        int base0, base1;
+        int_group<T>(row0, g, c0, a0, b0, a1, b1, base0, base1);
+        int_group<T>(row1, g, c1, e0, f0, e1, f1, base0, base1);
+        const int4 h0 = __ldg(reinterpret_cast<const int4*>(xhi + base0));
+        const int4 l0 = __ldg(reinterpret_cast<const int4*>(xlo + base0));
+        const int4 h1 = __ldg(reinterpret_cast<const int4*>(xhi + base1));
+        const int4 l1 = __ldg(reinterpret_cast<const int4*>(xlo + base1));
+        const float s0 = __ldg(xs + base0 / kXBlock), s1 = __ldg(xs + base1 / kXBlock);
+        const float u0 = __ldg(xsum + base0 / kXBlock), u1 = __ldg(xsum + base1 / kXBlock);
+        acc0 += a0 * half_dot(c0, h0, l0, s0) + b0 * u0 + a1 * half_dot(c0 + 4, h1, l1, s1) + b1 * u1;
+        acc1 += e0 * half_dot(c1, h0, l0, s0) + f0 * u0 + e1 * half_dot(c1 + 4, h1, l1, s1) + f1 * u1;
+    }
+    acc0 = warp_sum(acc0);
+    acc1 = warp_sum(acc1);
+    __shared__ float part[kGxWarps][2];
+    if (lane == 0) part[warp][0] = acc0, part[warp][1] = acc1;
+    __syncthreads();
+    if (threadIdx.x < 2 && (threadIdx.x == 0 || two)) {
+        float v = 0.0f;
 #pragma unroll
-            for (int w = 0; w < kGxWarps; ++w) v += pp[w][threadIdx.x];
-            float* y = ym + r0 + threadIdx.x;
-            *y = acc ? *y + v : v;
-        }
+        for (int w = 0; w < kGxWarps; ++w) v += part[w][threadIdx.x];
+        float* y = ym + r0 + threadIdx.x;
+        *y = acc ? *y + v : v;
     }
 }
 
@@ -245,22 +238,12 @@ Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, c
         pairs += static_cast<int>((mats[i].n_out + 1) / 2);
         m.pair_end[i] = pairs;
     }
-    for (int i = n_mats; i < 3; ++i) m.pair_end[i] = pairs;
     const size_t row_bytes = gpu_row_bytes(type, n_in);
     const int n_groups = static_cast<int>(n_in / kGroup);
     const auto* base = static_cast<const int8_t*>(xq);
     const auto* xs = reinterpret_cast<const float*>(base + 2 * n_in);
     const float* xsum = xs + n_in / kXBlock;
-    static int max_blocks = 0;  // resident blocks of this kernel on the whole GPU, queried once
-    if (max_blocks == 0) {
-        int dev = 0, sms = 132, per_sm = 8;
-        cudaGetDevice(&dev);
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gemv_xq_kernel<GgmlType::Q4_K>, 32 * kGxWarps,
-                                                      0);
-        max_blocks = sms * std::max(per_sm, 1);
-    }
-    const dim3 grid(std::min(pairs, max_blocks)), block(32 * kGxWarps);
+    const dim3 grid(pairs), block(32 * kGxWarps);
     switch (type) {
 #define DK_CASE(T)                                                                                     \
     case GgmlType::T:                                                                                  \
