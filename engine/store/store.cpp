@@ -157,22 +157,28 @@ Status Store::recover() {
             }
         }
         DK_ASSIGN_OR_RETURN(uint64_t size, files_->size(f.id));
-        if (size > f.committed) {
+        if (size > f.committed && f.committed % kIoAlign == 0) {
             DK_LOG_INFO("{}: truncating {} uncommitted bytes of {}", dir_, size - f.committed,
                         files_->path(f.id));
             DK_TRY(files_->truncate(f.id, f.committed));
-        } else if (size < f.committed) {
-            DK_LOG_ERROR("{}: {} is {} bytes, the index says {}; snapshots past its end are marked bad", dir_,
-                         files_->path(f.id), size, f.committed);
-            DK_ASSIGN_OR_RETURN(auto bad,
-                                db.prepare("UPDATE snapshots SET state = 'bad', error = 'segment file "
-                                           "truncated' WHERE id IN (SELECT snapshot_id FROM extents WHERE "
-                                           "file_id = ? AND offset + length > ?)"));
-            DK_TRY(bad.bind(1, f.id).bind(2, size).exec());
+            size = f.committed;
+        } else if (size != f.committed || f.committed % kIoAlign != 0) {
+            // The file lost its tail (or the index holds an unaligned end). Appends continue from the last
+            // 4 KiB boundary the file still has (O_DIRECT writes need it), so the snapshots with bytes past
+            // it are dropped: they are gone, and their rows must not describe bytes that new extents
+            // overwrite.
+            const uint64_t end = std::min(size, f.committed) / kIoAlign * kIoAlign;
+            DK_LOG_ERROR("{}: {} is {} bytes, the index says {}; cutting it to {}", dir_, files_->path(f.id),
+                         size, f.committed, end);
+            DK_TRY(drop_lost_past_locked(f.id, end));
+            if (size != end) DK_TRY(files_->truncate(f.id, end));
+            DK_ASSIGN_OR_RETURN(auto up, db.prepare("UPDATE files SET committed_bytes = ? WHERE id = ?"));
+            DK_TRY(up.bind(1, end).bind(2, f.id).exec());
+            size = end;
         }
         if (f.state == "active") {
             active_file_ = f.id;
-            active_committed_ = active_append_ = std::min(size, f.committed);
+            active_committed_ = active_append_ = size;
         }
     }
     // 3. Files on disk the index does not know (a crash between creating a file and committing its row).
@@ -192,6 +198,21 @@ Status Store::recover() {
         }
     }
     return Status::ok();
+}
+
+Status Store::drop_lost_past_locked(int64_t file_id, uint64_t end) {
+    // Name the documents first: the log is how a user learns which ones will be recomputed.
+    const std::string lost = "SELECT snapshot_id FROM extents WHERE file_id = ? AND offset + length > ?";
+    DK_ASSIGN_OR_RETURN(auto q, db_->prepare(std::string(kSnapshotSelect) + "WHERE s.id IN (" + lost + ")"));
+    q.bind(1, file_id).bind(2, end);
+    for (;;) {
+        DK_ASSIGN_OR_RETURN(bool row, q.step());
+        if (!row) break;
+        DK_LOG_ERROR("{}: {} lost extents past {} of {}; dropped (it will be recomputed)", dir_,
+                     snapshot_from_row(q).describe(), end, files_->path(file_id));
+    }
+    DK_ASSIGN_OR_RETURN(auto del, db_->prepare("DELETE FROM snapshots WHERE id IN (" + lost + ")"));
+    return del.bind(1, file_id).bind(2, end).exec();
 }
 
 Result<int64_t> Store::ensure_collection(const std::string& name) {
@@ -533,25 +554,47 @@ Result<StoreStats> Store::stats() {
 }
 
 Result<Hash128> Store::model_fingerprint(const std::string& gguf_path) {
+    // The file is identified by the descriptor we hash through, so a replacement between the check and the
+    // hashing cannot pair one file's identity with another's fingerprint.
+    const int fd = ::open(gguf_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return make_error(errno == ENOENT ? ErrorCode::not_found : ErrorCode::io_error, "model {}: {}",
+                          gguf_path, std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
     struct stat st;
-    if (::stat(gguf_path.c_str(), &st) != 0)
-        return make_error(ErrorCode::not_found, "model {}: {}", gguf_path, std::strerror(errno));
+    if (::fstat(fd, &st) != 0)
+        return make_error(ErrorCode::io_error, "stat model {}: {}", gguf_path, std::strerror(errno));
     const int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    const int64_t ctime = int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec;
+    auto bind_identity = [&](Stmt& q) -> Stmt& {
+        return q.bind(1, gguf_path)
+            .bind(2, static_cast<int64_t>(st.st_dev))
+            .bind(3, static_cast<int64_t>(st.st_ino))
+            .bind(4, static_cast<int64_t>(st.st_size))
+            .bind(5, mtime)
+            .bind(6, ctime);
+    };
     {
         std::lock_guard lock(mu_);
         DK_ASSIGN_OR_RETURN(auto q,
                             db_->prepare("SELECT fingerprint FROM model_fingerprints WHERE path = ? AND "
-                                         "size = ? AND mtime_ns = ?"));
-        q.bind(1, gguf_path).bind(2, static_cast<int64_t>(st.st_size)).bind(3, mtime);
+                                         "dev = ? AND ino = ? AND size = ? AND mtime_ns = ? AND "
+                                         "ctime_ns = ?"));
+        bind_identity(q);
         DK_ASSIGN_OR_RETURN(bool row, q.step());
         if (row) return q.col_hash(0);
     }
-    DK_ASSIGN_OR_RETURN(Hash128 fp, model_fingerprint_file(gguf_path));
+    auto fp = model_fingerprint_file("/proc/self/fd/" + std::to_string(fd));
+    if (!fp) return fp.status().with_context("fingerprinting model " + gguf_path);
     std::lock_guard lock(mu_);
-    DK_ASSIGN_OR_RETURN(auto up,
-                        db_->prepare("INSERT OR REPLACE INTO model_fingerprints VALUES(?, ?, ?, ?)"));
-    DK_TRY(up.bind(1, gguf_path).bind(2, static_cast<int64_t>(st.st_size)).bind(3, mtime).bind(4, fp).exec());
-    return fp;
+    DK_ASSIGN_OR_RETURN(
+        auto up, db_->prepare("INSERT OR REPLACE INTO model_fingerprints(path, dev, ino, size, mtime_ns, "
+                              "ctime_ns, fingerprint) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+    DK_TRY(bind_identity(up).bind(7, *fp).exec());
+    return *fp;
 }
 
 Result<std::unique_ptr<StoreReader>> Store::reader() {

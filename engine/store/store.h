@@ -73,7 +73,8 @@ public:
     Result<VerifyReport> verify(bool mark_bad);
     Result<StoreStats> stats();
 
-    // Model fingerprint of a GGUF, cached in the index by (path, size, mtime).
+    // Model fingerprint of a GGUF, cached in the index by (path, device, inode, size, mtime, ctime): a file
+    // replaced or rewritten in place is fingerprinted again even when its size and mtime were kept.
     Result<Hash128> model_fingerprint(const std::string& gguf_path);
 
     // A reader on its own connection; use one per thread. The Store must outlive it.
@@ -83,6 +84,8 @@ private:
     friend class StoreReader;
     Store() = default;
     Status recover();
+    // Drops the snapshots with an extent past `end` of file `file_id` (the file lost them), logging each.
+    Status drop_lost_past_locked(int64_t file_id, uint64_t end);
     Status flush_used_locked();
     Result<int64_t> put_locked(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens,
                                const PageFn& pages, int64_t segment_id);

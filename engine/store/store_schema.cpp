@@ -86,6 +86,20 @@ CREATE TABLE model_fingerprints(
     mtime_ns INTEGER NOT NULL,
     fingerprint BLOB NOT NULL);
 )sql"},
+    // (path, size, mtime) let a different model with the same size and a preserved mtime (cp -p, rsync -t)
+    // reuse another model's fingerprint, and with it its snapshots. The file's identity now includes device,
+    // inode and ctime (which no user can set). The table is a cache: the old rows are simply dropped.
+    {2, "model fingerprint cache keyed by device, inode, size, mtime and ctime", R"sql(
+DROP TABLE model_fingerprints;
+CREATE TABLE model_fingerprints(
+    path TEXT PRIMARY KEY,
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    fingerprint BLOB NOT NULL);
+)sql"},
 };
 
 }  // namespace
@@ -95,9 +109,13 @@ Status migrate(Db& db) {
         db.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, description TEXT "
                 "NOT NULL, "
                 "applied_at INTEGER NOT NULL)"));
-    DK_ASSIGN_OR_RETURN(auto q, db.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
-    DK_ASSIGN_OR_RETURN(bool row, q.step());
-    const int have = row ? static_cast<int>(q.col_int(0)) : 0;
+    int have = 0;
+    {
+        // Finalized before the migrations run: an open statement would lock the tables they drop.
+        DK_ASSIGN_OR_RETURN(auto q, db.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+        DK_ASSIGN_OR_RETURN(bool row, q.step());
+        have = row ? static_cast<int>(q.col_int(0)) : 0;
+    }
     if (have > kSchemaVersion)
         return make_error(ErrorCode::unsupported, "{}: schema version {} is newer than this build ({})",
                           db.path(), have, kSchemaVersion);

@@ -2,6 +2,7 @@
 // fallback), segment file rotation, LRU eviction under a byte budget, compaction, the model fingerprint.
 #include <QtTest>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include "model/fingerprint.h"
 #include "store/fault_injection.h"
+#include "store/segment_file.h"
 #include "store/store.h"
 #include "store_test_util.h"
 #include "test_paths.h"
@@ -231,6 +233,68 @@ private slots:
         QCOMPARE(after->state, SnapshotState::ready);  // an I/O error is not corruption
     }
 
+    // A segment file shorter than its committed end (lost tail, cut at an unaligned size): the open cuts it
+    // to a 4 KiB boundary, drops the snapshots that lost bytes, and later puts (O_DIRECT) and reads work.
+    void recovery_of_a_short_file_keeps_appends_aligned() {
+        const std::string dir = test::scratch_dir("basic-short-file");
+        StoreOptions opt;
+        opt.extent_target_bytes = 64 << 10;
+        std::vector<test::SyntheticKv> kvs;
+        std::vector<int64_t> ids;
+        ExtentLoc cut_in;
+        {
+            auto st = Store::open(dir, opt);
+            REQUIRE_OK(st);
+            for (int i = 0; i < 4; ++i) {
+                kvs.push_back(test::make_kv(700 + i, {3, 2, 64}, 300));
+                auto id =
+                    (*st)->put(key_for(Codec::int8, 700 + i), kvs[i].shape, kvs[i].n_tokens, kvs[i].fn());
+                REQUIRE_OK(id);
+                ids.push_back(*id);
+            }
+            auto r = (*st)->reader();
+            auto ext = (*r)->extents(ids[2]);
+            REQUIRE_OK(ext);
+            cut_in = (*ext)[1];
+        }
+        const std::string seg = dir + "/segments/" + segment_file_name(cut_in.file_id);
+        const uint64_t cut = cut_in.offset + 5000;  // unaligned, inside snapshot 3's second extent
+        QCOMPARE(::truncate(seg.c_str(), off_t(cut)), 0);
+
+        auto st = Store::open(dir, opt);
+        REQUIRE_OK(st);
+        QCOMPARE(std::filesystem::file_size(seg) % kIoAlign, uintmax_t(0));
+        QVERIFY(std::filesystem::file_size(seg) <= cut);
+        auto reader = (*st)->reader();
+        REQUIRE_OK(reader);
+        for (int i = 0; i < 4; ++i) {
+            auto f = (*reader)->find(key_for(Codec::int8, 700 + i));
+            REQUIRE_OK(f);
+            QCOMPARE(f->has_value(), i < 2);  // 2 lost bytes, 3 lay wholly past the cut
+            if (i < 2) {
+                AlignedBuffer pages;
+                REQUIRE_STATUS((*reader)->read_pages(**f, 0, 3, pages));
+                const auto expect = encode_all(Codec::int8, kvs[i]);
+                QVERIFY(std::memcmp(pages.data(), expect.data(), expect.size()) == 0);
+            }
+        }
+        // New puts append at the aligned end (an unaligned one fails every O_DIRECT write with EINVAL).
+        for (int i = 2; i < 4; ++i) {
+            REQUIRE_OK((*st)->put(key_for(Codec::int8, 700 + i), kvs[i].shape, kvs[i].n_tokens, kvs[i].fn()));
+            auto f = (*reader)->find(key_for(Codec::int8, 700 + i));
+            REQUIRE_OK(f);
+            QVERIFY(f->has_value());
+            AlignedBuffer pages;
+            REQUIRE_STATUS((*reader)->read_pages(**f, 0, 3, pages));
+            const auto expect = encode_all(Codec::int8, kvs[i]);
+            QVERIFY(std::memcmp(pages.data(), expect.data(), expect.size()) == 0);
+        }
+        auto rep = (*st)->verify(false);
+        REQUIRE_OK(rep);
+        QVERIFY2(rep->ok(), rep->problems.empty() ? "" : rep->problems[0].message.c_str());
+        QCOMPARE(rep->snapshots, int64_t(4));
+    }
+
     void lru_eviction_keeps_recently_used_within_budget() {
         const std::string dir = test::scratch_dir("basic-lru");
         StoreOptions opt;
@@ -362,7 +426,38 @@ private slots:
         auto fd = (*st)->model_fingerprint(copy);
         REQUIRE_OK(fd);
         QVERIFY(!(*fd == *fp));
-        std::filesystem::remove(copy);
+
+        // A different model of the same size with the mtime kept (cp -p, rsync -t) put at a path the cache
+        // knows: fingerprinted again, not served from the cache. Both by rename (new inode) and rewritten in
+        // place (same inode; ctime moves).
+        const std::string known = dir + "/known.gguf";
+        std::filesystem::copy_file(model, known);
+        REQUIRE_OK((*st)->model_fingerprint(known));
+        struct stat orig;
+        QCOMPARE(::stat(known.c_str(), &orig), 0);
+        const timespec keep[2] = {orig.st_atim, orig.st_mtim};
+        QCOMPARE(::utimensat(AT_FDCWD, copy.c_str(), keep, 0), 0);
+        QCOMPARE(std::filesystem::file_size(copy), std::filesystem::file_size(known));
+        std::filesystem::rename(copy, known);
+        auto fr = (*st)->model_fingerprint(known);
+        REQUIRE_OK(fr);
+        QCOMPARE(*fr, *fd);
+        // In place: flip the byte back, restore the mtime again.
+        {
+            std::fstream f(known, std::ios::in | std::ios::out | std::ios::binary);
+            const auto size = std::filesystem::file_size(known);
+            f.seekg(size - 1000);
+            char c;
+            f.read(&c, 1);
+            c ^= 0x10;
+            f.seekp(size - 1000);
+            f.write(&c, 1);
+        }
+        QCOMPARE(::utimensat(AT_FDCWD, known.c_str(), keep, 0), 0);
+        auto fi = (*st)->model_fingerprint(known);
+        REQUIRE_OK(fi);
+        QCOMPARE(*fi, *fp);
+        std::filesystem::remove(known);
     }
 };
 
