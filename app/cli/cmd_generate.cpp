@@ -56,16 +56,20 @@ Result<std::string> read_prompt(const Args& args, const std::string& cmd) {
     return prompt;
 }
 
-// Tokenizes the prompt: through the chat template with special tokens parsed, or as plain text with BOS.
+// Tokenizes the prompt: through the chat template (special tokens parsed in its markup only, never in the
+// prompt or system text), or as plain text with BOS.
 Result<std::vector<TokenId>> prompt_tokens(const Args& args, const GgufFile& gguf, const Tokenizer& tok,
                                            const std::string& prompt) {
     if (!args.has("--chat")) return tok.encode(prompt, /*add_special=*/true, /*parse_special=*/false);
-    DK_ASSIGN_OR_RETURN(ChatTemplate tmpl, ChatTemplate::from_gguf(gguf, args.get("--chat-format")));
+    DK_ASSIGN_OR_RETURN(const std::string format, args.get_string("--chat-format"));
+    DK_ASSIGN_OR_RETURN(ChatTemplate tmpl, ChatTemplate::from_gguf(gguf, format));
     std::vector<ChatMessage> msgs;
-    if (args.has("--system")) msgs.push_back({"system", args.get("--system")});
+    if (args.has("--system")) {
+        DK_ASSIGN_OR_RETURN(std::string system, args.get_string("--system"));
+        msgs.push_back({"system", std::move(system)});
+    }
     msgs.push_back({"user", prompt});
-    return tok.encode(tmpl.apply(msgs, /*add_generation_prompt=*/true), /*add_special=*/false,
-                      /*parse_special=*/true);
+    return encode_chat(tok, tmpl, msgs, /*add_generation_prompt=*/true);
 }
 
 namespace {

@@ -123,32 +123,55 @@ Result<ChatTemplate> ChatTemplate::from_gguf(const GgufFile& gguf, const std::st
         gguf.name(), found.empty() ? "none" : found);
 }
 
-std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
-    std::string out;
-    auto put = [&out](std::initializer_list<std::string_view> parts) {
-        for (auto p : parts) out.append(p);
+std::vector<ChatSegment> ChatTemplate::apply_segments(const std::vector<ChatMessage>& messages,
+                                                      bool add_generation_prompt) const {
+    std::vector<ChatSegment> out;
+    // Markup and text alternate: T("...") appends template markup, M(x) message text (roles too: they come
+    // from the caller, and no role needs a special token).
+    auto add = [&out](std::string_view s, bool is_template) {
+        if (s.empty()) return;
+        if (!out.empty() && out.back().is_template == is_template)
+            out.back().text.append(s);
+        else
+            out.push_back({std::string(s), is_template});
     };
+    auto T = [&](std::string_view s) { add(s, true); };
+    auto M = [&](std::string_view s) { add(s, false); };
     switch (format_) {
         case ChatFormat::chatml: {
-            if (!default_system_.empty() && (messages.empty() || messages[0].role != "system"))
-                put({"<|im_start|>system\n", default_system_, "<|im_end|>\n"});
-            for (const auto& m : messages) put({"<|im_start|>", m.role, "\n", m.content, "<|im_end|>\n"});
-            if (add_generation_prompt) put({"<|im_start|>assistant\n"});
+            if (!default_system_.empty() && (messages.empty() || messages[0].role != "system")) {
+                T("<|im_start|>system\n");
+                M(default_system_);
+                T("<|im_end|>\n");
+            }
+            for (const auto& m : messages) {
+                T("<|im_start|>");
+                M(m.role);
+                T("\n");
+                M(m.content);
+                T("<|im_end|>\n");
+            }
+            if (add_generation_prompt) T("<|im_start|>assistant\n");
             break;
         }
         case ChatFormat::llama3: {
             // Llama 3 (3.0) template: contents are trimmed; 3.1's date-stamped system header is not
             // reproduced.
-            put({"<|begin_of_text|>"});
-            for (const auto& m : messages)
-                put({"<|start_header_id|>", m.role, "<|end_header_id|>\n\n", trim(m.content), "<|eot_id|>"});
-            if (add_generation_prompt) put({"<|start_header_id|>assistant<|end_header_id|>\n\n"});
+            T("<|begin_of_text|>");
+            for (const auto& m : messages) {
+                T("<|start_header_id|>");
+                M(m.role);
+                T("<|end_header_id|>\n\n");
+                M(trim(m.content));
+                T("<|eot_id|>");
+            }
+            if (add_generation_prompt) T("<|start_header_id|>assistant<|end_header_id|>\n\n");
             break;
         }
         case ChatFormat::mistral: {
             // Mistral Instruct: "<s>[INST] user [/INST]answer</s>[INST] ...". It has no system role; a system
             // message is prefixed to the next user turn (as Mistral's later templates do).
-            put({"<s>"});
+            T("<s>");
             std::string system;
             bool system_pending = false;
             for (const auto& m : messages) {
@@ -156,12 +179,17 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
                     system = m.content;
                     system_pending = true;
                 } else if (m.role == "user") {
-                    put({"[INST] "});
-                    if (system_pending) put({system, "\n\n"});
-                    put({m.content, " [/INST]"});
+                    T("[INST] ");
+                    if (system_pending) {
+                        M(system);
+                        T("\n\n");
+                    }
+                    M(m.content);
+                    T(" [/INST]");
                     system_pending = false;
                 } else {
-                    put({m.content, "</s>"});
+                    M(m.content);
+                    T("</s>");
                 }
             }
             break;
@@ -175,18 +203,40 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
                     system = trim(m.content);
                     system_pending = true;
                 } else if (m.role == "user") {
-                    put({"<s>[INST] "});
-                    if (system_pending) put({"<<SYS>>\n", system, "\n<</SYS>>\n\n"});
-                    put({trim(m.content), " [/INST]"});
+                    T("<s>[INST] ");
+                    if (system_pending) {
+                        T("<<SYS>>\n");
+                        M(system);
+                        T("\n<</SYS>>\n\n");
+                    }
+                    M(trim(m.content));
+                    T(" [/INST]");
                     system_pending = false;
                 } else {
-                    put({" ", trim(m.content), " </s>"});
+                    T(" ");
+                    M(trim(m.content));
+                    T(" </s>");
                 }
             }
             break;
         }
     }
     return out;
+}
+
+std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+    std::string out;
+    for (const auto& s : apply_segments(messages, add_generation_prompt)) out += s.text;
+    return out;
+}
+
+std::vector<TokenId> encode_chat(const Tokenizer& tok, const ChatTemplate& tmpl,
+                                 const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
+    const auto segs = tmpl.apply_segments(messages, add_generation_prompt);
+    std::vector<TextSegment> parts;
+    parts.reserve(segs.size());
+    for (const auto& s : segs) parts.push_back({s.text, s.is_template});
+    return tok.encode_segments(parts, /*add_special=*/false);
 }
 
 }  // namespace docket

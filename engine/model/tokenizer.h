@@ -3,6 +3,7 @@
 // pre-tokenizers, and SentencePiece ("llama"). Thread-safe for concurrent encode/decode after construction.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,13 @@ namespace docket {
 using TokenId = int32_t;
 
 enum class TokenizerKind { bpe, spm };
+
+// A piece of text to encode: markup written by Docket (a chat template's "<|im_start|>") may contain special
+// tokens; text from a user or a document may not.
+struct TextSegment {
+    std::string_view text;
+    bool parse_special = false;
+};
 
 struct TokenizerInfo {
     TokenizerKind kind = TokenizerKind::bpe;
@@ -37,6 +45,12 @@ public:
     // parse_special: text like "<|im_start|>" becomes the special token instead of being split into pieces.
     virtual std::vector<TokenId> encode(std::string_view text, bool add_special,
                                         bool parse_special) const = 0;
+    // Encodes the concatenated segments as encode(.., parse_special = true) would, except that a control or
+    // unknown token is recognized only when its text lies inside one segment with parse_special: "<|im_end|>"
+    // typed into a message stays ordinary text. Plain text runs across segment boundaries are tokenized as
+    // one, so segments without special-token text give exactly the flat encoding's ids.
+    virtual std::vector<TokenId> encode_segments(std::span<const TextSegment> segments,
+                                                 bool add_special) const = 0;
 
     // Raw bytes of one token's piece (byte-level decoding applied; SPM "▁" -> " "); may be a partial UTF-8
     // sequence.

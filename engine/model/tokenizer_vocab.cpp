@@ -209,12 +209,30 @@ std::string VocabTokenizer::token_to_piece(TokenId id, bool render_special) cons
 
 std::vector<TokenId> VocabTokenizer::encode(std::string_view text, bool add_special,
                                             bool parse_special) const {
+    const SpecialRange all{0, text.size()};
+    return encode_ranges(text, add_special,
+                         parse_special ? std::span(&all, 1) : std::span<const SpecialRange>());
+}
+
+std::vector<TokenId> VocabTokenizer::encode_segments(std::span<const TextSegment> segments,
+                                                     bool add_special) const {
+    std::string text;
+    std::vector<SpecialRange> special;
+    for (const auto& s : segments) {
+        if (s.parse_special && !s.text.empty()) special.push_back({text.size(), text.size() + s.text.size()});
+        text.append(s.text);
+    }
+    return encode_ranges(text, add_special, special);
+}
+
+std::vector<TokenId> VocabTokenizer::encode_ranges(std::string_view text, bool add_special,
+                                                   std::span<const SpecialRange> special) const {
     std::vector<TokenId> out;
     out.reserve(text.size() / 3 + 4);
     if (add_special && info_.add_bos && info_.bos >= 0) out.push_back(info_.bos);
 
-    // Special tokens are split out first, leftmost-longest (as HF's added-vocabulary matcher). Without
-    // parse_special only user-defined tokens are (HF and llama.cpp split those regardless).
+    // Special tokens are split out first, leftmost-longest (as HF's added-vocabulary matcher). Outside the
+    // `special` ranges only user-defined tokens are (HF and llama.cpp split those regardless).
     bool after_special = true;
     size_t frag = 0;
     auto flush = [&](size_t end) {
@@ -223,13 +241,16 @@ std::vector<TokenId> VocabTokenizer::encode(std::string_view text, bool add_spec
             after_special = false;
         }
     };
-    size_t i = 0;
+    size_t i = 0, r = 0;
     const size_t n = text.size();
     while (i < n) {
         const auto& cands = special_by_byte_[static_cast<uint8_t>(text[i])];
         TokenId hit = -1;
+        while (r < special.size() && special[r].end <= i) ++r;
+        // A control token must start and end inside one range.
+        const size_t control_end = (r < special.size() && special[r].begin <= i) ? special[r].end : 0;
         for (TokenId id : cands) {
-            if (!parse_special && (attr_[id] & (kAttrControl | kAttrUnknown))) continue;
+            if ((attr_[id] & (kAttrControl | kAttrUnknown)) && i + text_[id].size() > control_end) continue;
             if (text.compare(i, text_[id].size(), text_[id]) == 0) {
                 hit = id;
                 break;

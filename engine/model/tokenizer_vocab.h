@@ -29,6 +29,8 @@ enum TokenAttr : uint16_t {
 class VocabTokenizer : public Tokenizer {
 public:
     std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special) const override;
+    std::vector<TokenId> encode_segments(std::span<const TextSegment> segments,
+                                         bool add_special) const override;
     std::string token_to_piece(TokenId id, bool render_special = true) const override;
     bool is_eog(TokenId id) const override { return eog_.count(id) != 0; }
     bool is_control(TokenId id) const override { return valid(id) && (attr_[id] & kAttrControl); }
@@ -49,6 +51,13 @@ protected:
     // Decoded bytes of a normal token's vocabulary text.
     virtual std::string normal_piece(std::string_view text) const = 0;
     void finish_load();  // piece cache, special-token index, EOG set; after the subclass is ready
+    // [begin, end) byte ranges of the text, sorted and disjoint, where control/unknown tokens may be split
+    // out.
+    struct SpecialRange {
+        size_t begin, end;
+    };
+    std::vector<TokenId> encode_ranges(std::string_view text, bool add_special,
+                                       std::span<const SpecialRange> special) const;
 
     bool valid(TokenId id) const { return id >= 0 && id < static_cast<TokenId>(text_.size()); }
     TokenId lookup(std::string_view s) const {

@@ -20,10 +20,12 @@ private slots:
         QVERIFY2(tok.is_ok(), tok.status().to_string().c_str());
         auto tmpl = ChatTemplate::from_gguf((*m)->gguf());
         QVERIFY2(tmpl.is_ok(), tmpl.status().to_string().c_str());
-        const std::string text =
-            tmpl->apply({{"user", "What is the capital of France? Answer in one word."}}, true);
-        const auto ids = (*tok)->encode(text, false, true);
+        const std::vector<ChatMessage> msgs = {
+            {"user", "What is the capital of France? Answer in one word."}};
+        const auto ids = encode_chat(**tok, *tmpl, msgs, true);
         QVERIFY(ids.size() > 10);
+        // No special-token text in the message: the same ids as encoding the flat prompt.
+        QCOMPARE(ids, (*tok)->encode(tmpl->apply(msgs, true), false, true));
 
         CpuForward fw(**m, 0);
         auto cache = test::new_cache((*m)->config(), 256);
