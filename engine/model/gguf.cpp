@@ -288,10 +288,11 @@ Status GgufFile::parse_all() {
     for (const auto& kv : kvs_) {
         if (kv.key != "general.alignment") continue;
         const GgufValue* a = &kv.value;
-        if (!is_int_type(a->type) || a->u == 0 || a->u > (1u << 30) || (a->u & (a->u - 1)) != 0)
+        if (!is_int_type(a->type) || (is_signed_type(a->type) && a->i < 0) || !gguf_alignment_valid(a->u))
             return c.error("metadata 'general.alignment'", kv.file_offset,
-                           a->is_integer() ? fmt::format("must be a power of two up to 2^30, got {}", a->i)
-                                           : fmt::format("must be an integer, got {}", gguf_type_name(a->type)));
+                           a->is_integer()
+                               ? fmt::format("must be a power of two from 8 to 2^30, got {}", a->i)
+                               : fmt::format("must be an integer, got {}", gguf_type_name(a->type)));
         alignment_ = a->u;
     }
 

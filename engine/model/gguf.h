@@ -22,6 +22,14 @@ const char* gguf_type_name(GgufType t);
 // Bytes of one scalar of type t; 0 for string and array.
 size_t gguf_scalar_size(GgufType t);
 
+// general.alignment, for the reader and the writer alike: a power of two from 8 to 2^30. GGUF requires a
+// multiple of 8; the runtime reads f32 tensor data in place, which a smaller alignment would misalign.
+constexpr uint64_t kGgufMinAlignment = 8;
+constexpr uint64_t kGgufMaxAlignment = uint64_t{1} << 30;
+constexpr bool gguf_alignment_valid(uint64_t a) {
+    return a >= kGgufMinAlignment && a <= kGgufMaxAlignment && (a & (a - 1)) == 0;
+}
+
 // One metadata value. Strings and numeric arrays point into the file's bytes (valid while the GgufFile lives).
 struct GgufValue {
     GgufType type = GgufType::u8;

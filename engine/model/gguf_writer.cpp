@@ -295,9 +295,10 @@ Status GgufWriter::set(std::string key, GgufWriteValue value) {
     DK_TRY(check_value(value, key, 0));
     if (key == "general.alignment") {
         const uint64_t a = value.scalar;
-        if (value.type != GgufType::u32 || a == 0 || (a & (a - 1)) != 0)
-            return make_error(ErrorCode::invalid_argument,
-                              "gguf writer: general.alignment must be a u32 power of two");
+        if (value.type != GgufType::u32 || !gguf_alignment_valid(a))
+            return make_error(
+                ErrorCode::invalid_argument,
+                "gguf writer: general.alignment must be a u32 power of two from 8 to 2^30, got {}", a);
         alignment_ = a;
     }
     kvs_.push_back({std::move(key), std::move(value)});
@@ -450,11 +451,21 @@ Status GgufWriter::write_file(const std::string& path) const {
     // Make the rename itself durable.
     const std::filesystem::path parent = std::filesystem::path(path).parent_path();
     const std::filesystem::path dir = parent.empty() ? std::filesystem::path(".") : parent;
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
+    // The file is in place either way; an error here means it may not survive a power loss.
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        const int e = errno;
+        return make_error(ErrorCode::io_error,
+                          "{} written, but its directory {} cannot be opened to sync it: {}", path,
+                          dir.string(), std::strerror(e));
     }
+    if (::fsync(dfd) != 0) {
+        const int e = errno;
+        ::close(dfd);
+        return make_error(ErrorCode::io_error, "{} written, but syncing its directory {} failed: {}", path,
+                          dir.string(), std::strerror(e));
+    }
+    ::close(dfd);
     return Status::ok();
 }
 

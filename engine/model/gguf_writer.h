@@ -66,7 +66,7 @@ public:
     GgufWriter() = default;
 
     // Adds a metadata entry; invalid_argument for a duplicate key or a malformed value. "general.alignment"
-    // must be a u32 power of two and sets the data alignment.
+    // must be a u32 passing gguf_alignment_valid() (power of two, 8..2^30) and sets the data alignment.
     Status set(std::string key, GgufWriteValue value);
     Status set_u32(std::string key, uint32_t v) { return set(std::move(key), GgufWriteValue::u32(v)); }
     Status set_i32(std::string key, int32_t v) { return set(std::move(key), GgufWriteValue::i32(v)); }

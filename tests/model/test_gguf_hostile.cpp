@@ -233,7 +233,8 @@ private slots:
     }
 
     void bad_alignment() {
-        for (uint32_t a : {0u, 3u, 48u, 0x80000000u}) {
+        for (uint32_t a :
+             {0u, 1u, 2u, 3u, 4u, 48u, 0x80000000u}) {  // also below 8: GGUF needs a multiple of 8
             Raw r;
             r.header(0, 1).kv_u32("general.alignment", a);
             EXPECT_ERROR(r.b, ErrorCode::corrupt_data, "general.alignment", "power of two", "offset 24");

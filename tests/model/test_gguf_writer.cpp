@@ -139,7 +139,7 @@ class TestGgufWriter : public QObject {
     Q_OBJECT
 private slots:
     void round_trip_all_values_and_tensor_types() {
-        for (uint32_t align : {0u, 1u, 64u, 4096u}) {  // 0: default (32), no key
+        for (uint32_t align : {0u, 8u, 64u, 4096u}) {  // 0: default (32), no key; 8: the smallest allowed
             GgufWriter w;
             if (align) QVERIFY(w.set("general.alignment", GgufWriteValue::u32(align)).is_ok());
             add_all_values(w);
@@ -219,6 +219,9 @@ private slots:
         QVERIFY(w.set_u32("k", 1).is_ok());
         QCOMPARE(w.set_u32("k", 2).code(), ErrorCode::invalid_argument);
         QCOMPARE(w.set("general.alignment", GgufWriteValue::u32(48)).code(), ErrorCode::invalid_argument);
+        // GGUF alignment is a multiple of 8 (smaller ones would misalign f32 data read in place).
+        for (uint32_t a : {0u, 1u, 2u, 4u, (1u << 31)})
+            QCOMPARE(w.set("general.alignment", GgufWriteValue::u32(a)).code(), ErrorCode::invalid_argument);
         QCOMPARE(w.set("general.alignment", GgufWriteValue::u64(64)).code(), ErrorCode::invalid_argument);
         GgufWriteValue broken = GgufWriteValue::i32_array({1, 2});
         broken.count = 3;
