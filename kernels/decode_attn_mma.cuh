@@ -43,42 +43,92 @@ __device__ __forceinline__ void da_issue(const PagedKv& kv, int kvh, int pg0, in
     }
 }
 
-// Element (dim d, chunk token tt) of K (pre-RoPE) from a stage with row = C*N/8 bytes per dim, given that
-// dim's {scale, zero} (unused for f16).
+// Keys of dims d, d+1 for the chunk tokens tt (even) and tt+1, from a stage with row = C*N/8 bytes per dim
+// (K codes [dim][token]) or [token][dim] halves (f16). Two adjacent tokens share one byte (int4/int2) or one
+// 16-bit word (int8), so each dim costs one shared load. k[0..1]: dims d, d+1 of token tt; k[2..3]: of tt+1.
 template <KvFormat F, int HD>
-__device__ __forceinline__ float da_k(const uint8_t* st, int row, int d, int tt, float2 sz) {
+__device__ __forceinline__ void da_k2(const uint8_t* st, int row, int d, int tt, float2 z0, float2 z1,
+                                      float k[4]) {
     constexpr int N = DaSmem<F, HD>::N;
     if constexpr (F == KvFormat::f16) {
-        return __half2float(reinterpret_cast<const __half*>(st)[tt * HD + d]);
+        const __half2* h = reinterpret_cast<const __half2*>(st);
+        const float2 a = __half22float2(h[(tt * HD + d) / 2]), b = __half22float2(h[((tt + 1) * HD + d) / 2]);
+        k[0] = a.x, k[1] = a.y, k[2] = b.x, k[3] = b.y;
     } else {
-        const int code = (st[d * row + (tt * N) / 8] >> ((tt * N) % 8)) & ((1 << N) - 1);
-        return fmaf(sz.x, static_cast<float>(code), sz.y);
+        constexpr uint32_t mask = (1u << N) - 1;
+        uint32_t w0, w1;
+        if constexpr (N == 8) {
+            w0 = *reinterpret_cast<const uint16_t*>(st + d * row + tt);
+            w1 = *reinterpret_cast<const uint16_t*>(st + (d + 1) * row + tt);
+        } else {
+            const int sh = (tt * N) % 8;
+            w0 = static_cast<uint32_t>(st[d * row + (tt * N) / 8]) >> sh;
+            w1 = static_cast<uint32_t>(st[(d + 1) * row + (tt * N) / 8]) >> sh;
+        }
+        k[0] = fmaf(z0.x, static_cast<float>(w0 & mask), z0.y);
+        k[1] = fmaf(z1.x, static_cast<float>(w1 & mask), z1.y);
+        k[2] = fmaf(z0.x, static_cast<float>((w0 >> N) & mask), z0.y);
+        k[3] = fmaf(z1.x, static_cast<float>((w1 >> N) & mask), z1.y);
     }
 }
 
-// Element (chunk token tt, dim d) of V given that token's {scale, zero}.
+// The HD/8 consecutive V elements [d0, d0 + HD/8) of one token row (HD*N/8 bytes at vrow) as raw words: one
+// 2..32-byte shared load per token instead of one byte load per element.
 template <KvFormat F, int HD>
-__device__ __forceinline__ float da_v(const uint8_t* vc, int tt, int d, float2 sz) {
-    constexpr int N = DaSmem<F, HD>::N;
-    if constexpr (F == KvFormat::f16) {
-        return __half2float(reinterpret_cast<const __half*>(vc)[tt * HD + d]);
-    } else {
-        const int bit = d * N;
-        const int code = (vc[tt * (HD * N / 8) + bit / 8] >> (bit % 8)) & ((1 << N) - 1);
-        return fmaf(sz.x, static_cast<float>(code), sz.y);
+struct DaVSlice {
+    static constexpr int N = DaSmem<F, HD>::N;
+    static constexpr int DPL = HD / 8;         // dims per lane
+    static constexpr int bytes = DPL * N / 8;  // 2, 4, 8, 16 or 32
+    static constexpr int words = bytes < 4 ? 1 : bytes / 4;
+    uint32_t w[words];
+    __device__ __forceinline__ void load(const uint8_t* p) {
+        if constexpr (bytes == 2) {
+            w[0] = *reinterpret_cast<const uint16_t*>(p);
+        } else if constexpr (bytes == 4) {
+            w[0] = *reinterpret_cast<const uint32_t*>(p);
+        } else if constexpr (bytes == 8) {
+            const uint2 u = *reinterpret_cast<const uint2*>(p);
+            w[0] = u.x, w[1] = u.y;
+        } else {
+#pragma unroll
+            for (int i = 0; i < bytes / 16; ++i) {
+                const uint4 u = reinterpret_cast<const uint4*>(p)[i];
+                w[4 * i] = u.x, w[4 * i + 1] = u.y, w[4 * i + 2] = u.z, w[4 * i + 3] = u.w;
+            }
+        }
     }
-}
+    // Element i (compile-time after unrolling) dequantized with the token's {scale, zero}.
+    __device__ __forceinline__ float at(int i, float2 sz) const {
+        if constexpr (F == KvFormat::f16) {
+            const uint32_t h = (w[i / 2] >> (16 * (i % 2))) & 0xffffu;
+            return __half2float(__ushort_as_half(static_cast<uint16_t>(h)));
+        } else {
+            const uint32_t c = (w[(i * N) / 32] >> ((i * N) % 32)) & ((1u << N) - 1);
+            return fmaf(sz.x, static_cast<float>(c), sz.y);
+        }
+    }
+};
 
 template <KvFormat F, int HD>
 struct DaMmaSmem {
     using L = DaSmem<F, HD>;
-    static constexpr int qt = kMaxG * HD * 4;      // q~ f32 [8][HD]
-    static constexpr int sp = 4 * kMaxG * 16 * 2;  // P^T per warp, f16 [8 heads][16 tokens]
+    static constexpr int qstride = HD / 2 + 4;      // half2 per head row of q~ (+4: rows hit other banks)
+    static constexpr int qs = kMaxG * HD * 4;       // raw q f32 [8][HD], staged once per block
+    static constexpr int qt = kMaxG * qstride * 4;  // q~ half2 [8][qstride], per chunk
+    static constexpr int sp = 4 * kMaxG * 16 * 2;   // P^T per warp, f16 [8 heads][16 tokens]
     static constexpr int merge = 4 * kMaxG * HD * 4 + 2 * 4 * kMaxG * 4;  // reuses the rotation table
     static_assert(merge <= L::rtab, "merge area must fit in the rotation table");
-    static constexpr size_t bytes = 2 * L::stage + L::rtab + qt + sp;
+    // Chunks in flight: 3 where a stage is small (int4, int2: ~27 KB per block in flight, still 3 blocks per
+    // SM), else 2 (f16 stages are 33 KB).
+    static constexpr int stages = L::stage <= 16384 ? 3 : 2;
+    static constexpr size_t bytes = stages * L::stage + L::rtab + qs + qt + sp;
 };
 
+// Token and dim orders inside a warp's 16-token tile (free choices, since both MMAs sum over them):
+//   scores: A row g is chunk token 16w + 2g and row g + 8 is token 16w + 2g + 1, so one K byte (or int8 pair)
+//     holds both of a lane's tokens for a dim;
+//   O^T = V^T P^T: A row g of dim tile mt is dim (HD/8) g + 2 mt and row g + 8 is dim (HD/8) g + 2 mt + 1, so
+//     a lane's dims over all tiles are HD/8 consecutive elements of a V row, fetched with one wide load.
 template <KvFormat F, int HD>
 static __global__ void __launch_bounds__(kDaThreads)
     decode_attn_mma_kernel(const float* __restrict__ q, PagedKv kv, int n_heads, int G,
@@ -86,14 +136,18 @@ static __global__ void __launch_bounds__(kDaThreads)
                            int total_splits, float* __restrict__ ws) {
     using L = DaSmem<F, HD>;
     using S = DaMmaSmem<F, HD>;
+    using VS = DaVSlice<F, HD>;
     constexpr int N = L::N;
     constexpr int HALF = HD / 2;
     constexpr int KS = HD / 16;  // 16-dim steps
+    constexpr int DPL = HD / 8;  // V dims per lane
     extern __shared__ __align__(16) uint8_t da_smem[];
     uint8_t* stage0 = da_smem;
-    float2* rtab = reinterpret_cast<float2*>(da_smem + 2 * L::stage);  // [HALF][kRtabStride]
-    float* qt = reinterpret_cast<float*>(da_smem + 2 * L::stage + L::rtab);
-    __half* sp_all = reinterpret_cast<__half*>(da_smem + 2 * L::stage + L::rtab + S::qt);
+    constexpr int NS = S::stages;
+    float2* rtab = reinterpret_cast<float2*>(da_smem + NS * L::stage);  // [HALF][kRtabStride]
+    float* qs = reinterpret_cast<float*>(da_smem + NS * L::stage + L::rtab);
+    __half2* qt = reinterpret_cast<__half2*>(da_smem + NS * L::stage + L::rtab + S::qs);
+    __half* sp_all = reinterpret_cast<__half*>(da_smem + NS * L::stage + L::rtab + S::qs + S::qt);
 
     const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -107,47 +161,67 @@ static __global__ void __launch_bounds__(kDaThreads)
     const int p_begin = split * pps, p_end = min(n_pages, p_begin + pps);
     const int n_chunks = p_end > p_begin ? (p_end - p_begin) * cpp : 0;
     const int row = C * N / 8;  // K bytes per dim in a stage
+    const int sg = split_base + split;
 
+    if (n_chunks == 0) {  // empty split (short tail source): an empty partial, none of the setup below
+        for (int i = tid; i < G * HD; i += kDaThreads) {
+            const int hh = i / HD, d = i % HD;
+            float* wo =
+                ws + ((static_cast<int64_t>(b) * n_heads + kvh * G + hh) * total_splits + sg) * (HD + 2);
+            wo[d] = 0.0f;
+            if (d == 0) wo[HD] = -INFINITY, wo[HD + 1] = 0.0f;
+        }
+        return;
+    }
+#pragma unroll
+    for (int i = 0; i < NS - 1; ++i) {  // one commit group per chunk, empty past the end
+        if (i < n_chunks) da_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, i, stage0 + i * L::stage);
+        cp_async_commit();
+    }
+    // Rotation by the offset inside a chunk (< 64 positions, angle < 64 rad): the fast sincos is accurate to
+    // ~1e-5 there, far below the f16 rounding the keys get next.
     for (int i = tid; i < HALF * kChunk; i += kDaThreads) {
         float c, s;
-        sincosf(static_cast<float>(i % kChunk) * inv_freq[i / kChunk], &s, &c);
+        __sincosf(static_cast<float>(i % kChunk) * inv_freq[i / kChunk], &s, &c);
         rtab[(i / kChunk) * kRtabStride + i % kChunk] = make_float2(c, s);
+    }
+    const float my_freq = inv_freq[tid % HALF];
+    for (int i = tid; i < kMaxG * HD; i += kDaThreads) {  // q of the group, zero past G heads
+        const int hh = i / HD;
+        qs[i] = hh < G ? q[(static_cast<int64_t>(b) * n_heads + kvh * G + hh) * HD + i % HD] : 0.0f;
     }
     float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};  // heads 2t, 2t+1
     float o[KS][4];                                                    // O^T tiles: dims x heads
 #pragma unroll
     for (int mt = 0; mt < KS; ++mt) o[mt][0] = o[mt][1] = o[mt][2] = o[mt][3] = 0.0f;
 
-    if (n_chunks > 0) da_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, 0, stage0);
-    cp_async_commit();
     for (int ci = 0; ci < n_chunks; ++ci) {
-        __syncthreads();  // chunk ci-1 fully consumed: its buffer and qt may be overwritten
-        uint8_t* st = stage0 + (ci & 1) * L::stage;
-        if (ci + 1 < n_chunks)
-            da_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, ci + 1, stage0 + ((ci + 1) & 1) * L::stage);
+        __syncthreads();  // chunk ci-1 fully consumed (its buffer and qt may be overwritten); qs ready
+        uint8_t* st = stage0 + (ci % NS) * L::stage;
+        if (ci + NS - 1 < n_chunks)
+            da_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, ci + NS - 1,
+                            stage0 + ((ci + NS - 1) % NS) * L::stage);
         cp_async_commit();
         const int p = p_begin + ci / cpp, a = ci % cpp;
         const int in_page = (p == n_pages - 1) ? last_len : T;
         const int len = max(0, min(C, in_page - a * C));
-        {  // q~ = scale*log2e * R(-(page_pos + a*C)) q, zero for heads >= G
+        {  // q~ = scale*log2e * R(-(page_pos + a*C)) q as f16 pairs; one angle per thread
             const int64_t pos0 = static_cast<int64_t>(kv.page_pos[pg0 + p]) + a * C;
-            for (int pr = tid; pr < HALF; pr += kDaThreads) {
-                float c, s;
-                rope_cos_sin(pos0, inv_freq[pr], c, s);
-                for (int hh = 0; hh < kMaxG; ++hh) {
-                    float2 qq = make_float2(0.0f, 0.0f);
-                    if (hh < G)
-                        qq = *reinterpret_cast<const float2*>(
-                            q + (static_cast<int64_t>(b) * n_heads + kvh * G + hh) * HD + 2 * pr);
-                    qt[hh * HD + 2 * pr] = (qq.x * c + qq.y * s) * scale_log2;
-                    qt[hh * HD + 2 * pr + 1] = (-qq.x * s + qq.y * c) * scale_log2;
-                }
+            constexpr int kSub = kDaThreads / HALF;  // head subsets
+            const int pr = tid % HALF;
+            float c, s;
+            rope_cos_sin(pos0, my_freq, c, s);
+#pragma unroll
+            for (int hh = tid / HALF; hh < kMaxG; hh += kSub) {
+                const float2 qq = *reinterpret_cast<const float2*>(qs + hh * HD + 2 * pr);
+                qt[hh * S::qstride + pr] = __floats2half2_rn((qq.x * c + qq.y * s) * scale_log2,
+                                                             (-qq.x * s + qq.y * c) * scale_log2);
             }
         }
-        cp_async_wait<1>();
+        cp_async_wait<NS - 1>();  // chunk ci landed (groups past it may still fly)
         __syncthreads();
         if (16 * warp >= len) continue;  // none of this warp's tokens are in the sequence
-        const int tA = 16 * warp + g, tB = tA + 8;
+        const int tA = 16 * warp + 2 * g, tB = tA + 1;
         // Scores.
         float sc4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
@@ -162,17 +236,15 @@ static __global__ void __launch_bounds__(kDaThreads)
                     z0 = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
                     z1 = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
                 }
-#pragma unroll
-                for (int tb = 0; tb < 2; ++tb) {
-                    const int tt = tb ? tB : tA;
-                    const float k0 = da_k<F, HD>(st, row, 2 * pr, tt, z0),
-                                k1 = da_k<F, HD>(st, row, 2 * pr + 1, tt, z1);
-                    const float2 cs = rtab[pr * kRtabStride + tt];
-                    af[2 * hp + tb] = pack_half2(k0 * cs.x - k1 * cs.y, k0 * cs.y + k1 * cs.x);
-                }
+                float k[4];
+                da_k2<F, HD>(st, row, 2 * pr, tA, z0, z1, k);
+                const float2 ca = rtab[pr * kRtabStride + tA], cb = rtab[pr * kRtabStride + tB];
+                af[2 * hp] = pack_half2(k[0] * ca.x - k[1] * ca.y, k[0] * ca.y + k[1] * ca.x);
+                af[2 * hp + 1] = pack_half2(k[2] * cb.x - k[3] * cb.y, k[2] * cb.y + k[3] * cb.x);
             }
-            const float* qg = qt + g * HD + 16 * kk + 2 * t;
-            const uint32_t b0 = pack_half2(qg[0], qg[1]), b1 = pack_half2(qg[8], qg[9]);
+            const __half2* qg = qt + g * S::qstride + 8 * kk + t;
+            const uint32_t b0 = *reinterpret_cast<const uint32_t*>(qg),
+                           b1 = *reinterpret_cast<const uint32_t*>(qg + 4);
             mma_f16(sc4, af, b0, b1);
         }
         // Online softmax over this warp's 16 tokens, heads 2t and 2t+1 (scores already in log2 units).
@@ -198,39 +270,35 @@ static __global__ void __launch_bounds__(kDaThreads)
             l_run[h] = l_run[h] * alpha[h] + ls;
             m_run[h] = mn;
         }
-        // P^T to the B layout: sp[head][token].
-        sp[(2 * t) * 16 + g] = __float2half_rn(pv[0]);
-        sp[(2 * t + 1) * 16 + g] = __float2half_rn(pv[1]);
-        sp[(2 * t) * 16 + g + 8] = __float2half_rn(pv[2]);
-        sp[(2 * t + 1) * 16 + g + 8] = __float2half_rn(pv[3]);
+        // P^T to the B layout, sp[head][token offset]: this lane's tokens 2g, 2g+1 are adjacent.
+        reinterpret_cast<uint32_t*>(sp)[((2 * t) * 16 + 2 * g) / 2] = pack_half2(pv[0], pv[2]);
+        reinterpret_cast<uint32_t*>(sp)[((2 * t + 1) * 16 + 2 * g) / 2] = pack_half2(pv[1], pv[3]);
         __syncwarp();
         const uint32_t pb0 = *reinterpret_cast<const uint32_t*>(sp + g * 16 + 2 * t);
         const uint32_t pb1 = *reinterpret_cast<const uint32_t*>(sp + g * 16 + 2 * t + 8);
-        // O^T += V^T P^T. This lane's A rows: dims 16mt+g, +8; k: tokens 2t, 2t+1, 2t+8, 2t+9 of the warp.
+        // O^T += V^T P^T. k of this lane: tokens 2t, 2t+1, 2t+8, 2t+9 of the warp; its dims DPL*g .. +DPL.
         const uint8_t* vc = st + L::k_bytes;
+        VS vsl[4];
         float2 vsz[4];
         bool vok[4];
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
-            const int tt = 16 * warp + 2 * t + (j & 1) + 8 * (j >> 1);
-            vok[j] = tt < len;
+            const int tt = min(16 * warp + 2 * t + (j & 1) + 8 * (j >> 1), kChunk - 1);
+            vok[j] = 16 * warp + 2 * t + (j & 1) + 8 * (j >> 1) < len;
+            vsl[j].load(vc + tt * (HD * N / 8) + g * VS::bytes);
             vsz[j] = make_float2(0.0f, 0.0f);
             if constexpr (F != KvFormat::f16)
-                vsz[j] = __half22float2(
-                    reinterpret_cast<const __half2*>(st + 2 * L::k_bytes + L::ks_bytes)[min(tt, kChunk - 1)]);
+                vsz[j] =
+                    __half22float2(reinterpret_cast<const __half2*>(st + 2 * L::k_bytes + L::ks_bytes)[tt]);
         }
 #pragma unroll
         for (int mt = 0; mt < KS; ++mt) {
             o[mt][0] *= alpha[0], o[mt][1] *= alpha[1], o[mt][2] *= alpha[0], o[mt][3] *= alpha[1];
-            float v[2][4];  // [dim g / g+8][token j]
+            float v[2][4];  // [dim 2mt / 2mt+1 of the lane's slice][token j]
 #pragma unroll
             for (int dr = 0; dr < 2; ++dr)
 #pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    const int tt = 16 * warp + 2 * t + (j & 1) + 8 * (j >> 1);
-                    const float val = da_v<F, HD>(vc, min(tt, kChunk - 1), 16 * mt + g + 8 * dr, vsz[j]);
-                    v[dr][j] = vok[j] ? val : 0.0f;
-                }
+                for (int j = 0; j < 4; ++j) v[dr][j] = vok[j] ? vsl[j].at(2 * mt + dr, vsz[j]) : 0.0f;
             const uint32_t af[4] = {pack_half2(v[0][0], v[0][1]), pack_half2(v[1][0], v[1][1]),
                                     pack_half2(v[0][2], v[0][3]), pack_half2(v[1][2], v[1][3])};
             mma_f16(o[mt], af, pb0, pb1);
@@ -244,19 +312,16 @@ static __global__ void __launch_bounds__(kDaThreads)
     float* sM = sO + 4 * kMaxG * HD;
     float* sL = sM + 4 * kMaxG;
 #pragma unroll
-    for (int mt = 0; mt < KS; ++mt) {
-        float* w0 = sO + (warp * kMaxG + 2 * t) * HD + 16 * mt + g;
-        w0[0] = o[mt][0];
-        w0[HD] = o[mt][1];
-        w0[8] = o[mt][2];
-        w0[HD + 8] = o[mt][3];
+    for (int mt = 0; mt < KS; ++mt) {  // rows g / g+8 of tile mt are dims DPL*g + 2mt, + 1
+        float* w0 = sO + (warp * kMaxG + 2 * t) * HD + DPL * g + 2 * mt;
+        *reinterpret_cast<float2*>(w0) = make_float2(o[mt][0], o[mt][2]);
+        *reinterpret_cast<float2*>(w0 + HD) = make_float2(o[mt][1], o[mt][3]);
     }
     if (g == 0) {
         sM[warp * kMaxG + 2 * t] = m_run[0], sM[warp * kMaxG + 2 * t + 1] = m_run[1];
         sL[warp * kMaxG + 2 * t] = l_run[0], sL[warp * kMaxG + 2 * t + 1] = l_run[1];
     }
     __syncthreads();
-    const int sg = split_base + split;
     for (int i = tid; i < G * HD; i += kDaThreads) {
         const int hh = i / HD, d = i % HD;
         float M = -INFINITY;

@@ -8,8 +8,8 @@ namespace docket::cuda {
 // int8.
 constexpr float kXMax = 32639.0f;
 constexpr int kXBlock = 16;
-// One block per pair of rows; its 4 warps split the row's groups (interleaved) and add up in shared memory.
-// (One warp per pair left the GPU latency-bound: half a wave of warps, each waiting on its own loads.)
+// Warps per block. (One warp per row pair left the GPU latency-bound: half a wave of warps, each waiting on
+// its own loads.)
 constexpr int kGxWarps = 4;
 
 size_t gemv_xq_bytes(int64_t n_in) {
@@ -150,7 +150,7 @@ struct XqMats {
     const uint8_t* w[3];
     float* y[3];
     int n_out[3];
-    int pair_end[3];  // cumulative row pairs
+    int set_end[3];  // cumulative row sets (R rows each)
     bool acc[3];
 };
 
@@ -167,48 +167,57 @@ __device__ __forceinline__ float half_dot(const uint32_t* c, const int4& hi, con
     return sx * static_cast<float>(256 * sh + sl);
 }
 
-template <GgmlType T>
+// One block per set of R rows; its 4 warps split the rows' groups (interleaved) and add up in shared memory.
+// Each load of x serves R rows; R = 4 also puts twice the weight bytes in flight per thread.
+template <GgmlType T, int R>
 static __global__ void __launch_bounds__(32 * kGxWarps)
     gemv_xq_kernel(XqMats m, int n_mats, size_t row_bytes, int n_groups, const int8_t* __restrict__ xhi,
                    const int8_t* __restrict__ xlo, const float* __restrict__ xs,
                    const float* __restrict__ xsum) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int pair = blockIdx.x;
-    // Matrix of this pair, picked with selects (indexing the parameter struct would copy it to local memory).
-    const int mi = pair < m.pair_end[0] ? 0 : (n_mats > 1 && pair < m.pair_end[1]) ? 1 : 2;
+    const int set = blockIdx.x;
+    // Matrix of this set, picked with selects (indexing the parameter struct would copy it to local memory).
+    const int mi = set < m.set_end[0] ? 0 : (n_mats > 1 && set < m.set_end[1]) ? 1 : 2;
     if (mi >= n_mats) return;
-    const int first_pair = mi == 0 ? 0 : mi == 1 ? m.pair_end[0] : m.pair_end[1];
+    const int first_set = mi == 0 ? 0 : mi == 1 ? m.set_end[0] : m.set_end[1];
     const uint8_t* wm = mi == 0 ? m.w[0] : mi == 1 ? m.w[1] : m.w[2];
     float* ym = mi == 0 ? m.y[0] : mi == 1 ? m.y[1] : m.y[2];
     const int n_out = mi == 0 ? m.n_out[0] : mi == 1 ? m.n_out[1] : m.n_out[2];
     const bool acc = mi == 0 ? m.acc[0] : mi == 1 ? m.acc[1] : m.acc[2];
-    const int r0 = 2 * (pair - first_pair);
-    const bool two = r0 + 1 < n_out;
-    const uint8_t* row0 = wm + static_cast<size_t>(r0) * row_bytes;
-    const uint8_t* row1 = two ? row0 + row_bytes : row0;
-    float acc0 = 0.0f, acc1 = 0.0f;
+    const int r0 = R * (set - first_set);
+    const int nr = min(R, n_out - r0);
+    const uint8_t* rows[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) rows[r] = wm + static_cast<size_t>(r0 + min(r, nr - 1)) * row_bytes;
+    float accr[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) accr[r] = 0.0f;
 #pragma unroll 2
     for (int g = lane + 32 * warp; g < n_groups; g += 32 * kGxWarps) {
-        uint32_t c0[8], c1[8];
-        float a0, b0, a1, b1, e0, f0, e1, f1;
+        uint32_t c[R][8];
+        float d0[R], m0[R], d1[R], m1[R];
         int base0, base1;
-        int_group<T>(row0, g, c0, a0, b0, a1, b1, base0, base1);
-        int_group<T>(row1, g, c1, e0, f0, e1, f1, base0, base1);
+#pragma unroll
+        for (int r = 0; r < R; ++r) int_group<T>(rows[r], g, c[r], d0[r], m0[r], d1[r], m1[r], base0, base1);
         const int4 h0 = __ldg(reinterpret_cast<const int4*>(xhi + base0));
         const int4 l0 = __ldg(reinterpret_cast<const int4*>(xlo + base0));
         const int4 h1 = __ldg(reinterpret_cast<const int4*>(xhi + base1));
         const int4 l1 = __ldg(reinterpret_cast<const int4*>(xlo + base1));
         const float s0 = __ldg(xs + base0 / kXBlock), s1 = __ldg(xs + base1 / kXBlock);
         const float u0 = __ldg(xsum + base0 / kXBlock), u1 = __ldg(xsum + base1 / kXBlock);
-        acc0 += a0 * half_dot(c0, h0, l0, s0) + b0 * u0 + a1 * half_dot(c0 + 4, h1, l1, s1) + b1 * u1;
-        acc1 += e0 * half_dot(c1, h0, l0, s0) + f0 * u0 + e1 * half_dot(c1 + 4, h1, l1, s1) + f1 * u1;
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+            accr[r] += d0[r] * half_dot(c[r], h0, l0, s0) + m0[r] * u0 +
+                       d1[r] * half_dot(c[r] + 4, h1, l1, s1) + m1[r] * u1;
     }
-    acc0 = warp_sum(acc0);
-    acc1 = warp_sum(acc1);
-    __shared__ float part[kGxWarps][2];
-    if (lane == 0) part[warp][0] = acc0, part[warp][1] = acc1;
+    __shared__ float part[kGxWarps][R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+        const float v = warp_sum(accr[r]);
+        if (lane == 0) part[warp][r] = v;
+    }
     __syncthreads();
-    if (threadIdx.x < 2 && (threadIdx.x == 0 || two)) {
+    if (threadIdx.x < nr) {
         float v = 0.0f;
 #pragma unroll
         for (int w = 0; w < kGxWarps; ++w) v += part[w][threadIdx.x];
@@ -218,14 +227,16 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
 }
 
 Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
-               cudaStream_t stream) {
+               cudaStream_t stream, int rows_per_block) {
     const char* op = "gemv_xq";
     if (!gemv_xq_supported(type))
         return bad_arg(op, std::string("no integer path for ") + gpu_weight_name(type));
     if (n_mats < 1 || n_mats > 3) return bad_arg(op, "1..3 matrices per launch");
+    if (rows_per_block != 2 && rows_per_block != 4) return bad_arg(op, "rows_per_block must be 2 or 4");
     if (reinterpret_cast<uintptr_t>(xq) % 16) return bad_arg(op, "xq must be 16-byte aligned");
+    const int R = rows_per_block;
     XqMats m{};
-    int pairs = 0;
+    int sets = 0;
     for (int i = 0; i < n_mats; ++i) {
         if (auto e = check_weight_shape(type, n_in, mats[i].n_out); !e.empty()) return bad_arg(op, e);
         if (!mats[i].w || !mats[i].y) return bad_arg(op, "null matrix or output");
@@ -235,20 +246,24 @@ Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, c
         m.y[i] = mats[i].y;
         m.n_out[i] = static_cast<int>(mats[i].n_out);
         m.acc[i] = mats[i].accumulate;
-        pairs += static_cast<int>((mats[i].n_out + 1) / 2);
-        m.pair_end[i] = pairs;
+        sets += static_cast<int>((mats[i].n_out + R - 1) / R);
+        m.set_end[i] = sets;
     }
     const size_t row_bytes = gpu_row_bytes(type, n_in);
     const int n_groups = static_cast<int>(n_in / kGroup);
     const auto* base = static_cast<const int8_t*>(xq);
     const auto* xs = reinterpret_cast<const float*>(base + 2 * n_in);
     const float* xsum = xs + n_in / kXBlock;
-    const dim3 grid(pairs), block(32 * kGxWarps);
+    const dim3 grid(sets), block(32 * kGxWarps);
     switch (type) {
-#define DK_CASE(T)                                                                                     \
-    case GgmlType::T:                                                                                  \
-        gemv_xq_kernel<GgmlType::T>                                                                    \
-            <<<grid, block, 0, stream>>>(m, n_mats, row_bytes, n_groups, base, base + n_in, xs, xsum); \
+#define DK_CASE(T)                                                                                         \
+    case GgmlType::T:                                                                                      \
+        if (R == 2)                                                                                        \
+            gemv_xq_kernel<GgmlType::T, 2>                                                                 \
+                <<<grid, block, 0, stream>>>(m, n_mats, row_bytes, n_groups, base, base + n_in, xs, xsum); \
+        else                                                                                               \
+            gemv_xq_kernel<GgmlType::T, 4>                                                                 \
+                <<<grid, block, 0, stream>>>(m, n_mats, row_bytes, n_groups, base, base + n_in, xs, xsum); \
         break;
         DK_CASE(Q4_K)
         DK_CASE(Q6_K)

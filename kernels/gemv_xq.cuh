@@ -2,8 +2,8 @@
 // Decode-time matrix-vector products on the integer units: the activation vector is quantized ONCE per step
 // to 16-bit fixed point in blocks of 16 (x ~= scale_b * (256 * hi + lo), hi, lo int8; relative precision
 // ~3e-5 of the block's largest |x|), then every weight row is streamed with wide loads and dotted with
-// dp4a against hi and lo. Each warp does two rows so one load of x serves both. Several matrices that read
-// the same x (q|k|v, gate|up) go in one launch so small matrices still fill the GPU.
+// dp4a against hi and lo. Each block does 2 or 4 rows so one load of x serves them all. Several matrices that
+// read the same x (q|k|v, gate|up) go in one launch so small matrices still fill the GPU.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -32,7 +32,8 @@ struct GemvXqMat {
 };
 
 // y_i (+)= W_i . x for 1..3 matrices of the same type and n_in, x given as quantize_x's output.
+// rows_per_block: 2 or 4 rows per 128-thread block (same result; a tuning choice).
 Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
-               cudaStream_t stream);
+               cudaStream_t stream, int rows_per_block = 2);
 
 }  // namespace docket::cuda

@@ -137,14 +137,19 @@ int run_cuda(const Args& args, const std::string& model_path) {
                 w.push_back(std::move(*m));
             }
             int rep = 0;
-            auto ms_int = time_ms(ctx, 3, 20, [&]() -> Status {
-                const int set = rep++ % sets;
-                GemvXqMat mats[3];
-                for (int i = 0; i < sh.mats && i < 3; ++i)
-                    mats[i] = {w[set * sh.mats + i].get(), outs[i], yb->as<float>() + i * 14336, false};
-                DK_TRY(quantize_x(xf->as<float>(), sh.n_in, xq->get(), ctx.compute()));
-                return gemv_xq(GgmlType::Q4_K, mats, sh.mats, sh.n_in, xq->get(), ctx.compute());
-            });
+            auto time_int = [&](int rows_per_block) {
+                return time_ms(ctx, 3, 20, [&]() -> Status {
+                    const int set = rep++ % sets;
+                    GemvXqMat mats[3];
+                    for (int i = 0; i < sh.mats && i < 3; ++i)
+                        mats[i] = {w[set * sh.mats + i].get(), outs[i], yb->as<float>() + i * 14336, false};
+                    DK_TRY(quantize_x(xf->as<float>(), sh.n_in, xq->get(), ctx.compute()));
+                    return gemv_xq(GgmlType::Q4_K, mats, sh.mats, sh.n_in, xq->get(), ctx.compute(),
+                                   rows_per_block);
+                });
+            };
+            auto ms_int = time_int(2);
+            auto ms_int4 = time_int(4);
             auto ms_f32 = time_ms(ctx, 3, 20, [&]() -> Status {
                 const int set = rep++ % sets;
                 for (int i = 0; i < sh.mats; ++i)
@@ -152,12 +157,14 @@ int run_cuda(const Args& args, const std::string& model_path) {
                                   xf->as<float>(), 1, yb->as<float>() + i * 14336, false, ctx.compute()));
                 return Status::ok();
             });
-            if (!ms_int || !ms_f32) return fail("bench gpu", "GEMV timing failed");
+            if (!ms_int || !ms_int4 || !ms_f32) return fail("bench gpu", "GEMV timing failed");
             std::printf(
                 "gemv   %-26s Q4_K %6.1f MB: int8/dp4a %7.1f us = %5.0f GB/s = %4.2f of HBM; f32 %7.1f us = "
                 "%4.2f\n",
                 sh.name, bytes / 1e6, *ms_int * 1e3, bytes / (*ms_int * 1e-3) / 1e9,
                 bytes / (*ms_int * 1e-3) / 1e9 / hbm, *ms_f32 * 1e3, bytes / (*ms_f32 * 1e-3) / 1e9 / hbm);
+            std::printf("gemv   %-26s      4 rows per block: %7.1f us = %4.2f of HBM\n", sh.name,
+                        *ms_int4 * 1e3, bytes / (*ms_int4 * 1e-3) / 1e9 / hbm);
         }
     }
 

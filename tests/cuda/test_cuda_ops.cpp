@@ -91,10 +91,12 @@ void add_weight_cases(std::vector<Case>& cases) {
                      return rel_err(to_host<float>(dy, ref.size()), ref);
                  }});
         }
-        if (cuda::gemv_xq_supported(t))
+        for (int rpb : {2, 4}) {
+            if (!cuda::gemv_xq_supported(t)) break;
             cases.push_back(
-                {fmt::format("gemv_xq {} (dp4a, x 16-bit fixed point), 3 fused matrices", ggml_type_name(t)),
-                 1e-3, [t](std::mt19937_64& rng, std::string& why) {
+                {fmt::format("gemv_xq {} (dp4a, x 16-bit fixed point), 3 fused matrices, {} rows per block",
+                             ggml_type_name(t), rpb),
+                 1e-3, [t, rpb](std::mt19937_64& rng, std::string& why) {
                      const int64_t n_in = 2048;
                      const int64_t outs[3] = {301, 64, 17};
                      // x with a few large entries, as real activations have.
@@ -114,7 +116,7 @@ void add_weight_cases(std::vector<Case>& cases) {
                          dy[i] = i == 0 ? to_device(y0[i]) : poisoned<float>(outs[i]);
                          mats[i] = {dw[i].get(), outs[i], dy[i].as<float>(), i == 0};
                      }
-                     CHECK_OK(cuda::gemv_xq(t, mats, 3, n_in, xq.get(), nullptr));
+                     CHECK_OK(cuda::gemv_xq(t, mats, 3, n_in, xq.get(), nullptr, rpb));
                      CHECK_OK(cuda::cuda_status(cudaDeviceSynchronize(), "gemv_xq", "sync"));
                      std::vector<float> got, ref;
                      for (int i = 0; i < 3; ++i) {
@@ -127,6 +129,7 @@ void add_weight_cases(std::vector<Case>& cases) {
                      }
                      return rel_err(got, ref);
                  }});
+        }
         for (auto act : {cuda::DType::f16, cuda::DType::bf16}) {
             const bool f16 = act == cuda::DType::f16;
             cases.push_back(
