@@ -21,6 +21,14 @@ std::once_flag g_env_once;
 void arm_from_env() {
     const char* env = std::getenv("DOCKET_CRASH_POINT");
     if (!env || !*env) return;
+    // Two variables, so that a stray DOCKET_CRASH_POINT in a user's environment cannot kill the app.
+    const char* enable = std::getenv("DOCKET_FAULT_INJECTION");
+    if (!enable || std::strcmp(enable, "1") != 0) {
+        DK_LOG_WARN("DOCKET_CRASH_POINT={} ignored: crash points arm only with DOCKET_FAULT_INJECTION=1",
+                    env);
+        return;
+    }
+    DK_LOG_WARN("fault injection: crash point {} armed from the environment", env);
     std::string spec = env;
     int64_t nth = 1;
     if (auto colon = spec.find(':'); colon != std::string::npos) {

@@ -4,11 +4,12 @@
 // Crash points: named places in the write path where a test can make the process die as if the power went
 // (SIGKILL, no cleanup). Armed from a test with arm_crash_point() or, for a child process, with the
 // environment variable DOCKET_CRASH_POINT="name" or "name:N" (die at the N-th time the point is reached,
-// 1-based). Unarmed, a crash point costs one relaxed atomic load.
+// 1-based), which is honoured only together with DOCKET_FAULT_INJECTION=1 (a lone DOCKET_CRASH_POINT is
+// ignored with a warning). Unarmed, a crash point costs one relaxed atomic load.
 //
 // I/O faults: an IoFaults object passed in StoreOptions makes the N-th data write (pwrite) or sync from now
 // fail with the given errno (ENOSPC by default), to test disk-full handling, or the N-th io_uring submit of a
-// reader (to test that a failed batch leaves nothing in flight).
+// reader (to test that a failed batch leaves nothing in flight), or the N-th read of compaction.
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -37,13 +38,15 @@ struct IoFaults {
     std::atomic<int64_t> fail_write_in{-1};   // >= 1: the N-th pwrite from now fails (then disarms)
     std::atomic<int64_t> fail_sync_in{-1};    // >= 1: the N-th fdatasync from now fails (then disarms)
     std::atomic<int64_t> fail_submit_in{-1};  // >= 1: the N-th io_uring submit from now fails (then disarms)
+    std::atomic<int64_t> fail_read_in{-1};    // >= 1: the N-th compaction read from now fails (then disarms)
     std::atomic<int> error{ENOSPC};
-    std::atomic<int64_t> writes{0}, syncs{0}, submits{0};  // counters, for tests
+    std::atomic<int64_t> writes{0}, syncs{0}, submits{0}, reads{0};  // counters, for tests
 
     // Returns 0, or the errno to fail this operation with.
     int on_write() { return tick(fail_write_in, writes); }
     int on_sync() { return tick(fail_sync_in, syncs); }
     int on_submit() { return tick(fail_submit_in, submits); }
+    int on_read() { return tick(fail_read_in, reads); }
 
 private:
     int tick(std::atomic<int64_t>& in, std::atomic<int64_t>& count) {

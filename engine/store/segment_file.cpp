@@ -80,7 +80,9 @@ Result<uint64_t> SegmentFiles::size(int64_t file_id) const {
 }
 
 Status SegmentFiles::create(int64_t file_id) {
-    int fd = open_with_direct(path(file_id), O_RDWR | O_CREAT, o_direct_);
+    // O_EXCL: file ids are never reused, so an existing file here is someone else's (or a bug): never adopt
+    // it.
+    int fd = open_with_direct(path(file_id), O_RDWR | O_CREAT | O_EXCL, o_direct_);
     if (fd < 0) return errno_status(-fd, "create", path(file_id));
     fds_[file_id] = fd;
     return sync_dir();

@@ -262,14 +262,20 @@ Result<int64_t> Store::ensure_segment(int64_t document_id, int ordinal, const Ha
 Result<int64_t> Store::put(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens,
                            const LayerKvFn& kv, int64_t segment_id) {
     DK_TRY(check_put_args(key, shape, n_tokens));
-    // Encode page by page as the writer asks for them; the current layer's accessor is fetched once per
-    // layer.
+    // Encode page by page as the writer asks for them. kv(layer) is called once per layer: the writer visits
+    // each layer's pages consecutively (an extent spanning several page blocks holds one layer, see
+    // plan_extents), so holding the current layer's pointers is enough.
     const size_t pb = kv_page::page_bytes(key.codec.codec, shape.n_kv_heads, shape.head_dim);
     const size_t token_floats = static_cast<size_t>(shape.n_kv_heads) * shape.head_dim;
     AlignedBuffer page(pb);
     Status encode_error;
+    int cur_layer = -1;
+    LayerKv l;
     PageFn pages = [&](int layer, int p) -> const uint8_t* {
-        LayerKv l = kv(layer);
+        if (layer != cur_layer) {  // the writer asks for pages layer by layer (see put_locked)
+            l = kv(layer);
+            cur_layer = layer;
+        }
         const int64_t t0 = int64_t{p} * kv_page::kTokens;
         const int valid = static_cast<int>(std::min<int64_t>(kv_page::kTokens, n_tokens - t0));
         if (!l.k || !l.v) {

@@ -10,6 +10,7 @@
 // Threads: one writer (puts, eviction, compaction, marking bad) serialized on one connection inside Store;
 // readers each get a StoreReader with their own connection and I/O queue (one per thread). One process opens
 // a store directory at a time (an flock on <dir>/LOCK).
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -101,9 +102,10 @@ private:
     std::mutex mu_;  // the writer: db_, files_, active file state
     std::unique_ptr<Db> db_;
     std::unique_ptr<SegmentFiles> files_;
-    int64_t active_file_ = 0;        // 0: none yet
-    uint64_t active_committed_ = 0;  // committed end of the active file
-    uint64_t active_append_ = 0;     // next write offset (>= committed while a put is in flight)
+    int64_t active_file_ = 0;                   // 0: none yet
+    uint64_t active_committed_ = 0;             // committed end of the active file
+    uint64_t active_append_ = 0;                // next write offset (>= committed while a put is in flight)
+    std::atomic<uint64_t> file_generation_{0};  // bumped when a segment file is deleted
     std::mutex used_mu_;
     std::unordered_map<int64_t, int64_t> used_;  // snapshot id -> last use (ms), not yet in the index
 };
@@ -141,7 +143,11 @@ private:
     Store& store_;
     std::unique_ptr<Db> db_;
     std::unique_ptr<BlockReader> io_;
+    // Open segment files. Dropped when a file was deleted since they were opened (so an unlinked file's space
+    // is not held) and capped at kMaxFds.
     std::unordered_map<int64_t, int> fds_;
+    uint64_t fds_generation_ = 0;
+    void close_fds();
 };
 
 }  // namespace docket::store

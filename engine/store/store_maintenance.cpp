@@ -1,6 +1,8 @@
 // Store maintenance: LRU eviction under the byte budget, crash-safe compaction of dead extents, verify.
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -100,7 +102,8 @@ Result<CompactStats> Store::compact_locked(double min_dead_fraction) {
             }
         }
         // Copy live extents verbatim (their headers name the snapshot, not the file) past the active file's
-        // committed end. A checksum failure marks that snapshot bad and drops its extent from the move.
+        // committed end. Corruption (a checksum mismatch, or an extent past the end of the file) drops that
+        // snapshot; a read error aborts the compaction with nothing deleted (it may be transient).
         std::vector<int64_t> bad_snapshots;
         Status st = [&]() -> Status {
             const std::string src = files_->path(c.id);
@@ -112,9 +115,25 @@ Result<CompactStats> Store::compact_locked(double min_dead_fraction) {
             } closer{fd};
             for (Move& m : moves) {
                 if (!buf.resize(m.length)) return make_error(ErrorCode::out_of_memory, "{} bytes", m.length);
-                ssize_t n = ::pread(fd, buf.data(), m.length, static_cast<off_t>(m.offset));
-                if (n != static_cast<ssize_t>(m.length) ||
-                    extent_checksum(buf.data(), m.length) != m.checksum) {
+                uint64_t got = 0;
+                while (got < m.length) {
+                    ssize_t n = -1;
+                    if (int fe = opt_.faults ? opt_.faults->on_read() : 0)
+                        errno = fe;
+                    else
+                        n = ::pread(fd, buf.data() + got, m.length - got, static_cast<off_t>(m.offset + got));
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n < 0)
+                        return make_error(ErrorCode::io_error, "read {} bytes at {} of {}: {}", m.length,
+                                          m.offset + got, src, std::strerror(errno));
+                    if (n == 0) break;  // end of file: the extent is not all there
+                    got += static_cast<uint64_t>(n);
+                }
+                if (got != m.length || extent_checksum(buf.data(), m.length) != m.checksum) {
+                    DK_LOG_ERROR(
+                        "{}: extent {} of snapshot {} at {} of {} is corrupt ({}); dropping the snapshot",
+                        dir_, m.extent_id, m.snapshot_id, m.offset, src,
+                        got != m.length ? "past the end of the file" : "checksum mismatch");
                     bad_snapshots.push_back(m.snapshot_id);
                     m.new_file = -1;
                     continue;
@@ -155,6 +174,7 @@ Result<CompactStats> Store::compact_locked(double min_dead_fraction) {
         crash_point(crash::kCompactAfterCommit);
         // Rows have left the file; now it can go (recovery finishes this if we die here).
         DK_TRY(files_->remove(c.id));
+        file_generation_.fetch_add(1, std::memory_order_release);  // readers drop their cached fds
         DK_ASSIGN_OR_RETURN(auto del, db_->prepare("DELETE FROM files WHERE id = ?"));
         DK_TRY(del.bind(1, c.id).exec());
         for (const Move& m : moves)

@@ -23,8 +23,17 @@ struct StoreReader::Job {
     uint8_t* dst = nullptr;  // nullptr: check only
 };
 
+namespace {
+constexpr size_t kMaxFds = 64;  // open segment files per reader (1 GiB each by default)
+}
+
 StoreReader::~StoreReader() {
+    close_fds();
+}
+
+void StoreReader::close_fds() {
     for (auto& [id, fd] : fds_) ::close(fd);
+    fds_.clear();
 }
 
 const char* StoreReader::io_kind() const {
@@ -100,6 +109,13 @@ Status check_tiling(const SnapshotInfo& s, const std::vector<ExtentLoc>& ext) {
 }  // namespace
 
 Status StoreReader::run_jobs(std::span<Job> jobs, bool mark_bad) {
+    // No read is in flight between batches, so this is where fds go: those of files deleted since (their
+    // space would never be freed), or all of them past the cap (a soft cap: one batch may open more).
+    if (const uint64_t g = store_.file_generation_.load(std::memory_order_acquire);
+        g != fds_generation_ || fds_.size() >= kMaxFds) {
+        close_fds();
+        fds_generation_ = g;
+    }
     std::vector<ReadRequest> reqs(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i) {
         const ExtentLoc& e = jobs[i].loc;

@@ -295,6 +295,65 @@ private slots:
         QCOMPARE(rep->snapshots, int64_t(4));
     }
 
+    // Store::put asks kv(layer) once per layer, whatever the extent plan (several page blocks per layer, or
+    // several layers per extent).
+    void put_fetches_each_layer_once() {
+        const std::string dir = test::scratch_dir("basic-kv-calls");
+        for (size_t target : {size_t(64) << 10, size_t(4) << 20}) {
+            StoreOptions opt;
+            opt.extent_target_bytes = target;
+            auto st = Store::open(dir, opt);
+            REQUIRE_OK(st);
+            auto kv = test::make_kv(31, {5, 2, 64}, 900);
+            std::vector<int> calls(5, 0);
+            LayerKvFn fn = [&](int l) {
+                ++calls[l];
+                return LayerKv{kv.k[l].data(), kv.v[l].data()};
+            };
+            REQUIRE_OK((*st)->put(key_for(Codec::int4, 31 + target), kv.shape, kv.n_tokens, fn));
+            for (int l = 0; l < 5; ++l) QCOMPARE(calls[l], 1);
+        }
+    }
+
+    // After compaction deletes a file, a reader does not keep it open (its space would never come back).
+    void reader_closes_deleted_segment_files() {
+        const std::string dir = test::scratch_dir("basic-fds");
+        StoreOptions opt;
+        opt.segment_file_bytes = 256 << 10;
+        opt.extent_target_bytes = 64 << 10;
+        auto st = Store::open(dir, opt);
+        REQUIRE_OK(st);
+        auto kv = test::make_kv(5, {2, 2, 64}, 100);
+        std::vector<int64_t> ids;
+        for (int i = 0; i < 12; ++i)
+            ids.push_back(*(*st)->put(key_for(Codec::int8, 900 + i), kv.shape, kv.n_tokens, kv.fn()));
+        auto reader = (*st)->reader();
+        REQUIRE_OK(reader);
+        auto read_all = [&] {
+            auto list = (*reader)->list();
+            for (const auto& s : *list) {
+                AlignedBuffer pages;
+                QVERIFY((*reader)->read_pages(s, 0, s.shape.n_layers, pages).is_ok());
+            }
+        };
+        auto deleted_fds = [&] {
+            int n = 0;
+            for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+                std::error_code ec;
+                const std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+                if (!ec && target.find(dir) == 0 && target.find("(deleted)") != std::string::npos) ++n;
+            }
+            return n;
+        };
+        read_all();  // opens every file
+        for (int i = 0; i < 12; i += 2) REQUIRE_STATUS((*st)->remove(ids[i]));
+        auto cs = (*st)->compact(0.1);
+        REQUIRE_OK(cs);
+        QVERIFY(cs->files_deleted > 0);
+        read_all();
+        QCOMPARE(deleted_fds(), 0);
+    }
+
     void lru_eviction_keeps_recently_used_within_budget() {
         const std::string dir = test::scratch_dir("basic-lru");
         StoreOptions opt;

@@ -22,14 +22,20 @@ using namespace docket::store;
 
 namespace {
 
-pid_t spawn_writer(const std::string& dir, uint64_t base_seed, const std::string& crash_spec) {
+pid_t spawn_writer(const std::string& dir, uint64_t base_seed, const std::string& crash_spec,
+                   bool enable_faults = true) {
     const std::string seed = std::to_string(base_seed);
     pid_t pid = ::fork();
     if (pid == 0) {
-        if (!crash_spec.empty())
+        if (!crash_spec.empty()) {
             ::setenv("DOCKET_CRASH_POINT", crash_spec.c_str(), 1);
-        else
+            if (enable_faults)
+                ::setenv("DOCKET_FAULT_INJECTION", "1", 1);
+            else
+                ::unsetenv("DOCKET_FAULT_INJECTION");
+        } else {
             ::unsetenv("DOCKET_CRASH_POINT");
+        }
         ::setenv("DOCKET_LOG", "error", 1);
         execl(STORE_CRASH_WRITER, STORE_CRASH_WRITER, dir.c_str(), seed.c_str(), static_cast<char*>(nullptr));
         ::_exit(127);
@@ -149,6 +155,25 @@ private slots:
         for (const char* p :
              {crash::kAfterSnapshotRow, crash::kMidPayload, crash::kAfterPayloadSync, crash::kAfterCommit})
             QVERIFY2(point_hits[p] > 0, qPrintable(QString("crash point %1 never reached").arg(p)));
+    }
+
+    // DOCKET_CRASH_POINT alone (a stray variable in a user's environment) arms nothing.
+    void lone_crash_point_variable_is_ignored() {
+        const std::string dir = test::scratch_dir("crash-env");
+        const pid_t pid = spawn_writer(dir, 77, std::string(crash::kAfterSnapshotRow) + ":1", false);
+        QVERIFY(pid > 0);
+        int status = 0;
+        const bool exited = wait_for(pid, 400, &status);
+        if (!exited) {
+            ::kill(pid, SIGKILL);
+            QCOMPARE(::waitpid(pid, &status, 0), pid);
+        }
+        QVERIFY2(!exited, qPrintable(QString("writer ended by itself (status %1)").arg(status)));
+        auto st = Store::open(dir, test::crash_test_options());
+        QVERIFY(st.is_ok());
+        auto stats = (*st)->stats();
+        QVERIFY(stats.is_ok());
+        QVERIFY2(stats->snapshots_ready > 1, "the writer got past its first snapshot row");
     }
 };
 

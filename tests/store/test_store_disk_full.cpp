@@ -1,6 +1,7 @@
 // Disk full: an injected ENOSPC on the N-th write or sync of a put (for every N the put reaches) gives a
 // clean disk_full error, leaves no trace of the failed snapshot, keeps every earlier snapshot intact, and the
-// store takes new writes once space is back; a reopen finds it consistent.
+// store takes new writes once space is back; a reopen finds it consistent. A read error during compaction
+// drops no snapshot.
 #include <QtTest>
 
 #include <filesystem>
@@ -131,6 +132,37 @@ private slots:
         auto cs = (*st)->compact(0.1);
         QVERIFY(cs.is_ok());
         check_consistent(**st, dir, 8, "compaction after space is back");
+    }
+
+    // A read error while compaction copies (EIO: maybe transient) is not corruption: the compaction stops
+    // with io_error and no snapshot is dropped; a later compaction finishes the job.
+    void read_error_during_compaction_drops_nothing() {
+        const std::string dir = test::scratch_dir("readerr-compact");
+        IoFaults faults;
+        faults.error = EIO;
+        StoreOptions opt;
+        opt.faults = &faults;
+        opt.segment_file_bytes = 256 << 10;
+        opt.extent_target_bytes = 64 << 10;
+        auto st = Store::open(dir, opt);
+        QVERIFY(st.is_ok());
+        auto kv = test::make_kv(4, {2, 2, 64}, 100);
+        std::vector<int64_t> ids;
+        for (int i = 0; i < 12; ++i)
+            ids.push_back(*(*st)->put(key(300 + i, Codec::int8), kv.shape, kv.n_tokens, kv.fn()));
+        for (int i = 0; i < 12; i += 3) QVERIFY((*st)->remove(ids[i]).is_ok());
+        for (int at = 1; at <= 3; ++at) {
+            faults.fail_read_in = at;
+            auto cs = (*st)->compact(0.1);
+            QVERIFY(!cs.is_ok());
+            QCOMPARE(cs.status().code(), ErrorCode::io_error);
+            check_consistent(**st, dir, 8, "compaction read error");
+        }
+        faults.fail_read_in = -1;
+        auto cs = (*st)->compact(0.1);
+        QVERIFY(cs.is_ok());
+        QVERIFY(cs->files_compacted > 0);
+        check_consistent(**st, dir, 8, "compaction after the read error");
     }
 };
 
