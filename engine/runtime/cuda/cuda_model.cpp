@@ -176,9 +176,9 @@ Status CudaModel::alloc_scratch() {
     DK_TRY(alloc(16 * 4, "step state", &step_));
     DK_TRY(alloc(16, "next token", &next_token_));
     DK_ASSIGN_OR_RETURN(step_host_, PinnedBuffer::alloc(64));
-    // Decode splits: enough blocks to fill the GPU at any context (3 per SM: as many as fit for int4 pages),
-    // fixed so the decode graph can be reused.
-    n_splits_ = std::max(1, (3 * ctx_->props().multiProcessorCount + cfg_.n_head_kv - 1) / cfg_.n_head_kv);
+    // Decode splits: enough blocks to fill the GPU at any context (4 per SM: as many as fit for int4 pages
+    // with the tensor-core kernel), fixed so the decode graph can be reused.
+    n_splits_ = std::max(1, (4 * ctx_->props().multiProcessorCount + cfg_.n_head_kv - 1) / cfg_.n_head_kv);
     DecodeAttnShape s;
     s.n_heads = cfg_.n_head, s.head_dim = cfg_.head_dim, s.n_splits = n_splits_;
     ws_floats_ = decode_attention_workspace(s, 2);
@@ -358,7 +358,8 @@ Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, const float
     GemvXqMat xm[3];
     int n = 0;
     for (const DecodeMat& m : mats) xm[n++] = {m.w->p, m.w->n_out, m.y, m.accumulate};
-    return gemv_xq(t, xm, n, n_in, xq_, s);
+    // 4 rows per block measured faster for gate|up (0.51 vs 0.46 of HBM), slower for down (0.31 vs 0.39).
+    return gemv_xq(t, xm, n, n_in, xq_, s, n == 2 ? 4 : 2);
 }
 
 Status CudaModel::decode_body() {
