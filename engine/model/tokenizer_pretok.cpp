@@ -207,6 +207,8 @@ void PreTokenizer::split_level(size_t level, std::string_view text, size_t begin
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.md);
         const size_t ms = ov[0], me = ov[1];
         if (me <= ms) {  // empty match: retry one character further
+            if (ms >= len)
+                break;  // at the end: there is no character to step over (text[begin + len] is out)
             search = ms + utf8_len(static_cast<uint8_t>(text[begin + ms]));
             continue;
         }

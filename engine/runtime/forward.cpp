@@ -8,7 +8,8 @@
 namespace docket {
 
 namespace {
-void grow(std::vector<float>& v, size_t n) {
+template <typename T>
+void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
 }  // namespace
@@ -103,8 +104,9 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
     grow(gate_, n * FF);
     grow(up_, n * FF);
     grow(tmp_, n * std::max(E, FF));
-    attn_ws_stride_ = 2 * kAttnRows * HD + kAttnRows + kAttnRows * ((cache.size() + 15) / 16 * 16);
+    attn_ws_stride_ = 2 * kAttnRows * HD + kAttnRows * ((cache.size() + 15) / 16 * 16);
     grow(attn_ws_, static_cast<size_t>(pool_.size()) * attn_ws_stride_);
+    grow(attn_pos_, static_cast<size_t>(pool_.size()) * kAttnRows);
     grow(cs_, static_cast<size_t>(n) * c.n_rot);
     float *x = x_.data(), *xn = xn_.data(), *q = q_.data(), *attn = attn_.data();
     float *gate = gate_.data(), *up = up_.data(), *tmp = tmp_.data();
@@ -167,10 +169,10 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
         const int64_t n_blocks = (rows + kAttnRows - 1) / kAttnRows;
         pool_.parallel_for(n_blocks * c.n_head_kv, [&](int64_t b, int64_t e, int thread) {
             float* ws = attn_ws_.data() + thread * attn_ws_stride_;
-            float* qrows = ws;                                                   // [kAttnRows, HD]
-            float* orows = qrows + kAttnRows * HD;                               // [kAttnRows, HD]
-            int32_t* qpos = reinterpret_cast<int32_t*>(orows + kAttnRows * HD);  // [kAttnRows]
-            float* scores = orows + kAttnRows * HD + kAttnRows;                  // [kAttnRows, lds]
+            float* qrows = ws;                                      // [kAttnRows, HD]
+            float* orows = qrows + kAttnRows * HD;                  // [kAttnRows, HD]
+            float* scores = orows + kAttnRows * HD;                 // [kAttnRows, lds]
+            int32_t* qpos = attn_pos_.data() + thread * kAttnRows;  // [kAttnRows]
             for (int64_t task = b; task < e; ++task) {
                 const int64_t g = task % c.n_head_kv, r0 = (task / c.n_head_kv) * kAttnRows;
                 const int64_t nr = std::min<int64_t>(kAttnRows, rows - r0);

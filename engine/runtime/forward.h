@@ -54,9 +54,11 @@ private:
     static constexpr int64_t kAttnRows = 16;
     // Chunk activations: x, xn [ub, n_embd]; q, attn [ub, n_q_dim]; gate, up [ub, n_ff].
     std::vector<float> x_, xn_, q_, attn_, gate_, up_, tmp_;
-    // Per-thread attention workspace: query rows, output rows, their positions, scores [kAttnRows, n_keys].
+    // Per-thread attention workspace: query rows, output rows, scores [kAttnRows, n_keys]; and the query
+    // rows' positions [kAttnRows] per thread, in their own int32 buffer (not punned into the float one).
     std::vector<float> attn_ws_;
     size_t attn_ws_stride_ = 0;
+    std::vector<int32_t> attn_pos_;
     std::vector<float> cs_;  // [ub, n_rot] cos/sin of each chunk position
 };
 

@@ -91,12 +91,12 @@ Status KvCache::read(int32_t l, int32_t first, int32_t n, float* k, float* v) co
 
 Status KvCache::set_positions(int32_t first, std::span<const int32_t> positions) {
     DK_TRY(check_range(0, first, static_cast<int32_t>(positions.size())));
-    for (size_t i = 0; i < positions.size(); ++i) {
+    // All checked before any is written: a rejected call leaves the cache as it was.
+    for (size_t i = 0; i < positions.size(); ++i)
         if (positions[i] < 0)
             return make_error(ErrorCode::invalid_argument, "position {} of row {} is negative", positions[i],
                               first + i);
-        pos_[first + i] = positions[i];
-    }
+    std::copy(positions.begin(), positions.end(), pos_.begin() + first);
     invalidate_rotation(first);
     return Status::ok();
 }

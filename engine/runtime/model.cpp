@@ -51,6 +51,12 @@ Result<int32_t> get_dim(const GgufFile& g, const std::string& key, int64_t max =
     return static_cast<int32_t>(*v);
 }
 
+// get_dim() for an optional key: `def` when it is absent.
+Result<int32_t> get_dim_or(const GgufFile& g, const std::string& key, int32_t def, int64_t max = 1 << 24) {
+    if (!g.find(key)) return def;
+    return get_dim(g, key, max);
+}
+
 }  // namespace
 
 Result<ModelConfig> read_model_config(const GgufFile& g) {
@@ -104,17 +110,21 @@ Result<ModelConfig> read_model_config(const GgufFile& g) {
     if (g.find(p + "vocab_size")) {
         DK_ASSIGN_OR_RETURN(c.n_vocab, get_dim(g, p + "vocab_size"));
     } else if (const GgufTensor* te = g.find_tensor("token_embd.weight")) {
+        if (te->ne[1] > (1 << 24))
+            return make_error(ErrorCode::corrupt_data,
+                              "{}: token_embd.weight has {} rows (vocabulary), over {}", g.name(), te->ne[1],
+                              1 << 24);
         c.n_vocab = static_cast<int32_t>(te->ne[1]);
     } else {
         return make_error(ErrorCode::not_found, "{}: tensor token_embd.weight is missing", g.name());
     }
-    c.n_ctx_train = static_cast<int32_t>(g.get_uint_or(p + "context_length", 4096));
+    DK_ASSIGN_OR_RETURN(c.n_ctx_train, get_dim_or(g, p + "context_length", 4096, INT32_MAX));
     c.rms_eps = static_cast<float>(g.get_float_or(p + "attention.layer_norm_rms_epsilon", 1e-5));
     if (!(c.rms_eps > 0.0f) || c.rms_eps > 1.0f)
         return make_error(ErrorCode::corrupt_data, "{}: attention.layer_norm_rms_epsilon {} is out of range",
                           g.name(), c.rms_eps);
 
-    c.n_rot = static_cast<int32_t>(g.get_uint_or(p + "rope.dimension_count", c.head_dim));
+    DK_ASSIGN_OR_RETURN(c.n_rot, get_dim_or(g, p + "rope.dimension_count", c.head_dim, 4096));
     if (c.n_rot <= 0 || c.n_rot > c.head_dim || c.n_rot % 2 != 0)
         return make_error(ErrorCode::corrupt_data, "{}: rope.dimension_count {} must be even and in [2, {}]",
                           g.name(), c.n_rot, c.head_dim);
@@ -135,8 +145,8 @@ Result<ModelConfig> read_model_config(const GgufFile& g) {
         c.rope_low_freq_factor = static_cast<float>(g.get_float_or(p + "rope.scaling.low_freq_factor", 1.0));
         c.rope_high_freq_factor =
             static_cast<float>(g.get_float_or(p + "rope.scaling.high_freq_factor", 4.0));
-        c.rope_orig_ctx =
-            static_cast<int32_t>(g.get_uint_or(p + "rope.scaling.original_context_length", 8192));
+        DK_ASSIGN_OR_RETURN(c.rope_orig_ctx,
+                            get_dim_or(g, p + "rope.scaling.original_context_length", 8192, INT32_MAX));
         if (!(factor > 0.0f) || !(c.rope_high_freq_factor > c.rope_low_freq_factor) || c.rope_orig_ctx <= 0)
             return make_error(ErrorCode::corrupt_data, "{}: llama3 rope scaling parameters are inconsistent",
                               g.name());

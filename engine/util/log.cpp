@@ -6,10 +6,25 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string_view>
+#include <utility>
 
 namespace docket::log {
 namespace {
 std::once_flag g_once;
+
+bool parse_level(std::string_view name, spdlog::level::level_enum* out) {
+    static constexpr std::pair<std::string_view, spdlog::level::level_enum> kLevels[] = {
+        {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},       {"info", spdlog::level::info},
+        {"warn", spdlog::level::warn},   {"warning", spdlog::level::warn},      {"error", spdlog::level::err},
+        {"err", spdlog::level::err},     {"critical", spdlog::level::critical}, {"off", spdlog::level::off}};
+    for (const auto& [n, l] : kLevels)
+        if (name == n) {
+            *out = l;
+            return true;
+        }
+    return false;
+}
 std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> g_ring;
 }  // namespace
 
@@ -21,9 +36,17 @@ void init() {
         // %! is the calling function (SPDLOG_LOGGER_CALL passes it), so every line says where it came from.
         logger->set_pattern("[%H:%M:%S.%e] [%^%l%$] %!: %v");
         spdlog::level::level_enum level = spdlog::level::info;
-        if (const char* env = std::getenv("DOCKET_LOG")) level = spdlog::level::from_str(env);
+        const char* env = std::getenv("DOCKET_LOG");
+        // spdlog's from_str maps any unknown name to "off": a typo would silence every line, warnings
+        // included.
+        const bool known = env && parse_level(env, &level);
         logger->set_level(level);
         spdlog::set_default_logger(logger);
+        if (env && !known)
+            DK_LOG_WARN(
+                "DOCKET_LOG='{}' is not a level (trace, debug, info, warn, error, critical, off); "
+                "using info",
+                env);
     });
 }
 

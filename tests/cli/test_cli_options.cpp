@@ -91,6 +91,20 @@ private slots:
             << QStringList{"bench", "cpu", "--model", kModel, "--gen", "1"} << "option --gen";
     }
 
+    // spdlog maps an unknown level name to "off", which silenced every warning: now it is reported and info
+    // used.
+    void unknown_log_level_is_reported() {
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("DOCKET_LOG", "garbage");
+        p.setProcessEnvironment(env);
+        p.start(QString(DOCKET_BINARY_DIR "/app/docket-cli"), {"model-info", "--model", kModel});
+        QVERIFY(p.waitForFinished(60000));
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(err.contains("DOCKET_LOG='garbage' is not a level"), qPrintable(err));
+        QCOMPARE(p.exitCode(), 1);
+    }
+
     // Values at the edges of their ranges pass the option check (the run then fails on the missing model).
     void edge_values_pass_the_option_check() {
         const CliResult r = run_cli({"generate", "--model", kModel, "--prompt", "hi", "-n", "2147483647",

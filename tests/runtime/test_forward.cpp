@@ -91,6 +91,44 @@ private slots:
         QVERIFY(models_[2]->layer(0).q_norm.present());
     }
 
+    // context_length, rope.dimension_count and original_context_length were cast from u64 to int32 unchecked
+    // (2^32 + 64 read as 64): each is range-checked like the other dimensions.
+    void oversized_dims_in_metadata_are_errors() {
+        for (const char* key : {"llama.context_length", "llama.rope.dimension_count",
+                                "llama.rope.scaling.original_context_length"}) {
+            GgufWriter w;
+            QVERIFY(w.set_string("general.architecture", "llama").is_ok());
+            QVERIFY(w.set_u32("llama.block_count", 2).is_ok());
+            QVERIFY(w.set_u32("llama.embedding_length", 64).is_ok());
+            QVERIFY(w.set_u32("llama.attention.head_count", 2).is_ok());
+            QVERIFY(w.set_u32("llama.feed_forward_length", 128).is_ok());
+            QVERIFY(w.set_u32("llama.vocab_size", 100).is_ok());
+            QVERIFY(w.set_string("llama.rope.scaling.type", "llama3").is_ok());
+            QVERIFY(w.set_u64(key, (uint64_t{1} << 32) + 16).is_ok());
+            auto bytes = w.write_memory();
+            QVERIFY(bytes.is_ok());
+            auto g = GgufFile::parse(bytes->data(), bytes->size(), "dims.gguf");
+            QVERIFY2(g.is_ok(), g.status().to_string().c_str());
+            auto c = read_model_config(**g);
+            QVERIFY2(!c.is_ok(), key);
+            QCOMPARE(c.status().code(), ErrorCode::corrupt_data);
+            QVERIFY2(c.status().message().find(key) != std::string::npos, c.status().to_string().c_str());
+        }
+    }
+
+    // A rejected set_positions leaves every position as it was (it used to write the rows before the bad
+    // one).
+    void set_positions_validates_before_writing() {
+        auto cache = new_cache(smollm2_->config(), 8);
+        QVERIFY(cache->append(iota_positions(4, 0)).is_ok());
+        const std::vector<int32_t> bad = {10, 11, -1, 13};
+        QCOMPARE(cache->set_positions(0, bad).code(), ErrorCode::invalid_argument);
+        for (int i = 0; i < 4; ++i) QCOMPARE(cache->positions()[i], i);
+        QVERIFY(cache->set_positions(1, std::vector<int32_t>{7, 8}).is_ok());
+        QCOMPARE(cache->positions()[1], 7);
+        QCOMPARE(cache->positions()[2], 8);
+    }
+
     void later_tokens_do_not_change_earlier_logits() {
         for (const Model* m : all_models()) {
             const int V = m->config().n_vocab, n = 24, k = 13;
