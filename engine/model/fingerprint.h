@@ -5,7 +5,7 @@
 #include <string>
 
 #include "model/gguf.h"
-#include "store/hash128.h"
+#include "util/hash128.h"
 #include "util/status.h"
 
 namespace docket {

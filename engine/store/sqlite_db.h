@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "store/hash128.h"
+#include "util/hash128.h"
 #include "util/status.h"
 
 namespace docket::store {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "store/hash128.h"
+#include "util/hash128.h"
 #include "store/kv_codec.h"
 
 namespace docket::store {

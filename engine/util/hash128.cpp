@@ -1,4 +1,4 @@
-#include "store/hash128.h"
+#include "util/hash128.h"
 
 #include <xxhash.h>
 

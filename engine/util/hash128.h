@@ -25,7 +25,7 @@ struct Hash128 {
     }
 };
 
-// XXH3-128 of a byte range (implemented in store/hash128.cpp).
+// XXH3-128 of a byte range (implemented in util/hash128.cpp).
 Hash128 hash128(const void* data, size_t size, uint64_t seed = 0);
 
 }  // namespace docket
