@@ -116,15 +116,12 @@ struct DaMmaSmem {
     static constexpr int qs = kMaxG * HD * 4;       // raw q f32 [8][HD], staged once per block
     static constexpr int qt = kMaxG * qstride * 4;  // q~ half2 [8][qstride], per chunk
     static constexpr int sp = 4 * kMaxG * 16 * 2;   // P^T per warp, f16 [8 heads][16 tokens]
-    // cos/sin(b * theta_i) as f16 pairs (the CUDA-core kernel keeps f32): half the bytes, so 4 blocks fit
-    // per SM for int4; adds ~2^-12 relative to a rotated key that is rounded to f16 next anyway.
-    static constexpr int rtab = HD / 2 * kRtabStride * 4;
     static constexpr int merge = 4 * kMaxG * HD * 4 + 2 * 4 * kMaxG * 4;  // reuses the rotation table
-    static_assert(merge <= rtab, "merge area must fit in the rotation table");
+    static_assert(merge <= L::rtab, "merge area must fit in the rotation table");
     // Chunks in flight: 3 where a stage is small (int4, int2: ~27 KB per block in flight, still 3 blocks per
     // SM), else 2 (f16 stages are 33 KB).
     static constexpr int stages = L::stage <= 16384 ? 3 : 2;
-    static constexpr size_t bytes = stages * L::stage + rtab + qs + qt + sp;
+    static constexpr size_t bytes = stages * L::stage + L::rtab + qs + qt + sp;
 };
 
 // Token and dim orders inside a warp's 16-token tile (free choices, since both MMAs sum over them):
@@ -147,10 +144,10 @@ static __global__ void __launch_bounds__(kDaThreads)
     extern __shared__ __align__(16) uint8_t da_smem[];
     uint8_t* stage0 = da_smem;
     constexpr int NS = S::stages;
-    __half2* rtab = reinterpret_cast<__half2*>(da_smem + NS * L::stage);  // [HALF][kRtabStride]
-    float* qs = reinterpret_cast<float*>(da_smem + NS * L::stage + S::rtab);
-    __half2* qt = reinterpret_cast<__half2*>(da_smem + NS * L::stage + S::rtab + S::qs);
-    __half* sp_all = reinterpret_cast<__half*>(da_smem + NS * L::stage + S::rtab + S::qs + S::qt);
+    float2* rtab = reinterpret_cast<float2*>(da_smem + NS * L::stage);  // [HALF][kRtabStride]
+    float* qs = reinterpret_cast<float*>(da_smem + NS * L::stage + L::rtab);
+    __half2* qt = reinterpret_cast<__half2*>(da_smem + NS * L::stage + L::rtab + S::qs);
+    __half* sp_all = reinterpret_cast<__half*>(da_smem + NS * L::stage + L::rtab + S::qs + S::qt);
 
     const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -186,7 +183,7 @@ static __global__ void __launch_bounds__(kDaThreads)
     for (int i = tid; i < HALF * kChunk; i += kDaThreads) {
         float c, s;
         __sincosf(static_cast<float>(i % kChunk) * inv_freq[i / kChunk], &s, &c);
-        rtab[(i / kChunk) * kRtabStride + i % kChunk] = __floats2half2_rn(c, s);
+        rtab[(i / kChunk) * kRtabStride + i % kChunk] = make_float2(c, s);
     }
     const float my_freq = inv_freq[tid % HALF];
     for (int i = tid; i < kMaxG * HD; i += kDaThreads) {  // q of the group, zero past G heads
@@ -241,8 +238,7 @@ static __global__ void __launch_bounds__(kDaThreads)
                 }
                 float k[4];
                 da_k2<F, HD>(st, row, 2 * pr, tA, z0, z1, k);
-                const float2 ca = __half22float2(rtab[pr * kRtabStride + tA]),
-                             cb = __half22float2(rtab[pr * kRtabStride + tB]);
+                const float2 ca = rtab[pr * kRtabStride + tA], cb = rtab[pr * kRtabStride + tB];
                 af[2 * hp] = pack_half2(k[0] * ca.x - k[1] * ca.y, k[0] * ca.y + k[1] * ca.x);
                 af[2 * hp + 1] = pack_half2(k[2] * cb.x - k[3] * cb.y, k[2] * cb.y + k[3] * cb.x);
             }
