@@ -7,6 +7,7 @@
 #include "model/dequant.h"
 #include "model/gguf.h"
 #include "model/gguf_writer.h"
+#include "model/tokenizer_unicode.h"
 #include "util/thread_pool.h"
 
 namespace docket {
@@ -86,26 +87,6 @@ uint32_t file_type_of(GgmlType t) {  // llama_ftype
 
 // ---- tokenizer ----
 
-// GPT-2's byte-to-unicode map: printable bytes stand for themselves, the rest map to U+0100 upwards.
-std::string byte_token(int b) {
-    int cp = b;
-    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    if (!printable) {
-        int n = 0;
-        for (int x = 0; x < b; ++x)
-            if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255))) ++n;
-        cp = 256 + n;
-    }
-    std::string s;
-    if (cp < 0x80) {
-        s.push_back(static_cast<char>(cp));
-    } else {
-        s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    return s;
-}
-
 struct Vocab {
     std::vector<std::string> tokens;
     std::vector<int32_t> types;
@@ -116,7 +97,9 @@ struct Vocab {
 Result<Vocab> default_vocab(int n_vocab) {
     constexpr int32_t kNormal = 1, kControl = 3;
     Vocab v;
-    for (int b = 0; b < 256; ++b) v.tokens.push_back(byte_token(b)), v.types.push_back(kNormal);
+    // The 256 byte tokens, spelled in GPT-2's byte-to-unicode alphabet (the tokenizer's own table).
+    for (int b = 0; b < 256; ++b)
+        v.tokens.push_back(tok::byte_to_unicode_utf8(static_cast<uint8_t>(b))), v.types.push_back(kNormal);
     // A few merges (each side already a token) so that the merge path of a BPE tokenizer is exercised.
     static const char* kMerges[][2] = {
         {"Ġ", "t"},   {"Ġ", "a"}, {"h", "e"}, {"i", "n"}, {"r", "e"},  {"o", "n"}, {"Ġt", "he"}, {"e", "r"},
