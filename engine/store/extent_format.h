@@ -73,6 +73,23 @@ uint64_t extent_checksum(const uint8_t* bytes, size_t length);
 Result<ExtentHeader> check_extent(const uint8_t* bytes, size_t length, const ExtentExpect& expect,
                                   const std::string& where);
 
+// Where a read puts an extent's pages: `runs` runs of `run_bytes` bytes, taken consecutively from raw-page
+// offset `src_offset` of the extent and written to dst, dst + dst_stride, ... (one run per layer of a
+// [layer][page] buffer). The caller sizes it from the index, never from the header.
+struct ExtentPlacement {
+    uint8_t* dst = nullptr;
+    size_t src_offset = 0, run_bytes = 0, runs = 0, dst_stride = 0;
+};
+
+// check_extent, and for a raw extent also the copy of its placed runs, done in one pass: each chunk of the
+// extent is hashed and then copied while it is still in cache (the bytes come from a DMA buffer, so a
+// separate hash pass and copy pass would read them from memory twice). *placed says whether the runs were
+// copied; when not (zstd payload, or the runs do not fit the payload the index describes), the caller unpacks
+// as before. On an error the destination may hold bytes that failed the check: the caller must not use it.
+Result<ExtentHeader> check_and_place_extent(const uint8_t* bytes, size_t length, const ExtentExpect& expect,
+                                            const ExtentPlacement& place, const std::string& where,
+                                            bool* placed);
+
 // Writes the raw pages of a checked extent to `pages` (raw_length bytes).
 Status unpack_extent(const ExtentHeader& h, const uint8_t* bytes, uint8_t* pages, const std::string& where);
 

@@ -153,30 +153,35 @@ Status StoreReader::run_jobs(std::span<Job> jobs, bool mark_bad) {
                             static_cast<uint32_t>(j.snap->shape.n_kv_heads),
                             static_cast<uint32_t>(j.snap->shape.head_dim),
                             static_cast<uint64_t>(j.snap->n_tokens)};
-            auto h = check_extent(data, e.length, ex, where);
+            // Raw extents are checked and copied into dst in one pass; zstd ones are unpacked into this
+            // thread's scratch (which also proves a check-only read decodes), then copied.
+            const size_t pb = j.snap->page_bytes(), np = e.page_end - e.page_begin;
+            ExtentPlacement place;
+            if (j.dst) {
+                place.dst =
+                    j.dst + (static_cast<size_t>(j.copy_lb - j.dst_lb) * j.dst_pages + e.page_begin) * pb;
+                place.src_offset = static_cast<size_t>(j.copy_lb - e.layer_begin) * np * pb;
+                place.run_bytes = np * pb;
+                place.runs = static_cast<size_t>(j.copy_le - j.copy_lb);
+                place.dst_stride = static_cast<size_t>(j.dst_pages) * pb;
+            }
+            bool placed = false;
+            auto h = check_and_place_extent(data, e.length, ex, place, where, &placed);
             if (!h) {
                 st = h.status();
-            } else {
-                // Raw extents are used in place; zstd ones are unpacked into this thread's scratch.
+            } else if (!placed &&
+                       (j.dst || !(h->flags & kExtentRaw))) {  // a checked raw extent: nothing to unpack
                 thread_local AlignedBuffer scratch;
-                const uint8_t* raw = data + kExtentHeaderBytes;
-                if (!(h->flags & kExtentRaw) || !j.dst) {
-                    if (!scratch.resize(h->raw_length)) {
-                        st = make_error(ErrorCode::out_of_memory, "{}: {} bytes to unpack", where,
-                                        h->raw_length);
-                    } else {
-                        st = unpack_extent(*h, data, scratch.data(), where);
-                        raw = scratch.data();
-                    }
+                if (!scratch.resize(h->raw_length)) {
+                    st = make_error(ErrorCode::out_of_memory, "{}: {} bytes to unpack", where, h->raw_length);
+                } else {
+                    st = unpack_extent(*h, data, scratch.data(), where);
                 }
-                if (st && j.dst) {
-                    // The page size of the snapshot row, which sized dst; check_extent made the header agree.
-                    const size_t pb = j.snap->page_bytes(), np = e.page_end - e.page_begin;
-                    for (int l = j.copy_lb; l < j.copy_le; ++l)
-                        std::memcpy(
-                            j.dst + (static_cast<size_t>(l - j.dst_lb) * j.dst_pages + e.page_begin) * pb,
-                            raw + static_cast<size_t>(l - e.layer_begin) * np * pb, np * pb);
-                }
+                // The page size of the snapshot row, which sized dst; check_extent made the header agree.
+                if (st && j.dst)
+                    for (size_t r = 0; r < place.runs; ++r)
+                        std::memcpy(place.dst + r * place.dst_stride,
+                                    scratch.data() + place.src_offset + r * place.run_bytes, place.run_bytes);
             }
         }
         if (!st) {
