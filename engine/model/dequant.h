@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "model/ggml_type.h"
+#include "util/half.h"
 #include "util/status.h"
 
 namespace docket {
@@ -13,14 +14,11 @@ namespace docket {
 Status dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 bool can_dequantize(GgmlType type);
 
-// Reference quantizers (round-to-nearest, ggml's block layouts). Supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q4_K Q6_K.
+// Reference quantizers (round-to-nearest, ggml's block layouts). Supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q4_K
+// Q6_K.
 Status quantize_row(GgmlType type, const float* src, void* dst, int64_t n);
 bool can_quantize(GgmlType type);
 
-// IEEE half / bfloat16 conversions (round-to-nearest-even), exact as ggml's.
-float fp16_to_fp32(uint16_t h);
-uint16_t fp32_to_fp16(float f);
-float bf16_to_fp32(uint16_t h);
-uint16_t fp32_to_bf16(float f);
+// IEEE half / bfloat16 conversions (fp16_to_fp32 etc.) live in util/half.h, included here.
 
 }  // namespace docket

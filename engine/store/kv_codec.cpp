@@ -1,5 +1,7 @@
 #include "store/kv_codec.h"
 
+#include "util/half.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,18 +11,9 @@ namespace docket::store {
 
 namespace kp = kv_page;
 
-uint16_t f32_to_f16(float f) {
-    _Float16 h = static_cast<_Float16>(f);
-    uint16_t u;
-    std::memcpy(&u, &h, 2);
-    return u;
-}
+uint16_t f32_to_f16(float f) { return fp32_to_fp16(f); }
 
-float f16_to_f32(uint16_t u) {
-    _Float16 h;
-    std::memcpy(&h, &u, 2);
-    return static_cast<float>(h);
-}
+float f16_to_f32(uint16_t u) { return fp16_to_fp32(u); }
 
 std::string codec_params_string(const CodecParams& p) {
     return fmt::format("{};kg={};vg={};fmt={}", kp::codec_name(p.codec), p.k_group, p.v_group,
