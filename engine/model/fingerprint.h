@@ -15,8 +15,8 @@ struct FingerprintOptions {
 };
 
 // XXH3-128 over (KV-relevant metadata, tensor table, per-chunk XXH3-128 of the tensor data section).
-// Reads the whole tensor data (100 MB - 5 GB): callers cache the result (store/ keys it by path, size,
-// mtime).
+// Reads the whole tensor data (100 MB - 5 GB): callers cache the result (store/ keys it by path, device,
+// inode, size, mtime and ctime of the file it opened).
 Result<Hash128> model_fingerprint(const GgufFile& gguf, const FingerprintOptions& opt = {});
 Result<Hash128> model_fingerprint_file(const std::string& path, const FingerprintOptions& opt = {});
 
