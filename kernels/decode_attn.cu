@@ -259,6 +259,7 @@ static __global__ void __launch_bounds__(kDaThreads)
 }
 
 #include "decode_attn_mma.cuh"
+#include "decode_attn_warp.cuh"
 
 // out[b][h][d] = sum_s o_s[d] 2^(m_s - M) / sum_s l_s 2^(m_s - M).
 static __global__ void decode_combine_kernel(const float* __restrict__ ws, int total_splits, int hd,
@@ -296,12 +297,52 @@ size_t decode_attention_workspace(const DecodeAttnShape& s, int n_sources) {
     return static_cast<size_t>(s.batch) * s.n_heads * splits * n_sources * (s.head_dim + 2);
 }
 
+// Raises the warp kernel's shared-memory limit once per instantiation.
+template <KvFormat F, int HD>
+static Status dw_prepare() {
+    static bool attr_set = false;
+    if (!attr_set) {
+        DK_TRY(cuda_status(
+            cudaFuncSetAttribute(decode_attn_warp_kernel<F, HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(DwSmem<F, HD>::bytes)),
+            "decode_attention", "set shared memory (warp kernel)"));
+        attr_set = true;
+    }
+    return Status::ok();
+}
+
+// Resident warp-kernel blocks per SM (int4 instantiation), 1 if the query fails.
+template <int HD>
+static int dw_blocks_per_sm() {
+    static int n = 0;
+    if (n == 0) {
+        int r = 0;
+        if (dw_prepare<KvFormat::int4, HD>().is_ok() &&
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&r, decode_attn_warp_kernel<KvFormat::int4, HD>,
+                                                          kDwThreads,
+                                                          DwSmem<KvFormat::int4, HD>::bytes) == cudaSuccess &&
+            r > 0)
+            n = r;
+        else
+            n = 1;
+    }
+    return n;
+}
+
 template <KvFormat F, int HD>
 static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnShape& s, int G, int n_splits,
                             int split_base, int total_splits, float* ws, cudaStream_t stream) {
     const dim3 grid(n_splits, kv.n_kv_heads, s.batch);
     const float scale_log2 = s.scale * 1.4426950408889634f;
-    if (s.impl == 0) {
+    if constexpr (F != KvFormat::f16) {
+        if (s.impl == 0) {
+            DK_TRY((dw_prepare<F, HD>()));
+            decode_attn_warp_kernel<F, HD><<<grid, kDwThreads, DwSmem<F, HD>::bytes, stream>>>(
+                q, kv, s.n_heads, G, s.inv_freq, scale_log2, n_splits, split_base, total_splits, ws);
+            return launch_status("decode_attention (warp per chunk)");
+        }
+    }
+    if (s.impl == 0 || s.impl == 2) {
         const size_t smem = DaMmaSmem<F, HD>::bytes;
         static bool attr_set = false;
         if (!attr_set) {
@@ -378,7 +419,21 @@ Status decode_attention(const float* q, const PagedKv* sources, int n_sources, c
             return bad_arg(op, "null pointer in the paged KV descriptor");
     }
     const int G = s.n_heads / n_kv;
-    const int n_splits = choose_splits(s, n_kv);
+    int n_splits = choose_splits(s, n_kv);
+    bool quantized = false;
+    for (int i = 0; i < n_sources; ++i) quantized = quantized || sources[i].format != KvFormat::f16;
+    if (s.impl == 0 && quantized) {
+        // The warp kernel's blocks are 8 warps wide, usually one per SM: more splits than one wave of them
+        // would leave each warp ~1 chunk, with its load latency exposed. So n_splits is an upper bound here.
+        int sm = 132, dev = 0;
+        if (cudaGetDevice(&dev) == cudaSuccess)
+            cudaDeviceGetAttribute(&sm, cudaDevAttrMultiProcessorCount, dev);
+        const int per_sm = s.head_dim == 64 ? dw_blocks_per_sm<64>() : dw_blocks_per_sm<128>();
+        // Rounded down: one block past the wave costs a whole second wave (seen: 17 x 8 = 136 blocks on 132
+        // SMs ran 2x slower than a wave would).
+        const int wave = per_sm * sm / (s.batch * n_kv);
+        n_splits = std::max(1, std::min(n_splits, wave));
+    }
     const int total = n_splits * n_sources;
     if (decode_attention_workspace(s, n_sources) <
         static_cast<size_t>(s.batch) * s.n_heads * total * (s.head_dim + 2))

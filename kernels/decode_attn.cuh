@@ -17,7 +17,11 @@ struct DecodeAttnShape {
     float scale = 0.0f;               // softmax scale, usually 1/sqrt(head_dim)
     int n_splits = 0;                 // splits per source; 0 = choose from max_pages
     int max_pages = 0;  // most pages any sequence has in any source (host-side hint for the split count)
-    int impl = 0;       // 0: tensor-core kernel (f16 MMAs, f32 accumulate); 1: CUDA-core kernel (all f32)
+    // 0: tensor cores, one chunk per warp for quantized pages (block per chunk for f16); n_splits is then an
+    //    upper bound (at most one wave of 8-warp blocks);
+    // 1: CUDA-core kernel (all f32); 2: tensor cores, block per chunk for every format (the previous
+    // default).
+    int impl = 0;
 };
 
 // Floats of workspace decode_attention needs for n_sources sources.

@@ -37,6 +37,13 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void* p) 
                  : "r"(smem_addr(p)));
 }
 
+// Transpose of an 8x8 b16 matrix held in the ldmatrix fragment layout (lane: row lane/4, cols 2(lane%4), +1).
+__device__ __forceinline__ uint32_t movmatrix_trans(uint32_t a) {
+    uint32_t d;
+    asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(d) : "r"(a));
+    return d;
+}
+
 // c += a * b, f16 operands, f32 accumulators.
 __device__ __forceinline__ void mma_f16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
     asm volatile(

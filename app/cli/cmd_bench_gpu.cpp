@@ -183,7 +183,9 @@ int run_cuda(const Args& args, const std::string& model_path) {
 
     const auto chunks = parse_list(args.get("--chunks", "512,4096,16384"));
     const auto contexts = parse_list(args.get("--contexts", "0,8192,32768,131072"));
-    const int steps = static_cast<int>(args.get_int("--steps", 32));
+    auto steps_arg = args.get_int("--steps", 32, 1, 4096);
+    if (!steps_arg) return fail("bench gpu", steps_arg.status().to_string());
+    const int steps = static_cast<int>(*steps_arg);
     std::vector<KvFormat> formats;
     for (const auto& f : {std::string("f16"), std::string("int8"), std::string("int4"), std::string("int2")})
         if (args.get("--formats", "f16,int8,int4,int2").find(f) != std::string::npos)
@@ -258,7 +260,7 @@ int run_cuda(const Args& args, const std::string& model_path) {
                 ctx_tokens, ctx_tokens ? fmt_name(f) : "-", tok_s, 1e3 / tok_s, bytes / 1e9, bw, bw / hbm,
                 (free0 - free1) / 1e9);
             if (ctx_tokens > 0) {
-                for (int impl : {0, 1}) {
+                for (int impl : {0, 2, 1}) {
                     uint64_t kb = 0;
                     auto ams = time_ms(ctx, 2, 20, [&]() -> Status {
                         auto r = (*gm)->run_decode_attention_only(0, impl);
@@ -271,7 +273,10 @@ int run_cuda(const Args& args, const std::string& model_path) {
                     std::printf(
                         "   decode-attention kernel (%s), one layer: %.1f MB in %.3f ms = %6.0f GB/s = "
                         "%4.2f of HBM\n",
-                        impl == 0 ? "tensor cores" : "CUDA cores  ", kb / 1e6, *ams, abw, abw / hbm);
+                        impl == 0   ? "warp chunks "
+                        : impl == 2 ? "block chunks"
+                                    : "CUDA cores  ",
+                        kb / 1e6, *ams, abw, abw / hbm);
                 }
             }
         }

@@ -387,12 +387,14 @@ double run_decode(std::mt19937_64& rng, std::string& why, std::vector<PagedFixtu
 }
 
 const char* impl_name(int impl) {
-    return impl == 0 ? "tensor cores" : "CUDA cores";
+    return impl == 0   ? "tensor cores (warp per chunk)"
+           : impl == 2 ? "tensor cores (block per chunk)"
+                       : "CUDA cores";
 }
 
 void add_decode_cases(std::vector<Case>& cases) {
     using F = cuda::KvFormat;
-    for (int impl : {0, 1}) {
+    for (int impl : {0, 2, 1}) {
         for (F f : {F::f16, F::int8, F::int4, F::int2})
             for (int hd : {64, 128})
                 for (int T : {16, 64, 256}) {
@@ -424,6 +426,25 @@ void add_decode_cases(std::vector<Case>& cases) {
                  PagedFixture p{F::int8, 128, 2, 128, {777, 129}};
                  return run_decode(rng, why, {p}, 16, 0, 50, impl);
              }});
+    }
+    // Long contexts: several chunks per warp, so the warp kernel's cp.async ring wraps (2 stages for int4, 1
+    // for int8 at hd 128) and page 256 is read as 64-token slices.
+    for (int impl : {0, 2}) {
+        cases.push_back({fmt::format("decode_attention {} int4 hd128 32k tokens, batch 2", impl_name(impl)),
+                         1e-3, [impl](std::mt19937_64& rng, std::string& why) {
+                             PagedFixture p{F::int4, 64, 8, 128, {32768, 20001}};
+                             return run_decode(rng, why, {p}, 32, 0, 4000, impl);
+                         }});
+        cases.push_back({fmt::format("decode_attention {} int8 hd128 page 256, 9000 tokens", impl_name(impl)),
+                         1e-3, [impl](std::mt19937_64& rng, std::string& why) {
+                             PagedFixture p{F::int8, 256, 8, 128, {9000}};
+                             return run_decode(rng, why, {p}, 32, 0, 0, impl);
+                         }});
+        cases.push_back({fmt::format("decode_attention {} int2 hd64 page 32, 12000 tokens", impl_name(impl)),
+                         1e-3, [impl](std::mt19937_64& rng, std::string& why) {
+                             PagedFixture p{F::int2, 32, 3, 64, {12000}};
+                             return run_decode(rng, why, {p}, 9, 0, 77, impl);
+                         }});
     }
     // Batch-vs-single: each sequence alone must give what it gets inside the batch.
     cases.push_back({"decode_attention batch of 3 == each sequence alone (int4)", 1e-5,

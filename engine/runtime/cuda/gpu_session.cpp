@@ -5,6 +5,7 @@
 #if DOCKET_HAVE_CUDA
 #include "runtime/cuda/cuda_context.h"
 #include "runtime/cuda/cuda_model.h"
+#include "runtime/sampler.h"
 #endif
 
 namespace docket {
@@ -41,6 +42,7 @@ Status gpu_last_logits(GpuSession& s, std::span<const TokenId> prompt, std::vect
 Result<GenerateStats> gpu_generate(GpuSession& s, std::span<const TokenId> prompt,
                                    const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
                                    const std::function<bool(TokenId)>& on_token) {
+    DK_TRY(validate_sampler_params(params.sampling));
     using clock = std::chrono::steady_clock;
     GenerateStats st;
     st.prompt_tokens = static_cast<int32_t>(prompt.size());
