@@ -20,19 +20,14 @@ const char* stop_reason_name(StopReason r) {
     return "?";
 }
 
-Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<const TokenId> prompt,
-                               const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
-                               const std::function<bool(TokenId)>& on_token) {
+Result<GenerateStats> run_generation(std::span<const TokenId> prompt, const GenerateParams& params,
+                                     const GenerationSteps& steps, const std::function<bool(TokenId)>& is_eog,
+                                     const std::function<bool(TokenId)>& on_token) {
     using clock = std::chrono::steady_clock;
     GenerateStats st;
     st.prompt_tokens = static_cast<int32_t>(prompt.size());
     if (prompt.empty()) return make_error(ErrorCode::invalid_argument, "generate: empty prompt");
     DK_TRY(validate_sampler_params(params.sampling));
-    if (cache.size() + static_cast<int64_t>(prompt.size()) > cache.capacity())
-        return make_error(ErrorCode::invalid_argument,
-                          "generate: prompt of {} tokens does not fit the context "
-                          "({} of {} used)",
-                          prompt.size(), cache.size(), cache.capacity());
     auto cancelled = [&] { return params.cancel && params.cancel->load(std::memory_order_relaxed); };
     if (cancelled()) {
         st.stop = StopReason::cancelled;
@@ -43,7 +38,7 @@ Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<co
 
     std::vector<float> logits;
     auto t0 = clock::now();
-    DK_TRY(forward.eval(cache, prompt, LogitsMode::last, &logits));
+    DK_TRY(steps.prefill(&logits));
     auto t1 = clock::now();
     st.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
 
@@ -67,14 +62,32 @@ Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<co
             break;
         }
         if (i + 1 == params.max_tokens) break;
-        if (cache.size() >= cache.capacity()) {
+        if (!steps.has_room()) {
             st.stop = StopReason::context_full;
             break;
         }
-        DK_TRY(forward.eval(cache, std::span<const TokenId>(&id, 1), LogitsMode::last, &logits));
+        DK_TRY(steps.decode(id, &logits));
     }
     st.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();
     return st;
+}
+
+Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<const TokenId> prompt,
+                               const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
+                               const std::function<bool(TokenId)>& on_token) {
+    if (cache.size() + static_cast<int64_t>(prompt.size()) > cache.capacity())
+        return make_error(ErrorCode::invalid_argument,
+                          "generate: prompt of {} tokens does not fit the context ({} of {} used)",
+                          prompt.size(), cache.size(), cache.capacity());
+    GenerationSteps steps;
+    steps.prefill = [&](std::vector<float>* logits) {
+        return forward.eval(cache, prompt, LogitsMode::last, logits);
+    };
+    steps.decode = [&](TokenId id, std::vector<float>* logits) {
+        return forward.eval(cache, std::span<const TokenId>(&id, 1), LogitsMode::last, logits);
+    };
+    steps.has_room = [&] { return cache.size() < cache.capacity(); };
+    return run_generation(prompt, params, steps, is_eog, on_token);
 }
 
 }  // namespace docket

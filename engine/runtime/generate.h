@@ -33,6 +33,18 @@ struct GenerateStats {
 // The prompt continues whatever `cache` already holds (positions follow the cache's last position).
 // is_eog: true for tokens that end generation (the token is reported to on_token, then the loop stops).
 // on_token: called from the calling thread for every sampled token; return false to stop.
+// What the loop needs from a backend (CPU forward pass or the CUDA session).
+struct GenerationSteps {
+    std::function<Status(std::vector<float>* logits)> prefill;  // the prompt; last position's logits
+    std::function<Status(TokenId id, std::vector<float>* logits)> decode;  // one token; its logits
+    std::function<bool()> has_room;  // the context can take another token
+};
+
+// The backend-independent loop: validates, prefills, then samples / reports / feeds back until a stop reason.
+Result<GenerateStats> run_generation(std::span<const TokenId> prompt, const GenerateParams& params,
+                                     const GenerationSteps& steps, const std::function<bool(TokenId)>& is_eog,
+                                     const std::function<bool(TokenId)>& on_token);
+
 Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<const TokenId> prompt,
                                const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
                                const std::function<bool(TokenId)>& on_token);

@@ -1,6 +1,5 @@
 #include "runtime/cuda/gpu_session.h"
 
-#include <chrono>
 
 #if DOCKET_HAVE_CUDA
 #include "runtime/cuda/cuda_context.h"
@@ -42,53 +41,14 @@ Status gpu_last_logits(GpuSession& s, std::span<const TokenId> prompt, std::vect
 Result<GenerateStats> gpu_generate(GpuSession& s, std::span<const TokenId> prompt,
                                    const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
                                    const std::function<bool(TokenId)>& on_token) {
-    DK_TRY(validate_sampler_params(params.sampling));
-    using clock = std::chrono::steady_clock;
-    GenerateStats st;
-    st.prompt_tokens = static_cast<int32_t>(prompt.size());
-    if (prompt.empty()) return make_error(ErrorCode::invalid_argument, "generate: empty prompt");
-    auto cancelled = [&] { return params.cancel && params.cancel->load(std::memory_order_relaxed); };
-    if (cancelled()) {
-        st.stop = StopReason::cancelled;
-        return st;
-    }
-    Sampler sampler(params.sampling);
-    for (TokenId t : prompt) sampler.accept(t);
-    std::vector<float> logits;
-    const auto t0 = clock::now();
-    DK_TRY(gpu_last_logits(s, prompt, &logits));
-    const auto t1 = clock::now();
-    st.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
-    const int32_t capacity = s.model->capacity();
-    st.stop = StopReason::max_tokens;
-    for (int32_t i = 0; i < params.max_tokens; ++i) {
-        if (cancelled()) {
-            st.stop = StopReason::cancelled;
-            break;
-        }
-        const TokenId id = sampler.sample(logits);
-        sampler.accept(id);
-        st.tokens.push_back(id);
-        ++st.generated;
-        const bool keep_going = !on_token || on_token(id);
-        if (is_eog && is_eog(id)) {
-            st.stop = StopReason::eog;
-            break;
-        }
-        if (!keep_going) {
-            st.stop = StopReason::callback;
-            break;
-        }
-        if (i + 1 == params.max_tokens) break;
-        if (s.model->n_past() >= capacity) {
-            st.stop = StopReason::context_full;
-            break;
-        }
+    GenerationSteps steps;
+    steps.prefill = [&](std::vector<float>* logits) { return gpu_last_logits(s, prompt, logits); };
+    steps.decode = [&](TokenId id, std::vector<float>* logits) {
         int32_t next = 0;
-        DK_TRY(s.model->decode(id, &logits, &next));
-    }
-    st.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();
-    return st;
+        return s.model->decode(id, logits, &next);
+    };
+    steps.has_room = [&] { return s.model->n_past() < s.model->capacity(); };
+    return run_generation(prompt, params, steps, is_eog, on_token);
 }
 #else
 class GpuSession {};
