@@ -11,9 +11,13 @@ namespace docket::store {
 
 namespace kp = kv_page;
 
-uint16_t f32_to_f16(float f) { return fp32_to_fp16(f); }
+uint16_t f32_to_f16(float f) {
+    return fp32_to_fp16(f);
+}
 
-float f16_to_f32(uint16_t u) { return fp16_to_fp32(u); }
+float f16_to_f32(uint16_t u) {
+    return fp16_to_fp32(u);
+}
 
 std::string codec_params_string(const CodecParams& p) {
     return fmt::format("{};kg={};vg={};fmt={}", kp::codec_name(p.codec), p.k_group, p.v_group,
@@ -86,6 +90,21 @@ void put_pair(uint8_t* p, uint16_t a, uint16_t b) {
     std::memcpy(p + 2, &b, 2);
 }
 
+// One asymmetric group: the n values get(0..n-1) share a (scale, zero) pair written to `scale_pair`; codes
+// are packed along the group. Keys are a channel over the page's tokens, values a token over one head's dims.
+template <typename Get>
+void quantize_group(int n, int bits, Get get, uint8_t* codes, uint8_t* scale_pair) {
+    float lo = kHalfMax, hi = -kHalfMax;
+    for (int i = 0; i < n; ++i) {
+        const float x = get(i);
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+    }
+    Quant q(lo, hi, bits);
+    for (int i = 0; i < n; ++i) put_code(codes, i, bits, q.code(get(i)));
+    put_pair(scale_pair, q.scale_h, q.zero_h);
+}
+
 }  // namespace
 
 Status encode_page(Codec codec, int n_kv_heads, int head_dim, const float* k, const float* v, int valid,
@@ -119,32 +138,18 @@ Status encode_page(Codec codec, int n_kv_heads, int head_dim, const float* k, co
     // Keys: per channel (h, d) over the valid tokens.
     for (int h = 0; h < H; ++h)
         for (int d = 0; d < D; ++d) {
-            float lo = kHalfMax, hi = -kHalfMax;
-            for (int t = 0; t < valid; ++t) {
-                float x = sanitize(at(k, t, h, d));
-                lo = std::min(lo, x);
-                hi = std::max(hi, x);
-            }
-            Quant q(lo, hi, bits);
             const size_t ch = static_cast<size_t>(h) * D + d;
-            uint8_t* codes = page + L.k_codes + ch * k_chan_bytes;
-            for (int t = 0; t < valid; ++t) put_code(codes, t, bits, q.code(sanitize(at(k, t, h, d))));
-            put_pair(page + L.k_scales + ch * 4, q.scale_h, q.zero_h);
+            quantize_group(
+                valid, bits, [&](int t) { return sanitize(at(k, t, h, d)); },
+                page + L.k_codes + ch * k_chan_bytes, page + L.k_scales + ch * 4);
         }
     // Values: per token over one head's dims.
     for (int h = 0; h < H; ++h)
         for (int t = 0; t < valid; ++t) {
-            float lo = kHalfMax, hi = -kHalfMax;
-            for (int d = 0; d < D; ++d) {
-                float x = sanitize(at(v, t, h, d));
-                lo = std::min(lo, x);
-                hi = std::max(hi, x);
-            }
-            Quant q(lo, hi, bits);
             const size_t row = static_cast<size_t>(h) * T + t;
-            uint8_t* codes = page + L.v_codes + row * v_row_bytes;
-            for (int d = 0; d < D; ++d) put_code(codes, d, bits, q.code(sanitize(at(v, t, h, d))));
-            put_pair(page + L.v_scales + row * 4, q.scale_h, q.zero_h);
+            quantize_group(
+                D, bits, [&](int d) { return sanitize(at(v, t, h, d)); },
+                page + L.v_codes + row * v_row_bytes, page + L.v_scales + row * 4);
         }
     return Status::ok();
 }
