@@ -25,19 +25,6 @@ Result<DeviceBuffer> DeviceBuffer::alloc(size_t bytes, const char* what) {
     b.n_ = bytes;
     return b;
 }
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
-    if (this != &o) {
-        if (p_) cudaFree(p_);
-        p_ = o.p_;
-        n_ = o.n_;
-        o.p_ = nullptr;
-        o.n_ = 0;
-    }
-    return *this;
-}
-DeviceBuffer::~DeviceBuffer() {
-    if (p_) cudaFree(p_);
-}
 
 Result<PinnedBuffer> PinnedBuffer::alloc(size_t bytes) {
     PinnedBuffer b;
@@ -45,19 +32,6 @@ Result<PinnedBuffer> PinnedBuffer::alloc(size_t bytes) {
     DK_TRY(cuda_error(cudaMallocHost(&b.p_, bytes), "cudaMallocHost"));
     b.n_ = bytes;
     return b;
-}
-PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& o) noexcept {
-    if (this != &o) {
-        if (p_) cudaFreeHost(p_);
-        p_ = o.p_;
-        n_ = o.n_;
-        o.p_ = nullptr;
-        o.n_ = 0;
-    }
-    return *this;
-}
-PinnedBuffer::~PinnedBuffer() {
-    if (p_) cudaFreeHost(p_);
 }
 
 Result<Event> Event::create(bool timing) {

@@ -13,16 +13,25 @@
 
 namespace docket::cuda {
 
-// Device memory owned by this object (cudaMalloc; never managed memory).
-class DeviceBuffer {
+// Owns one CUDA allocation and releases it with Free (cudaFree or cudaFreeHost); move-only.
+template <cudaError_t (*Free)(void*)>
+class CudaAllocation {
 public:
-    DeviceBuffer() = default;
-    static Result<DeviceBuffer> alloc(size_t bytes, const char* what);
-    DeviceBuffer(DeviceBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
-    DeviceBuffer& operator=(DeviceBuffer&& o) noexcept;
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    ~DeviceBuffer();
+    CudaAllocation() = default;
+    CudaAllocation(CudaAllocation&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+    CudaAllocation& operator=(CudaAllocation&& o) noexcept {
+        if (this != &o) {
+            release();
+            p_ = o.p_;
+            n_ = o.n_;
+            o.p_ = nullptr;
+            o.n_ = 0;
+        }
+        return *this;
+    }
+    CudaAllocation(const CudaAllocation&) = delete;
+    CudaAllocation& operator=(const CudaAllocation&) = delete;
+    ~CudaAllocation() { release(); }
     void* get() const { return p_; }
     template <typename T>
     T* as() const {
@@ -30,31 +39,26 @@ public:
     }
     size_t size() const { return n_; }
 
-private:
+protected:
+    void release() {
+        if (p_) Free(p_);
+        p_ = nullptr;
+        n_ = 0;
+    }
     void* p_ = nullptr;
     size_t n_ = 0;
 };
 
-// Page-locked host memory, required for copies that overlap compute.
-class PinnedBuffer {
+// Device memory (cudaMalloc; never managed memory).
+class DeviceBuffer : public CudaAllocation<cudaFree> {
 public:
-    PinnedBuffer() = default;
-    static Result<PinnedBuffer> alloc(size_t bytes);
-    PinnedBuffer(PinnedBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
-    PinnedBuffer& operator=(PinnedBuffer&& o) noexcept;
-    PinnedBuffer(const PinnedBuffer&) = delete;
-    PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-    ~PinnedBuffer();
-    void* get() const { return p_; }
-    template <typename T>
-    T* as() const {
-        return static_cast<T*>(p_);
-    }
-    size_t size() const { return n_; }
+    static Result<DeviceBuffer> alloc(size_t bytes, const char* what);
+};
 
-private:
-    void* p_ = nullptr;
-    size_t n_ = 0;
+// Page-locked host memory, required for copies that overlap compute.
+class PinnedBuffer : public CudaAllocation<cudaFreeHost> {
+public:
+    static Result<PinnedBuffer> alloc(size_t bytes);
 };
 
 class Event {
