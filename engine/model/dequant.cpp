@@ -3,12 +3,21 @@
 // an FMA, which would change the low bits). Block layouts are ggml's (see the structs below).
 #include "model/dequant.h"
 
+#include "model/quant_blocks.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 namespace docket {
 namespace {
+
+using quant::dq_q4_0;
+using quant::dq_q4_1;
+using quant::dq_q4_k;
+using quant::dq_q6_k;
+using quant::dq_q8_0;
+using quant::scale_min_k4;
 
 uint16_t load_u16(const uint8_t* p) {
     uint16_t v;
@@ -29,29 +38,6 @@ int nearest_int(float f) {
 
 // ---- 32-element block formats ----
 constexpr int QK = 32;
-
-void dq_q4_0(const uint8_t* b, float* y) {  // {f16 d; u8 qs[16]}
-    const float d = load_f16(b);
-    const uint8_t* qs = b + 2;
-    for (int j = 0; j < QK / 2; ++j) {
-        const int x0 = (qs[j] & 0x0F) - 8;
-        const int x1 = (qs[j] >> 4) - 8;
-        y[j] = x0 * d;
-        y[j + QK / 2] = x1 * d;
-    }
-}
-
-void dq_q4_1(const uint8_t* b, float* y) {  // {f16 d; f16 m; u8 qs[16]}
-    const float d = load_f16(b);
-    const float m = load_f16(b + 2);
-    const uint8_t* qs = b + 4;
-    for (int j = 0; j < QK / 2; ++j) {
-        const int x0 = qs[j] & 0x0F;
-        const int x1 = qs[j] >> 4;
-        y[j] = x0 * d + m;
-        y[j + QK / 2] = x1 * d + m;
-    }
-}
 
 void dq_q5_0(const uint8_t* b, float* y) {  // {f16 d; u8 qh[4]; u8 qs[16]}
     const float d = load_f16(b);
@@ -82,12 +68,6 @@ void dq_q5_1(const uint8_t* b, float* y) {  // {f16 d; f16 m; u8 qh[4]; u8 qs[16
         y[j] = x0 * d + m;
         y[j + QK / 2] = x1 * d + m;
     }
-}
-
-void dq_q8_0(const uint8_t* b, float* y) {  // {f16 d; i8 qs[32]}
-    const float d = load_f16(b);
-    const int8_t* qs = reinterpret_cast<const int8_t*>(b + 2);
-    for (int j = 0; j < QK; ++j) y[j] = qs[j] * d;
 }
 
 void dq_q8_1(const uint8_t* b, float* y) {  // {f16 d; f16 s; i8 qs[32]}
@@ -154,34 +134,6 @@ void dq_q3_k(const uint8_t* b, float* y) {  // {u8 hmask[32]; u8 qs[64]; u8 scal
 }
 
 // 6-bit scale and min of sub-block j from the 12-byte packed table of Q4_K / Q5_K.
-void scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
-void dq_q4_k(const uint8_t* b, float* y) {  // {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}
-    const float d = load_f16(b);
-    const float min = load_f16(b + 2);
-    const uint8_t* scales = b + 4;
-    const uint8_t* q = b + 16;
-    int is = 0;
-    uint8_t sc, m;
-    for (int j = 0; j < kQK; j += 64) {
-        scale_min_k4(is + 0, scales, &sc, &m);
-        const float d1 = d * sc, m1 = min * m;
-        scale_min_k4(is + 1, scales, &sc, &m);
-        const float d2 = d * sc, m2 = min * m;
-        for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
-        for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
-        q += 32;
-        is += 2;
-    }
-}
 
 void dq_q5_k(const uint8_t* b, float* y) {  // {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}
     const float d = load_f16(b);
@@ -203,30 +155,6 @@ void dq_q5_k(const uint8_t* b, float* y) {  // {f16 d; f16 dmin; u8 scales[12]; 
         is += 2;
         u1 <<= 2;
         u2 <<= 2;
-    }
-}
-
-void dq_q6_k(const uint8_t* b, float* y) {  // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}
-    const uint8_t* ql = b;
-    const uint8_t* qh = b + 128;
-    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
-    const float d = load_f16(b + 208);
-    for (int n = 0; n < kQK; n += 128) {
-        for (int l = 0; l < 32; ++l) {
-            const int is = l / 16;
-            const int8_t q1 = static_cast<int8_t>((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-            const int8_t q2 = static_cast<int8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-            const int8_t q3 = static_cast<int8_t>((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-            const int8_t q4 = static_cast<int8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-            y[l + 0] = d * sc[is + 0] * q1;
-            y[l + 32] = d * sc[is + 2] * q2;
-            y[l + 64] = d * sc[is + 4] * q3;
-            y[l + 96] = d * sc[is + 6] * q4;
-        }
-        y += 128;
-        ql += 64;
-        qh += 32;
-        sc += 8;
     }
 }
 

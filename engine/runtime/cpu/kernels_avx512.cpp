@@ -89,9 +89,9 @@ void block_q4_k(const uint8_t* b, float* y) {
     const uint8_t* q = b + 16;
     for (int j = 0; j < 4; ++j) {
         uint8_t sc, m;
-        q4k_scale_min(2 * j, scales, &sc, &m);
+        scale_min_k4(2 * j, scales, &sc, &m);
         const __m512 d1 = _mm512_set1_ps(d * sc), m1 = _mm512_set1_ps(dmin * m);
-        q4k_scale_min(2 * j + 1, scales, &sc, &m);
+        scale_min_k4(2 * j + 1, scales, &sc, &m);
         const __m512 d2 = _mm512_set1_ps(d * sc), m2 = _mm512_set1_ps(dmin * m);
         for (int h = 0; h < 2; ++h) {
             const __m128i qq = load128(q + 32 * j + 16 * h);

@@ -90,16 +90,16 @@ void fill_scalar_kernels(CpuKernels& k) {
     set(GgmlType::F32, dequant_f32, dot_w_f32);
     set(GgmlType::F16, dequant_f16, dot_via_dequant<dequant_f16>);
     set(GgmlType::BF16, dequant_bf16, dot_via_dequant<dequant_bf16>);
-    set(GgmlType::Q4_0, dequant_blocks<decode_q4_0_scalar, 32, kQ4_0Bytes>,
-        dot_blocks<decode_q4_0_scalar, 32, kQ4_0Bytes>);
-    set(GgmlType::Q4_1, dequant_blocks<decode_q4_1_scalar, 32, kQ4_1Bytes>,
-        dot_blocks<decode_q4_1_scalar, 32, kQ4_1Bytes>);
-    set(GgmlType::Q8_0, dequant_blocks<decode_q8_0_scalar, 32, kQ8_0Bytes>,
-        dot_blocks<decode_q8_0_scalar, 32, kQ8_0Bytes>);
-    set(GgmlType::Q4_K, dequant_blocks<decode_q4_k_scalar, 256, kQ4_KBytes>,
-        dot_blocks<decode_q4_k_scalar, 256, kQ4_KBytes>);
-    set(GgmlType::Q6_K, dequant_blocks<decode_q6_k_scalar, 256, kQ6_KBytes>,
-        dot_blocks<decode_q6_k_scalar, 256, kQ6_KBytes>);
+    set(GgmlType::Q4_0, dequant_blocks<dq_q4_0, 32, kQ4_0Bytes>,
+        dot_blocks<dq_q4_0, 32, kQ4_0Bytes>);
+    set(GgmlType::Q4_1, dequant_blocks<dq_q4_1, 32, kQ4_1Bytes>,
+        dot_blocks<dq_q4_1, 32, kQ4_1Bytes>);
+    set(GgmlType::Q8_0, dequant_blocks<dq_q8_0, 32, kQ8_0Bytes>,
+        dot_blocks<dq_q8_0, 32, kQ8_0Bytes>);
+    set(GgmlType::Q4_K, dequant_blocks<dq_q4_k, 256, kQ4_KBytes>,
+        dot_blocks<dq_q4_k, 256, kQ4_KBytes>);
+    set(GgmlType::Q6_K, dequant_blocks<dq_q6_k, 256, kQ6_KBytes>,
+        dot_blocks<dq_q6_k, 256, kQ6_KBytes>);
     k.gemm_nt = gemm_nt;
     k.dot_f32 = dot_f32;
     k.attention = attention_generic;
