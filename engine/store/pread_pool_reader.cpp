@@ -86,7 +86,7 @@ std::unique_ptr<BlockReader> make_pread_pool_reader(int threads) {
 Result<std::unique_ptr<BlockReader>> make_block_reader(const BlockReaderOptions& opt) {
     const int qd = std::clamp(opt.queue_depth, 1, 4096);
     if (opt.allow_io_uring) {
-        auto r = make_uring_reader(qd, opt.faults);
+        auto r = make_uring_reader(qd, opt.faults, opt.callback_threads);
         if (r) return r;
         static std::once_flag logged;
         std::call_once(logged, [&] {

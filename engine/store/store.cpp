@@ -606,7 +606,8 @@ Result<Hash128> Store::model_fingerprint(const std::string& gguf_path) {
 Result<std::unique_ptr<StoreReader>> Store::reader() {
     std::unique_ptr<StoreReader> r(new StoreReader(*this));
     DK_ASSIGN_OR_RETURN(r->db_, Db::open(dir_ + "/index.db", false));
-    DK_ASSIGN_OR_RETURN(r->io_, make_block_reader({opt_.queue_depth, opt_.allow_io_uring, opt_.faults}));
+    DK_ASSIGN_OR_RETURN(r->io_, make_block_reader({opt_.queue_depth, opt_.allow_io_uring, opt_.faults,
+                                                   opt_.read_check_threads}));
     return r;
 }
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "util/hash128.h"
 #include "store/kv_codec.h"
+#include "util/hash128.h"
 
 namespace docket::store {
 
@@ -62,6 +62,7 @@ struct StoreOptions {
     size_t write_batch_bytes = 64 << 20;       // payload synced and committed per transaction
     int zstd_level = -1;                       // -1: default_zstd_level(codec) (off); 0: off; 1: zstd 1
     int queue_depth = 64;                      // reads in flight per reader
+    int read_check_threads = -1;               // per reader: checksum + copy; <0: min(4, cores)
     bool allow_io_uring = true;                // false: pread pool (tests)
     bool o_direct = true;                      // false, or when the filesystem refuses it: buffered I/O
     double compact_dead_fraction = 0.5;        // enforce_budget() compacts files at least this dead

@@ -1,14 +1,16 @@
 // io_uring implementation of BlockReader: a sliding window of queue_depth reads over a fixed set of aligned
-// slot buffers (queue_depth plus spares), submitted in batches. Each completion sweep reaps what finished,
-// submits the next reads into free slots, and only then runs the callbacks of the reaped ones: the device
-// never waits on the checksum and copy of the reads before.
+// slot buffers (queue_depth plus spares), submitted in batches. This thread only submits and reaps: each
+// completed read goes to CallbackWorkers, which run its callback (checksum + copy) on their own threads and
+// hand the slot back when it returns, so the queue is refilled at once and the device never waits on the
+// checking of earlier reads. The spares hold completed reads while they are being checked.
 //
 // Failure: when a submit fails mid-batch, reads the kernel already accepted still write into the slot
-// buffers. read() waits for every one of them, then rebuilds the ring (dropping entries prepared but never
-// submitted), so the next batch starts with nothing in flight. Each SQE carries (batch generation, slot) in
-// user_data and a completion that does not match a busy slot of the current batch is ignored, so even a
-// stale completion can never be taken for a current read. If the drain itself fails, the buffers are
-// abandoned (never freed: the kernel may still write them) and the reader falls back to the pread pool.
+// buffers. read() lets the callbacks of completed reads finish, waits for every read in flight, then rebuilds
+// the ring (dropping entries prepared but never submitted), so the next batch starts with nothing in flight.
+// Each SQE carries (batch generation, slot) in user_data and a completion that does not match a busy slot of
+// the current batch is ignored, so even a stale completion can never be taken for a current read. If the
+// drain itself fails, the buffers are abandoned (never freed: the kernel may still write them) and the reader
+// falls back to the pread pool.
 #include <liburing.h>
 
 #include <cstring>
@@ -16,21 +18,24 @@
 
 #include "store/aligned_buffer.h"
 #include "store/block_reader.h"
+#include "store/callback_workers.h"
 #include "store/fault_injection.h"
 #include "util/log.h"
 
 namespace docket::store {
 namespace {
 
-// Slots beyond the queue depth: they hold completed reads while their callbacks run, so the queue can be
-// refilled first. A sweep rarely reaps more than a few completions.
-int spare_slots(int qd) {
-    return std::max(4, qd / 4);
+// Slots beyond the queue depth: they hold completed reads while their callbacks run (queued or running on a
+// worker), so the queue can be refilled at once. When all are taken the ring waits for a worker: the check
+// is then the bottleneck, and more memory would not help.
+int spare_slots(int qd, int workers) {
+    return std::max(4, qd / 4) + 2 * workers;
 }
 
 class UringReader final : public BlockReader {
 public:
-    UringReader(int qd, IoFaults* faults) : qd_(qd), faults_(faults) {}
+    UringReader(int qd, IoFaults* faults, int callback_threads)
+        : qd_(qd), faults_(faults), workers_(callback_threads) {}
     ~UringReader() override {
         if (ok_) io_uring_queue_exit(&ring_);
     }
@@ -39,7 +44,7 @@ public:
         if (e < 0)
             return make_error(ErrorCode::unsupported, "io_uring_queue_init({}): {}", qd_, std::strerror(-e));
         ok_ = true;
-        slots_.resize(static_cast<size_t>(qd_ + spare_slots(qd_)));
+        slots_.resize(static_cast<size_t>(qd_ + spare_slots(qd_, workers_.size())));
         return Status::ok();
     }
     const char* kind() const override { return fallback_ ? "pread-pool (io_uring failed)" : "io_uring"; }
@@ -56,9 +61,16 @@ public:
         std::vector<int> free_slots;
         for (int i = static_cast<int>(slots_.size()) - 1; i >= 0; --i) free_slots.push_back(i);
         const uint32_t gen = ++generation_;
+        // A worker reads its slot's fields, written by this thread before post() (the workers' mutex orders
+        // them); the slot is not touched again until take_finished() returns it.
+        const std::function<void(int)> run_callback = [&](int slot) {
+            const Slot& s = slots_[static_cast<size_t>(slot)];
+            on_done(s.req, s.buf.data(), s.result);
+        };
+        workers_.set_handler(&run_callback);
 
-        size_t next = 0, finished = 0;
-        int inflight = 0;  // prepared (submitted or not) and not yet completed
+        size_t next = 0, reaped = 0;  // reads prepared / completed and handed to the workers
+        int inflight = 0;             // prepared (submitted or not) and not yet completed
         auto queue = [&](int slot) -> bool {
             Slot& s = slots_[static_cast<size_t>(slot)];
             const ReadRequest& r = reqs[s.req];
@@ -96,10 +108,16 @@ public:
             return Status::ok();
         };
         Status failure;
-        std::vector<int> resubmit, completed;
-        while (finished < reqs.size() && failure.is_ok()) {
+        std::vector<int> resubmit;
+        while (reaped < reqs.size() && failure.is_ok()) {
+            workers_.take_finished(free_slots, false);
             fill();
             if (inflight == 0) {
+                if (free_slots.empty() &&
+                    next < reqs.size()) {  // all slots wait on the workers: wait for one
+                    workers_.take_finished(free_slots, true);
+                    if (!free_slots.empty()) continue;
+                }
                 failure = make_error(ErrorCode::io_error, "io_uring: no submission queue entry available");
                 break;
             }
@@ -107,7 +125,6 @@ public:
             io_uring_cqe* cqe = nullptr;
             unsigned head, seen = 0;
             resubmit.clear();
-            completed.clear();
             io_uring_for_each_cqe(&ring_, head, cqe) {
                 ++seen;
                 const uint64_t tag = io_uring_cqe_get_data64(cqe);
@@ -135,7 +152,8 @@ public:
                     s.result = s.done;
                 }
                 s.busy = false;
-                completed.push_back(slot);
+                ++reaped;
+                workers_.post(slot);  // its data is complete whatever happens to later submits
             }
             io_uring_cq_advance(&ring_, seen);
             for (int slot : resubmit) {
@@ -146,20 +164,10 @@ public:
                     break;
                 }
             }
-            // Refill the queue before the callbacks run (they verify and copy, ~0.1 ms per MiB), so the
-            // device keeps qd_ reads while this thread is busy; the spare slots hold the completed data
-            // meanwhile.
-            if (failure.is_ok() && !completed.empty() && next < reqs.size()) {
-                fill();
-                failure = submit(0);
-            }
-            for (int slot : completed) {  // their data is complete whatever happened to the submit
-                const Slot& s = slots_[static_cast<size_t>(slot)];
-                ++finished;
-                on_done(s.req, s.buf.data(), s.result);
-                free_slots.push_back(slot);
-            }
         }
+        // Every callback handed out runs before read() returns: on_done and its captures live in the caller.
+        workers_.drain();  // also forgets the finished slots: the next batch starts with all of them free
+        workers_.set_handler(nullptr);
         if (!failure.is_ok()) settle_after_failure(inflight, failure);
         return failure;
     }
@@ -213,12 +221,14 @@ private:
     std::vector<Slot> slots_;
     uint32_t generation_ = 0;  // batch number, the high half of each SQE's user_data
     std::unique_ptr<BlockReader> fallback_;
+    CallbackWorkers workers_;  // last: its threads are joined before the slots they read go away
 };
 
 }  // namespace
 
-Result<std::unique_ptr<BlockReader>> make_uring_reader(int queue_depth, IoFaults* faults) {
-    auto r = std::make_unique<UringReader>(queue_depth, faults);
+Result<std::unique_ptr<BlockReader>> make_uring_reader(int queue_depth, IoFaults* faults,
+                                                       int callback_threads) {
+    auto r = std::make_unique<UringReader>(queue_depth, faults, callback_threads);
     DK_TRY(r->init());
     return std::unique_ptr<BlockReader>(std::move(r));
 }
