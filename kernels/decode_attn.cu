@@ -297,6 +297,23 @@ size_t decode_attention_workspace(const DecodeAttnShape& s, int n_sources) {
     return static_cast<size_t>(s.batch) * s.n_heads * splits * n_sources * (s.head_dim + 2);
 }
 
+// Whether this device gives a block the warp kernel's shared memory (sm_90: 227 KB; sm_80 163 KB and
+// sm_86/89 99 KB do not for every format): where not, quantized pages take the block-per-chunk kernel.
+template <KvFormat F, int HD>
+static bool dw_fits_device() {
+    static int fits = -1;
+    if (fits < 0) {
+        int dev = 0, optin = 0;
+        fits = cudaGetDevice(&dev) == cudaSuccess &&
+                       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) ==
+                           cudaSuccess &&
+                       static_cast<size_t>(optin) >= DwSmem<F, HD>::bytes
+                   ? 1
+                   : 0;
+    }
+    return fits == 1;
+}
+
 // Raises the warp kernel's shared-memory limit once per instantiation.
 template <KvFormat F, int HD>
 static Status dw_prepare() {
@@ -311,22 +328,38 @@ static Status dw_prepare() {
     return Status::ok();
 }
 
-// Resident warp-kernel blocks per SM (int4 instantiation), 1 if the query fails.
-template <int HD>
+// Resident warp-kernel blocks per SM for format F, 1 if the query fails; 0 where the kernel does not fit.
+template <KvFormat F, int HD>
 static int dw_blocks_per_sm() {
-    static int n = 0;
-    if (n == 0) {
+    static int n = -1;
+    if (n < 0) {
         int r = 0;
-        if (dw_prepare<KvFormat::int4, HD>().is_ok() &&
-            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&r, decode_attn_warp_kernel<KvFormat::int4, HD>,
-                                                          kDwThreads,
-                                                          DwSmem<KvFormat::int4, HD>::bytes) == cudaSuccess &&
-            r > 0)
+        if (!dw_fits_device<F, HD>())
+            n = 0;
+        else if (dw_prepare<F, HD>().is_ok() &&
+                 cudaOccupancyMaxActiveBlocksPerMultiprocessor(&r, decode_attn_warp_kernel<F, HD>,
+                                                               DwSmem<F, HD>::threads,
+                                                               DwSmem<F, HD>::bytes) == cudaSuccess &&
+                 r > 0)
             n = r;
         else
             n = 1;
     }
     return n;
+}
+
+template <int HD>
+static int dw_blocks_per_sm_fmt(KvFormat f) {
+    switch (f) {
+        case KvFormat::int8:
+            return dw_blocks_per_sm<KvFormat::int8, HD>();
+        case KvFormat::int4:
+            return dw_blocks_per_sm<KvFormat::int4, HD>();
+        case KvFormat::int2:
+            return dw_blocks_per_sm<KvFormat::int2, HD>();
+        default:
+            return 0;
+    }
 }
 
 template <KvFormat F, int HD>
@@ -335,9 +368,9 @@ static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnS
     const dim3 grid(n_splits, kv.n_kv_heads, s.batch);
     const float scale_log2 = s.scale * 1.4426950408889634f;
     if constexpr (F != KvFormat::f16) {
-        if (s.impl == 0) {
+        if (s.impl == 0 && dw_fits_device<F, HD>()) {
             DK_TRY((dw_prepare<F, HD>()));
-            decode_attn_warp_kernel<F, HD><<<grid, kDwThreads, DwSmem<F, HD>::bytes, stream>>>(
+            decode_attn_warp_kernel<F, HD><<<grid, DwSmem<F, HD>::threads, DwSmem<F, HD>::bytes, stream>>>(
                 q, kv, s.n_heads, G, s.inv_freq, scale_log2, n_splits, split_base, total_splits, ws);
             return launch_status("decode_attention (warp per chunk)");
         }
@@ -420,19 +453,22 @@ Status decode_attention(const float* q, const PagedKv* sources, int n_sources, c
     }
     const int G = s.n_heads / n_kv;
     int n_splits = choose_splits(s, n_kv);
-    bool quantized = false;
-    for (int i = 0; i < n_sources; ++i) quantized = quantized || sources[i].format != KvFormat::f16;
-    if (s.impl == 0 && quantized) {
-        // The warp kernel's blocks are 8 warps wide, usually one per SM: more splits than one wave of them
-        // would leave each warp ~1 chunk, with its load latency exposed. So n_splits is an upper bound here.
+    if (s.impl == 0) {
+        // The warp kernel's blocks are 8 or 16 warps wide, usually one per SM: more splits than one wave of
+        // them would leave each warp ~1 chunk, with its load latency exposed. So n_splits is an upper bound
+        // there, the smallest wave over the sources that take the warp kernel.
         int sm = 132, dev = 0;
         if (cudaGetDevice(&dev) == cudaSuccess)
             cudaDeviceGetAttribute(&sm, cudaDevAttrMultiProcessorCount, dev);
-        const int per_sm = s.head_dim == 64 ? dw_blocks_per_sm<64>() : dw_blocks_per_sm<128>();
-        // Rounded down: one block past the wave costs a whole second wave (seen: 17 x 8 = 136 blocks on 132
-        // SMs ran 2x slower than a wave would).
-        const int wave = per_sm * sm / (s.batch * n_kv);
-        n_splits = std::max(1, std::min(n_splits, wave));
+        for (int i = 0; i < n_sources; ++i) {
+            const int per_sm = s.head_dim == 64 ? dw_blocks_per_sm_fmt<64>(sources[i].format)
+                                                : dw_blocks_per_sm_fmt<128>(sources[i].format);
+            if (per_sm == 0) continue;  // f16, or a device without the shared memory: block per chunk
+            // Rounded down: one block past the wave costs a whole second wave (seen: 17 x 8 = 136 blocks on
+            // 132 SMs ran 2x slower than a wave would).
+            const int wave = per_sm * sm / (s.batch * n_kv);
+            n_splits = std::max(1, std::min(n_splits, wave));
+        }
     }
     const int total = n_splits * n_sources;
     if (decode_attention_workspace(s, n_sources) <

@@ -18,7 +18,7 @@ struct DecodeAttnShape {
     int n_splits = 0;                 // splits per source; 0 = choose from max_pages
     int max_pages = 0;  // most pages any sequence has in any source (host-side hint for the split count)
     // 0: tensor cores, one chunk per warp for quantized pages (block per chunk for f16); n_splits is then an
-    //    upper bound (at most one wave of 8-warp blocks);
+    //    upper bound (at most one wave of 8- or 16-warp blocks);
     // 1: CUDA-core kernel (all f32); 2: tensor cores, block per chunk for every format (the previous
     // default).
     int impl = 0;

@@ -1,40 +1,56 @@
 #pragma once
 // Decode attention with one whole chunk (a 64-token page or page slice) per warp (included by decode_attn.cu
 // after decode_attn_mma.cuh). Same contract and workspace format as decode_attn_mma_kernel; per block one
-// (split, KV head, sequence), kDwWarps warps. Used for the quantized formats (int8, int4, int2).
+// (split, KV head, sequence), DwSmem::warps warps (16 for int4/int2, 8 for int8). Used for int8, int4, int2.
 //
 // Why: the block-per-chunk kernel spent each chunk in a serial chain (two block barriers, eight dependent
 // score MMAs, softmax shuffles per 16 tokens). Here each warp streams its own chunks through its own
 // cp.async ring and keeps its own online softmax; warps never wait on each other until the final merge.
-// Per chunk a warp scores up to 4 tiles of 16 tokens (4 independent MMA chains per 16-dim step), runs one
-// softmax update over all 64 tokens, hands P from the score layout to the B layout with movmatrix (no
-// shared memory), then O^T[HD][8 heads] += V^T[HD][16 tok] . P^T[16 tok][8 heads] per tile.
-// Token order inside a 16-token tile: score row r < 8 is token 2r, row r + 8 is token 2r + 1 (one K byte or
-// int8 pair holds both of a lane's tokens); after the transpose MMA k index 2t, 2t+1, 2t+8, 2t+9 are tokens
-// 4t, 4t+2, 4t+1, 4t+3, so a lane's V rows are 4 consecutive tokens.
+// The kernel is issue-bound (one block per SM for its shared memory), so int4/int2 blocks are 16 warps wide
+// (4 per scheduler) with a smaller ring per warp.
+// Per chunk a warp scores 4 tiles of 16 tokens (4 independent MMA chains per 16-dim step), runs one softmax
+// update over all 64 tokens, hands P from the score layout to the B layout with movmatrix (no shared
+// memory), then O^T[HD][8 heads] += V^T[HD][16 tok] . P^T[16 tok][8 heads] per tile.
+// Token order (a free choice: both MMAs sum over tokens): score row r < 8 of tile tl is chunk token
+// 8r + 2tl, row r + 8 is 8r + 2tl + 1, so lane group g owns tokens 8g..8g+7 over the 4 tiles, whose K codes
+// for one dim are one N-byte word (one shared load per dim for all tiles). After the transpose, MMA k index
+// 2t, 2t+1, 2t+8, 2t+9 of tile tl are tokens 16t + 2tl + {0, 8, 1, 9}.
+// V is dequantized in f16x2 (exact codes by the 0x6400 exponent trick, then one HFMA2 with the tokens'
+// {scale, zero}): one rounding to f16, as the MMA operand had before.
 
-constexpr int kDwWarps = 8;
-constexpr int kDwThreads = kDwWarps * 32;
+constexpr int kDwRtabStride = kChunk + 2;  // float2 per rotation-table row: 16-byte loads without conflicts
+constexpr int kDwSmemMax = 227 * 1024;     // sm_90 opt-in shared memory per block
 
 template <KvFormat F, int HD>
 struct DwSmem {
     using L = DaSmem<F, HD>;
+    // 16 warps where the block still fits one stage per warp (int4, int2), else 8 (int8: 17 KB stages).
+    static constexpr int warps = F == KvFormat::int8 ? 8 : 16;
+    static constexpr int threads = warps * 32;
+    static constexpr int rtab = HD / 2 * kDwRtabStride * 8;  // cos/sin(j * theta_i), [HD/2][kDwRtabStride]
     static constexpr int qstride = HD / 2 + 4;      // half2 per head row of q~ (+4: rows hit other banks)
     static constexpr int qs = kMaxG * HD * 4;       // raw q f32 [8][HD], staged once per block
     static constexpr int qt = kMaxG * qstride * 4;  // q~ half2 [8][qstride], per warp
-    static constexpr int merge = kDwWarps * kMaxG * HD * 4 + 2 * kDwWarps * kMaxG * 4;  // over the table
-    static_assert(merge <= L::rtab, "merge area must fit in the rotation table");
-    static constexpr size_t fixed = L::rtab + qs + kDwWarps * qt;
+    static constexpr size_t fixed = rtab + qs + warps * qt;
     static_assert(fixed % 16 == 0 && L::stage % 16 == 0, "stages must stay 16-byte aligned");
-    // Two chunks in flight per warp where that fits one block per SM (int4, int2; int8 at HD 64), else one
-    // (int8 at HD 128: the other 7 warps' loads still overlap its compute).
-    static constexpr int stages = fixed + 2 * kDwWarps * L::stage <= 220 * 1024 ? 2 : 1;
-    static constexpr size_t bytes = fixed + static_cast<size_t>(stages) * kDwWarps * L::stage;
+    // Two chunks in flight per warp where that fits, else one (the other warps' loads overlap its compute).
+    static constexpr int stages = fixed + 2 * warps * L::stage <= kDwSmemMax ? 2 : 1;
+    static constexpr size_t bytes = fixed + static_cast<size_t>(stages) * warps * L::stage;
+    static_assert(bytes <= kDwSmemMax, "warp kernel shared memory exceeds the sm_90 opt-in limit");
+    // The final merge reuses all of it: O [warps][8 heads][HD], m and l [warps][8 heads].
+    static constexpr size_t merge = static_cast<size_t>(warps) * kMaxG * HD * 4 + 2 * warps * kMaxG * 4;
+    static_assert(merge <= bytes, "merge area must fit in the dynamic shared memory");
 };
 
+// Copies bytes (<= MAXB, a multiple of 16) with the 32 lanes of a warp; unrolled, predicated past bytes.
+template <int MAXB>
 static __device__ __forceinline__ void copy_async_warp(uint8_t* dst, const uint8_t* src, int bytes,
                                                        int lane) {
-    for (int o = lane * 16; o < bytes; o += 32 * 16) cp_async16(dst + o, src + o, 16);
+#pragma unroll
+    for (int i = 0; i < (MAXB + 511) / 512; ++i) {
+        const int o = lane * 16 + i * 512;
+        if (o < bytes) cp_async16(dst + o, src + o, 16);
+    }
 }
 
 // Stages chunk ci of the split (same bytes as da_issue) with the 32 lanes of one warp.
@@ -51,7 +67,7 @@ __device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int pg0, in
     const uint8_t* kc = page + lay.k_codes + kvh * head_codes;
     const uint8_t* vc = page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8;
     if (C == T) {
-        copy_async_warp(st, kc, C * HD * N / 8, lane);
+        copy_async_warp<L::k_bytes>(st, kc, C * HD * N / 8, lane);
     } else {  // K codes are [dim][token]: one 64-token row slice per dim
         const int row = C * N / 8, stride = T * N / 8;
         for (int o = lane * 16; o < HD * row; o += 32 * 16) {
@@ -59,34 +75,75 @@ __device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int pg0, in
             cp_async16(st + o, kc + static_cast<size_t>(d) * stride + a * row + c, 16);
         }
     }
-    copy_async_warp(st + L::k_bytes, vc, C * HD * N / 8, lane);
-    copy_async_warp(st + 2 * L::k_bytes, page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4, HD * 4,
-                    lane);
-    copy_async_warp(st + 2 * L::k_bytes + L::ks_bytes,
-                    page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, C * 4, lane);
+    copy_async_warp<L::k_bytes>(st + L::k_bytes, vc, C * HD * N / 8, lane);
+    copy_async_warp<L::ks_bytes>(st + 2 * L::k_bytes, page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4,
+                                 HD * 4, lane);
+    copy_async_warp<L::vs_bytes>(st + 2 * L::k_bytes + L::ks_bytes,
+                                 page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, C * 4,
+                                 lane);
+}
+
+// K codes of one dim for the 8 tokens 8g..8g+7 of a stage row: N bytes (int8: two words).
+template <int N>
+struct DwKWord {
+    uint32_t w[N == 8 ? 2 : 1];
+    __device__ __forceinline__ void load(const uint8_t* p) {
+        if constexpr (N == 8) {
+            const uint2 u = *reinterpret_cast<const uint2*>(p);
+            w[0] = u.x, w[1] = u.y;
+        } else if constexpr (N == 4) {
+            w[0] = *reinterpret_cast<const uint32_t*>(p);
+        } else {
+            w[0] = *reinterpret_cast<const uint16_t*>(p);
+        }
+    }
+    // Code of token j (0..7, compile-time after unrolling) as an exact float.
+    __device__ __forceinline__ float code(int j) const {
+        return code_f((w[(j * N) / 32] >> ((j * N) % 32)) & ((1u << N) - 1));
+    }
+};
+
+// Element i (compile-time) of two tokens' V slices as f16x2 {token a, token b}, dequantized with the
+// per-token scale pair s and zero pair z: codes become exact f16 (0x6400 | c is 1024 + c), then one HFMA2.
+template <KvFormat F, int HD>
+__device__ __forceinline__ uint32_t dw_v_pair(const DaVSlice<F, HD>& a, const DaVSlice<F, HD>& b, int i,
+                                              __half2 s, __half2 z) {
+    constexpr int N = DaSmem<F, HD>::N;
+    constexpr uint32_t m = (1u << N) - 1;
+    const int bit = i * N, wi = bit / 32, sh = bit % 16;
+    const uint32_t y = __byte_perm(a.w[wi], b.w[wi], (bit % 32) < 16 ? 0x5410 : 0x7632);
+    const uint32_t cb = ((y >> sh) & (m | (m << 16))) | 0x64006400u;
+    const uint32_t k1024 = 0x64006400u;
+    const __half2 c =
+        __hsub2(*reinterpret_cast<const __half2*>(&cb), *reinterpret_cast<const __half2*>(&k1024));
+    const __half2 v = __hfma2(c, s, z);
+    return *reinterpret_cast<const uint32_t*>(&v);
 }
 
 template <KvFormat F, int HD>
-static __global__ void __launch_bounds__(kDwThreads)
+static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     decode_attn_warp_kernel(const float* __restrict__ q, PagedKv kv, int n_heads, int G,
                             const float* __restrict__ inv_freq, float scale_log2, int n_splits,
                             int split_base, int total_splits, float* __restrict__ ws) {
-    static_assert(F != KvFormat::f16, "f16 stages do not fit 8 warps; f16 uses decode_attn_mma_kernel");
+    static_assert(F != KvFormat::f16, "f16 stages do not fit; f16 uses decode_attn_mma_kernel");
     using L = DaSmem<F, HD>;
     using S = DwSmem<F, HD>;
     using VS = DaVSlice<F, HD>;
+    constexpr int N = L::N;
+    constexpr int W = S::warps;
+    constexpr int NT = S::threads;
     constexpr int HALF = HD / 2;
     constexpr int KS = HD / 16;  // 16-dim steps
     constexpr int DPL = HD / 8;  // V dims per lane
     constexpr int NS = S::stages;
     constexpr int PPL = HALF / 32;  // RoPE pairs of q~ per lane
     extern __shared__ __align__(16) uint8_t dw_smem[];
-    float2* rtab = reinterpret_cast<float2*>(dw_smem);  // [HALF][kRtabStride]
-    float* qs = reinterpret_cast<float*>(dw_smem + L::rtab);
+    float2* rtab = reinterpret_cast<float2*>(dw_smem);  // [HALF][kDwRtabStride]
+    float* qs = reinterpret_cast<float*>(dw_smem + S::rtab);
 
     const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-    __half2* qt = reinterpret_cast<__half2*>(dw_smem + L::rtab + S::qs + warp * S::qt);
+    __half2* qt = reinterpret_cast<__half2*>(dw_smem + S::rtab + S::qs + warp * S::qt);
     uint8_t* stw = dw_smem + S::fixed + static_cast<size_t>(warp) * NS * L::stage;
     const int T = kv.page_tokens;
     const int C = T < kChunk ? T : kChunk;
@@ -96,11 +153,11 @@ static __global__ void __launch_bounds__(kDwThreads)
     const int pps = (n_pages + n_splits - 1) / n_splits;
     const int p_begin = split * pps, p_end = min(n_pages, p_begin + pps);
     const int n_chunks = p_end > p_begin ? (p_end - p_begin) * cpp : 0;
-    const int row = C * L::N / 8;  // K bytes per dim in a stage
+    const int row = C * N / 8;  // K bytes per dim in a stage
     const int sg = split_base + split;
 
-    if (n_chunks == 0) {  // empty split: an empty partial
-        for (int i = tid; i < G * HD; i += kDwThreads) {
+    if (n_chunks == 0) {  // empty split: an empty partial (block-uniform, so no barrier is skipped unevenly)
+        for (int i = tid; i < G * HD; i += NT) {
             const int hh = i / HD, d = i % HD;
             float* wo =
                 ws + ((static_cast<int64_t>(b) * n_heads + kvh * G + hh) * total_splits + sg) * (HD + 2);
@@ -109,21 +166,20 @@ static __global__ void __launch_bounds__(kDwThreads)
         }
         return;
     }
-    // This warp's chunks: warp, warp + kDwWarps, ...
-    const int nw = n_chunks > warp ? (n_chunks - warp + kDwWarps - 1) / kDwWarps : 0;
+    // This warp's chunks: warp, warp + W, ... (none when n_chunks <= warp; it then only joins the merge).
+    const int nw = n_chunks > warp ? (n_chunks - warp + W - 1) / W : 0;
 #pragma unroll
     for (int i = 0; i < NS - 1; ++i) {  // one commit group per chunk, empty past the end
-        if (i < nw)
-            dw_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + kDwWarps * i, stw + i * L::stage, lane);
+        if (i < nw) dw_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + W * i, stw + i * L::stage, lane);
         cp_async_commit();
     }
     // Rotation by the offset inside a chunk (< 64 positions): fast sincos is ~1e-5 accurate there.
-    for (int i = tid; i < HALF * kChunk; i += kDwThreads) {
+    for (int i = tid; i < HALF * kChunk; i += NT) {
         float c, s;
         __sincosf(static_cast<float>(i % kChunk) * inv_freq[i / kChunk], &s, &c);
-        rtab[(i / kChunk) * kRtabStride + i % kChunk] = make_float2(c, s);
+        rtab[(i / kChunk) * kDwRtabStride + i % kChunk] = make_float2(c, s);
     }
-    for (int i = tid; i < kMaxG * HD; i += kDwThreads) {  // q of the group, zero past G heads
+    for (int i = tid; i < kMaxG * HD; i += NT) {  // q of the group, zero past G heads
         const int hh = i / HD;
         qs[i] = hh < G ? q[(static_cast<int64_t>(b) * n_heads + kvh * G + hh) * HD + i % HD] : 0.0f;
     }
@@ -137,13 +193,19 @@ static __global__ void __launch_bounds__(kDwThreads)
 #pragma unroll
     for (int mt = 0; mt < KS; ++mt) o[mt][0] = o[mt][1] = o[mt][2] = o[mt][3] = 0.0f;
 
+    // Per-lane offsets that do not change between chunks.
+    const __half2* qg0 = qt + g * S::qstride + t;  // + 8kk (+4)
+    const int k_off = g * N;                       // tokens 8g.. in a K row
+    const float4* rt0 = reinterpret_cast<const float4*>(rtab + t * kDwRtabStride + 8 * g);  // + pair, tile
+    const int v_off = 16 * t * (HD * N / 8) + g * VS::bytes;  // + token offset rows
+
     for (int j = 0; j < nw; ++j) {
         __syncwarp();  // chunk j-1's stage and q~ fully read by every lane
-        const int ci = warp + kDwWarps * j;
-        uint8_t* st = stw + (j % NS) * L::stage;
+        const int ci = warp + W * j;
+        uint8_t* st = stw + (NS == 1 ? 0 : (j % NS) * L::stage);
         if (j + NS - 1 < nw)
-            dw_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + kDwWarps * (j + NS - 1),
-                            stw + ((j + NS - 1) % NS) * L::stage, lane);
+            dw_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + W * (j + NS - 1),
+                            stw + (NS == 1 ? 0 : ((j + NS - 1) % NS) * L::stage), lane);
         cp_async_commit();
         const int p = p_begin + ci / cpp, a = ci % cpp;
         const int in_page = (p == n_pages - 1) ? last_len : T;
@@ -165,35 +227,42 @@ static __global__ void __launch_bounds__(kDwThreads)
         }
         cp_async_wait<NS - 1>();  // chunk j landed (a later group may still fly)
         __syncwarp();
-        const int n_tiles = (len + 15) / 16;  // warp-uniform, 0..4
+        // Scores of all 4 tiles. Tokens past len (short or partial chunks) are scored from finite stale
+        // codes and masked below.
         float sc[4][4];
 #pragma unroll
         for (int tl = 0; tl < 4; ++tl) sc[tl][0] = sc[tl][1] = sc[tl][2] = sc[tl][3] = 0.0f;
+        const uint8_t* kst = st + k_off;
+        const uint2* kscale = reinterpret_cast<const uint2*>(st + 2 * L::k_bytes) + t;
 #pragma unroll
         for (int kk = 0; kk < KS; ++kk) {
-            const __half2* qg = qt + g * S::qstride + 8 * kk + t;
-            const uint32_t b0 = *reinterpret_cast<const uint32_t*>(qg),
-                           b1 = *reinterpret_cast<const uint32_t*>(qg + 4);
-            float2 z[2][2];  // {scale, zero} of dims 2pr, 2pr+1 for pairs i0 = 8kk + t and i0 + 4
+            const uint32_t b0 = *reinterpret_cast<const uint32_t*>(qg0 + 8 * kk),
+                           b1 = *reinterpret_cast<const uint32_t*>(qg0 + 8 * kk + 4);
+            float2 z[2][2];  // {scale, zero} of dims 2pr, 2pr+1 for pairs pr = 8kk + t and pr + 4
+            DwKWord<N> kw[2][2];
 #pragma unroll
             for (int hp = 0; hp < 2; ++hp) {
-                const uint2 u = reinterpret_cast<const uint2*>(st + 2 * L::k_bytes)[8 * kk + t + 4 * hp];
+                const int pr = 8 * kk + 4 * hp;  // + t (in kst / kscale)
+                const uint2 u = kscale[pr];
                 z[hp][0] = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
                 z[hp][1] = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+                kw[hp][0].load(kst + (2 * (pr + t)) * row);
+                kw[hp][1].load(kst + (2 * (pr + t) + 1) * row);
             }
 #pragma unroll
             for (int tl = 0; tl < 4; ++tl) {
-                if (tl >= n_tiles) continue;
-                const int tA = 16 * tl + 2 * g, tB = tA + 1;
                 uint32_t af[4];
 #pragma unroll
                 for (int hp = 0; hp < 2; ++hp) {
-                    const int pr = 8 * kk + t + 4 * hp;
-                    float k[4];
-                    da_k2<F, HD>(st, row, 2 * pr, tA, z[hp][0], z[hp][1], k);
-                    const float2 ca = rtab[pr * kRtabStride + tA], cb = rtab[pr * kRtabStride + tB];
-                    af[2 * hp] = pack_half2(k[0] * ca.x - k[1] * ca.y, k[0] * ca.y + k[1] * ca.x);
-                    af[2 * hp + 1] = pack_half2(k[2] * cb.x - k[3] * cb.y, k[2] * cb.y + k[3] * cb.x);
+                    const int pr = 8 * kk + 4 * hp;  // + t (in rt0)
+                    // {cos, sin} of tokens 8g + 2tl and 8g + 2tl + 1 for pair pr + t, one 16-byte load.
+                    const float4 cs = rt0[(pr * kDwRtabStride + 2 * tl) / 2];
+                    const float k0 = fmaf(z[hp][0].x, kw[hp][0].code(2 * tl), z[hp][0].y);
+                    const float k1 = fmaf(z[hp][1].x, kw[hp][1].code(2 * tl), z[hp][1].y);
+                    const float k2 = fmaf(z[hp][0].x, kw[hp][0].code(2 * tl + 1), z[hp][0].y);
+                    const float k3 = fmaf(z[hp][1].x, kw[hp][1].code(2 * tl + 1), z[hp][1].y);
+                    af[2 * hp] = pack_half2(k0 * cs.x - k1 * cs.y, k0 * cs.y + k1 * cs.x);
+                    af[2 * hp + 1] = pack_half2(k2 * cs.z - k3 * cs.w, k2 * cs.w + k3 * cs.z);
                 }
                 mma_f16(sc[tl], af, b0, b1);
             }
@@ -202,7 +271,7 @@ static __global__ void __launch_bounds__(kDwThreads)
         float pv[4][4], alpha[2];
 #pragma unroll
         for (int tl = 0; tl < 4; ++tl) {
-            const bool va = 16 * tl + 2 * g < len, vb = 16 * tl + 2 * g + 1 < len;
+            const bool va = 8 * g + 2 * tl < len, vb = 8 * g + 2 * tl + 1 < len;
             pv[tl][0] = va ? sc[tl][0] : -INFINITY, pv[tl][1] = va ? sc[tl][1] : -INFINITY;
             pv[tl][2] = vb ? sc[tl][2] : -INFINITY, pv[tl][3] = vb ? sc[tl][3] : -INFINITY;
         }
@@ -233,43 +302,46 @@ static __global__ void __launch_bounds__(kDwThreads)
 #pragma unroll
         for (int mt = 0; mt < KS; ++mt)
             o[mt][0] *= alpha[0], o[mt][1] *= alpha[1], o[mt][2] *= alpha[0], o[mt][3] *= alpha[1];
-        const uint8_t* vc = st + L::k_bytes;
-        const __half2* vscale = reinterpret_cast<const __half2*>(st + 2 * L::k_bytes + L::ks_bytes);
+        const uint8_t* vc = st + L::k_bytes + v_off;
+        const uint32_t* vscale = reinterpret_cast<const uint32_t*>(st + 2 * L::k_bytes + L::ks_bytes);
 #pragma unroll
         for (int tl = 0; tl < 4; ++tl) {
-            if (tl >= n_tiles) continue;
             // P^T as the B operand: score rows 0..7 / 8..15 transposed in registers.
             const uint32_t pb0 = movmatrix_trans(pack_half2(pv[tl][0], pv[tl][1]));
             const uint32_t pb1 = movmatrix_trans(pack_half2(pv[tl][2], pv[tl][3]));
             VS vsl[4];
-            float2 vsz[4];
-            bool vok[4];
+            uint32_t sz[4];  // {scale, zero} f16 pair of each token; zero past len, so its V is exactly 0
 #pragma unroll
-            for (int jj = 0; jj < 4; ++jj) {  // MMA k 2t, 2t+1, 2t+8, 2t+9 = tokens 4t, 4t+2, 4t+1, 4t+3
-                const int tt = 16 * tl + 4 * t + 2 * (jj & 1) + (jj >> 1);
-                vok[jj] = tt < len;
-                vsl[jj].load(vc + tt * (HD * L::N / 8) + g * VS::bytes);
-                vsz[jj] = __half22float2(vscale[tt]);
+            for (int jj = 0; jj < 4; ++jj) {  // MMA k 2t, 2t+1, 2t+8, 2t+9 = tokens 16t + 2tl + 0, 8, 1, 9
+                const int dt = 2 * tl + 8 * (jj & 1) + (jj >> 1);
+                vsl[jj].load(vc + dt * (HD * N / 8));
+                sz[jj] = 16 * t + dt < len ? vscale[16 * t + dt] : 0u;
             }
+            uint32_t sp[2], zp[2];  // {token jj, token jj + 1} pairs for jj = 0, 2
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                sp[h] = __byte_perm(sz[2 * h], sz[2 * h + 1], 0x5410);
+                zp[h] = __byte_perm(sz[2 * h], sz[2 * h + 1], 0x7632);
+            }
+            const __half2 s01 = *reinterpret_cast<const __half2*>(&sp[0]),
+                          s23 = *reinterpret_cast<const __half2*>(&sp[1]);
+            const __half2 z01 = *reinterpret_cast<const __half2*>(&zp[0]),
+                          z23 = *reinterpret_cast<const __half2*>(&zp[1]);
 #pragma unroll
             for (int mt = 0; mt < KS; ++mt) {
-                float v[2][4];  // [dim 2mt / 2mt+1 of the lane's slice][jj]
-#pragma unroll
-                for (int dr = 0; dr < 2; ++dr)
-#pragma unroll
-                    for (int jj = 0; jj < 4; ++jj)
-                        v[dr][jj] = vok[jj] ? vsl[jj].at(2 * mt + dr, vsz[jj]) : 0.0f;
-                const uint32_t af[4] = {pack_half2(v[0][0], v[0][1]), pack_half2(v[1][0], v[1][1]),
-                                        pack_half2(v[0][2], v[0][3]), pack_half2(v[1][2], v[1][3])};
+                const uint32_t af[4] = {dw_v_pair<F, HD>(vsl[0], vsl[1], 2 * mt, s01, z01),
+                                        dw_v_pair<F, HD>(vsl[0], vsl[1], 2 * mt + 1, s01, z01),
+                                        dw_v_pair<F, HD>(vsl[2], vsl[3], 2 * mt, s23, z23),
+                                        dw_v_pair<F, HD>(vsl[2], vsl[3], 2 * mt + 1, s23, z23)};
                 mma_f16(o[mt], af, pb0, pb1);
             }
         }
     }
     cp_async_wait<0>();
-    __syncthreads();  // every warp is done with the rotation table, which the merge area reuses
-    float* sO = reinterpret_cast<float*>(rtab);  // [warp][head][HD]
-    float* sM = sO + kDwWarps * kMaxG * HD;
-    float* sL = sM + kDwWarps * kMaxG;
+    __syncthreads();  // every warp is done with all of shared memory, which the merge area reuses
+    float* sO = reinterpret_cast<float*>(dw_smem);  // [warp][head][HD]
+    float* sM = sO + W * kMaxG * HD;
+    float* sL = sM + W * kMaxG;
 #pragma unroll
     for (int mt = 0; mt < KS; ++mt) {  // rows g / g+8 of tile mt are dims DPL*g + 2mt, + 1
         float* w0 = sO + (warp * kMaxG + 2 * t) * HD + DPL * g + 2 * mt;
@@ -281,13 +353,13 @@ static __global__ void __launch_bounds__(kDwThreads)
         sL[warp * kMaxG + 2 * t] = l_run[0], sL[warp * kMaxG + 2 * t + 1] = l_run[1];
     }
     __syncthreads();
-    for (int i = tid; i < G * HD; i += kDwThreads) {
+    for (int i = tid; i < G * HD; i += NT) {
         const int hh = i / HD, d = i % HD;
         float M = -INFINITY;
-        for (int w = 0; w < kDwWarps; ++w) M = fmaxf(M, sM[w * kMaxG + hh]);
+        for (int w = 0; w < W; ++w) M = fmaxf(M, sM[w * kMaxG + hh]);
         float acc = 0.0f, l = 0.0f;
         if (M != -INFINITY)
-            for (int w = 0; w < kDwWarps; ++w) {
+            for (int w = 0; w < W; ++w) {
                 const float mw = sM[w * kMaxG + hh];
                 if (mw == -INFINITY) continue;
                 const float f = exp2f(mw - M);
