@@ -446,6 +446,18 @@ void add_decode_cases(std::vector<Case>& cases) {
                              return run_decode(rng, why, {p}, 9, 0, 77, impl);
                          }});
     }
+    // Warp kernel with few chunks per block: one split, so with 1..3 chunks most of the 16 (int4/int2) or 8
+    // (int8) warps have none and only join the merge; partial last pages; int2 hd128 wraps its 2-stage ring.
+    for (F f : {F::int8, F::int4, F::int2})
+        for (int hd : {64, 128})
+            cases.push_back({fmt::format("decode_attention warp per chunk {} hd{} one split, 1-3 chunks and "
+                                         "49 chunks (idle warps, partial pages)",
+                                         fmt_name(f), hd),
+                             1e-3, [=](std::mt19937_64& rng, std::string& why) {
+                                 const int kv = hd == 64 ? 3 : 8, heads = hd == 64 ? 9 : 32;
+                                 PagedFixture p{f, 64, kv, hd, {1, 65, 130, 64 * 48 + 17}};
+                                 return run_decode(rng, why, {p}, heads, 1, 3000, 0);
+                             }});
     // Batch-vs-single: each sequence alone must give what it gets inside the batch.
     cases.push_back({"decode_attention batch of 3 == each sequence alone (int4)", 1e-5,
                      [](std::mt19937_64& rng, std::string& why) {
