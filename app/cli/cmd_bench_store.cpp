@@ -111,14 +111,14 @@ std::vector<store::AlignedBuffer> make_page_sets(store::Codec codec, const store
     return out;
 }
 
-// Sequential read of `path` in 1 MiB requests through the same BlockReader kind the store uses (O_DIRECT
-// unless `direct` is false).
-Result<PassTime> raw_read(const std::string& path, uint64_t size, int qd, bool uring, bool direct) {
+// Sequential read of `path` in `block`-byte requests through the same BlockReader kind the store uses
+// (O_DIRECT unless `direct` is false).
+Result<PassTime> raw_read(const std::string& path, uint64_t size, uint32_t block, int qd, bool uring,
+                          bool direct) {
     int fd = ::open(path.c_str(), O_RDONLY | (direct ? O_DIRECT : 0));
     if (fd < 0) return make_error(ErrorCode::io_error, "open {}: {}", path, std::strerror(errno));
     // No callback threads: the callback only counts, so the ring thread runs it (no hand-off cost).
     DK_ASSIGN_OR_RETURN(auto io, store::make_block_reader({qd, uring, nullptr, 0}));
-    const uint32_t block = 1 << 20;
     std::vector<store::ReadRequest> reqs;
     for (uint64_t off = 0; off + block <= size; off += block) reqs.push_back({fd, off, block});
     std::atomic<uint64_t> short_reads{0};
@@ -183,7 +183,7 @@ int run(const std::vector<std::string>& argv) {
             "llama3-8b|smollm2]\n"
             "                              [--tokens 2048] [--qd 8,32,64] [--batch 256M] [--pread] "
             "[--no-direct] [--keep]\n"
-            "                              [--passes 5] [--check-threads N] [--extent 1M]\n"
+            "                              [--passes 5] [--check-threads N] [--extent 1M] [--raw-block 1M]\n"
             "  Writes snapshots totalling SIZE on disk into a fresh store under DIR (default: "
             "./docket-bench-store),\n"
             "  reads them all back (checksums verified, pages unpacked into aligned buffers) at each queue "
@@ -200,15 +200,16 @@ int run(const std::vector<std::string>& argv) {
             "min(4, cores);\n"
             "  0: on the io_uring thread). --extent: raw page bytes per extent the store writes (default "
             "1M).\n"
+            "  --raw-block: request size of the raw pass (default 1M).\n"
             "  --no-direct: buffered I/O for the store and the scratch file, both read once before timing, "
             "so the\n"
             "  passes run from the page cache: a measure of the CPU side of the read path, NOT of the "
             "disk.\n");
         return 0;
     }
-    if (auto bad =
-            args.unknown({"--size", "--dir", "--codec", "--shape", "--tokens", "--qd", "--batch", "--pread",
-                          "--no-direct", "--keep", "--passes", "--check-threads", "--extent", "--help"});
+    if (auto bad = args.unknown({"--size", "--dir", "--codec", "--shape", "--tokens", "--qd", "--batch",
+                                 "--pread", "--no-direct", "--keep", "--passes", "--check-threads",
+                                 "--extent", "--raw-block", "--help"});
         !bad.empty())
         return fail("bench store", "unknown option " + bad[0]);
     const uint64_t size = parse_size(args.get("--size", "2G"));
@@ -251,6 +252,9 @@ int run(const std::vector<std::string>& argv) {
     const uint64_t extent_bytes = args.has("--extent") ? parse_size(args.get("--extent", "")) : 0;
     if (args.has("--extent") && (extent_bytes < (64u << 10) || extent_bytes > (64u << 20)))
         return fail("bench store", "--extent takes a size within 64K..64M");
+    const uint64_t raw_block = parse_size(args.get("--raw-block", "1M"));
+    if (raw_block < 4096 || raw_block > (64u << 20) || raw_block % 4096)
+        return fail("bench store", "--raw-block takes a multiple of 4K within 4K..64M");
     const bool uring = !args.has("--pread");
     const bool direct = !args.has("--no-direct");
     const uint64_t batch_bytes = parse_size(args.get("--batch", "256M"));
@@ -323,9 +327,9 @@ int run(const std::vector<std::string>& argv) {
         written / write_s / 1e9);
     // Reads the block layer splits (a request over the device's max_sectors_kb) cost the store more requests
     // per byte than the raw pass when its extents are not a divisor of that size.
-    std::printf("reads: store %llu extents of %.0f KiB on average, raw 1024 KiB requests; %s\n",
+    std::printf("reads: store %llu extents of %.0f KiB on average, raw %u KiB requests; %s\n",
                 (unsigned long long)n_extents, n_extents ? written / 1024.0 / n_extents : 0.0,
-                device_limits(dir).c_str());
+                raw_block >> 10, device_limits(dir).c_str());
     if (Status s = write_scratch(scratch, written, direct); !s) return bail(s);
 
     // Page buffers, allocated and touched once: a host cache has its slots before it loads anything.
@@ -367,7 +371,8 @@ int run(const std::vector<std::string>& argv) {
             return PassTime{written / s / 1e9, c / (written / 1e9)};
         };
         if (!warmed) {  // --no-direct: fill the page cache with both files before timing
-            if (auto r = raw_read(scratch, written, qd, uring, direct); !r) return bail(r.status());
+            if (auto r = raw_read(scratch, written, uint32_t(raw_block), qd, uring, direct); !r)
+                return bail(r.status());
             if (auto r = store_pass(); !r) return bail(r.status());
             warmed = true;
         }
@@ -375,7 +380,7 @@ int run(const std::vector<std::string>& argv) {
         // (raw, store, raw, store, ...) so drift hits both alike, and each statistic is taken on both sides.
         std::vector<PassTime> raws, stores;
         for (int pass = 0; pass < passes; ++pass) {
-            auto raw = raw_read(scratch, written, qd, uring, direct);
+            auto raw = raw_read(scratch, written, uint32_t(raw_block), qd, uring, direct);
             if (!raw) return bail(raw.status());
             raws.push_back(*raw);
             auto sto = store_pass();
