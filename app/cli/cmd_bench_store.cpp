@@ -329,7 +329,7 @@ int run(const std::vector<std::string>& argv) {
     // per byte than the raw pass when its extents are not a divisor of that size.
     std::printf("reads: store %llu extents of %.0f KiB on average, raw %u KiB requests; %s\n",
                 (unsigned long long)n_extents, n_extents ? written / 1024.0 / n_extents : 0.0,
-                raw_block >> 10, device_limits(dir).c_str());
+                unsigned(raw_block >> 10), device_limits(dir).c_str());
     if (Status s = write_scratch(scratch, written, direct); !s) return bail(s);
 
     // Page buffers, allocated and touched once: a host cache has its slots before it loads anything.
