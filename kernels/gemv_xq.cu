@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "common.cuh"
 #include "gemv_xq.cuh"
 #include "quant_blocks.cuh"
@@ -21,19 +23,10 @@ bool gemv_xq_supported(GgmlType t) {
            t == GgmlType::Q4_1;
 }
 
-// One thread per 16-element block.
-static __global__ void quantize_x_kernel(const float* __restrict__ x, int n_blocks, int n_in,
-                                         int8_t* __restrict__ hi, int8_t* __restrict__ lo,
-                                         float* __restrict__ scale, float* __restrict__ sum) {
-    const int b = blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= n_blocks) return;
-    float v[kXBlock];
-    const float4* p = reinterpret_cast<const float4*>(x + static_cast<int64_t>(b) * kXBlock);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const float4 f = p[i];
-        v[4 * i] = f.x, v[4 * i + 1] = f.y, v[4 * i + 2] = f.z, v[4 * i + 3] = f.w;
-    }
+// Quantizes one 16-element block b of x (already in registers) into the xq arrays.
+__device__ __forceinline__ void quantize_block16(const float (&v)[kXBlock], int b, int8_t* __restrict__ hi,
+                                                 int8_t* __restrict__ lo, float* __restrict__ scale,
+                                                 float* __restrict__ sum) {
     float amax = 0.0f, s = 0.0f;
 #pragma unroll
     for (int i = 0; i < kXBlock; ++i) amax = fmaxf(amax, fabsf(v[i])), s += v[i];
@@ -52,16 +45,127 @@ static __global__ void quantize_x_kernel(const float* __restrict__ x, int n_bloc
     sum[b] = s;
 }
 
-Status quantize_x(const float* x, int64_t n_in, void* xq, cudaStream_t stream) {
-    if (n_in <= 0 || n_in % 32 != 0 || n_in > (1 << 30)) return bad_arg("quantize_x", "n_in must be k*32");
-    if (reinterpret_cast<uintptr_t>(x) % 16 || reinterpret_cast<uintptr_t>(xq) % 16)
-        return bad_arg("quantize_x", "x and xq must be 16-byte aligned");
+__device__ __forceinline__ void load16(const float* __restrict__ p, float (&v)[kXBlock]) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float4 f = reinterpret_cast<const float4*>(p)[i];
+        v[4 * i] = f.x, v[4 * i + 1] = f.y, v[4 * i + 2] = f.z, v[4 * i + 3] = f.w;
+    }
+}
+
+// One thread per 16-element block.
+static __global__ void quantize_x_kernel(const float* __restrict__ x, int n_blocks, int8_t* __restrict__ hi,
+                                         int8_t* __restrict__ lo, float* __restrict__ scale,
+                                         float* __restrict__ sum) {
+    pdl_launch_dependents();
+    pdl_wait();
+    const int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= n_blocks) return;
+    float v[kXBlock];
+    load16(x + static_cast<int64_t>(b) * kXBlock, v);
+    quantize_block16(v, b, hi, lo, scale, sum);
+}
+
+// RMSNorm of one row fused with the quantization (one block; thread i owns 16-element blocks i, i + blockDim,
+// ...). Same arithmetic as rmsnorm_kernel: x * rsqrt(mean(x^2) + eps) * w.
+static __global__ void rmsnorm_xq_kernel(const float* __restrict__ x, const float* __restrict__ w, int dim,
+                                         float eps, int8_t* __restrict__ hi, int8_t* __restrict__ lo,
+                                         float* __restrict__ scale, float* __restrict__ sum) {
+    pdl_launch_dependents();
+    pdl_wait();
+    const int nb = dim / kXBlock;
+    float ss = 0.0f;
+    for (int b = threadIdx.x; b < nb; b += blockDim.x) {
+        float v[kXBlock];
+        load16(x + static_cast<int64_t>(b) * kXBlock, v);
+#pragma unroll
+        for (int i = 0; i < kXBlock; ++i) ss += v[i] * v[i];
+    }
+    __shared__ float part[32];
+    ss = warp_sum(ss);
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float v = threadIdx.x < (blockDim.x + 31) / 32 ? part[threadIdx.x] : 0.0f;
+        v = warp_sum(v);
+        if (threadIdx.x == 0) part[0] = v;
+    }
+    __syncthreads();
+    const float r = rsqrtf(part[0] / dim + eps);
+    for (int b = threadIdx.x; b < nb; b += blockDim.x) {
+        float v[kXBlock], wv[kXBlock];
+        load16(x + static_cast<int64_t>(b) * kXBlock, v);
+        load16(w + static_cast<int64_t>(b) * kXBlock, wv);
+#pragma unroll
+        for (int i = 0; i < kXBlock; ++i) v[i] = v[i] * r * wv[i];
+        quantize_block16(v, b, hi, lo, scale, sum);
+    }
+}
+
+// silu(gate) * up fused with the quantization; one thread per 16-element block.
+static __global__ void swiglu_xq_kernel(const float* __restrict__ gate, const float* __restrict__ up,
+                                        int n_blocks, int8_t* __restrict__ hi, int8_t* __restrict__ lo,
+                                        float* __restrict__ scale, float* __restrict__ sum) {
+    pdl_launch_dependents();
+    pdl_wait();
+    const int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= n_blocks) return;
+    float g[kXBlock], u[kXBlock];
+    load16(gate + static_cast<int64_t>(b) * kXBlock, g);
+    load16(up + static_cast<int64_t>(b) * kXBlock, u);
+#pragma unroll
+    for (int i = 0; i < kXBlock; ++i) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    quantize_block16(g, b, hi, lo, scale, sum);
+}
+
+namespace {
+struct XqOut {
+    int8_t *hi, *lo;
+    float *scale, *sum;
+};
+XqOut xq_parts(void* xq, int64_t n_in) {
     auto* base = static_cast<int8_t*>(xq);
-    const int nb = static_cast<int>(n_in / kXBlock);
     auto* sc = reinterpret_cast<float*>(base + 2 * n_in);
-    quantize_x_kernel<<<ceil_div(nb, 128), 128, 0, stream>>>(x, nb, static_cast<int>(n_in), base, base + n_in,
-                                                             sc, sc + nb);
-    return launch_status("quantize_x");
+    return {base, base + n_in, sc, sc + n_in / kXBlock};
+}
+Status check_xq_args(const char* op, int64_t n, const void* a, const void* b, const void* xq) {
+    if (n <= 0 || n % 32 != 0 || n > (1 << 30)) return bad_arg(op, "length must be k*32");
+    if (reinterpret_cast<uintptr_t>(a) % 16 || reinterpret_cast<uintptr_t>(b) % 16 ||
+        reinterpret_cast<uintptr_t>(xq) % 16)
+        return bad_arg(op, "inputs and xq must be 16-byte aligned");
+    return Status::ok();
+}
+}  // namespace
+
+Status quantize_x(const float* x, int64_t n_in, void* xq, cudaStream_t stream, bool pdl) {
+    DK_TRY(check_xq_args("quantize_x", n_in, x, x, xq));
+    const XqOut o = xq_parts(xq, n_in);
+    const int nb = static_cast<int>(n_in / kXBlock);
+    return cuda_status(launch_kernel(quantize_x_kernel, dim3(ceil_div(nb, 128)), dim3(128), 0, stream, pdl, x,
+                                     nb, o.hi, o.lo, o.scale, o.sum),
+                       "quantize_x", "launch");
+}
+
+Status rmsnorm_quantize_x(const float* x, const float* w, int64_t dim, float eps, void* xq,
+                          cudaStream_t stream, bool pdl) {
+    DK_TRY(check_xq_args("rmsnorm_quantize_x", dim, x, w, xq));
+    if (!(eps > 0.0f)) return bad_arg("rmsnorm_quantize_x", "eps must be > 0");
+    const XqOut o = xq_parts(xq, dim);
+    const int nb = static_cast<int>(dim / kXBlock);
+    const int threads = std::min(1024, (nb + 31) / 32 * 32);
+    return cuda_status(launch_kernel(rmsnorm_xq_kernel, dim3(1), dim3(threads), 0, stream, pdl, x, w,
+                                     static_cast<int>(dim), eps, o.hi, o.lo, o.scale, o.sum),
+                       "rmsnorm_quantize_x", "launch");
+}
+
+Status swiglu_quantize_x(const float* gate, const float* up, int64_t n, void* xq, cudaStream_t stream,
+                         bool pdl) {
+    DK_TRY(check_xq_args("swiglu_quantize_x", n, gate, up, xq));
+    const XqOut o = xq_parts(xq, n);
+    const int nb = static_cast<int>(n / kXBlock);
+    return cuda_status(launch_kernel(swiglu_xq_kernel, dim3(ceil_div(nb, 128)), dim3(128), 0, stream, pdl,
+                                     gate, up, nb, o.hi, o.lo, o.scale, o.sum),
+                       "swiglu_quantize_x", "launch");
 }
 
 __device__ __forceinline__ uint32_t ld32_2(const uint8_t* p) {  // 4 bytes at a 2-byte-aligned address
@@ -167,6 +271,10 @@ __device__ __forceinline__ float half_dot(const uint32_t* c, const int4& hi, con
     return sx * static_cast<float>(256 * sh + sl);
 }
 
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}
+
 // One block per set of R rows; its 4 warps split the rows' groups (interleaved) and add up in shared memory.
 // Each load of x serves R rows; R = 4 also puts twice the weight bytes in flight per thread.
 template <GgmlType T, int R>
@@ -178,7 +286,11 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
     const int set = blockIdx.x;
     // Matrix of this set, picked with selects (indexing the parameter struct would copy it to local memory).
     const int mi = set < m.set_end[0] ? 0 : (n_mats > 1 && set < m.set_end[1]) ? 1 : 2;
-    if (mi >= n_mats) return;
+    if (mi >= n_mats) {  // past the last matrix: nothing to read or write
+        pdl_launch_dependents();
+        pdl_wait();
+        return;
+    }
     const int first_set = mi == 0 ? 0 : mi == 1 ? m.set_end[0] : m.set_end[1];
     const uint8_t* wm = mi == 0 ? m.w[0] : mi == 1 ? m.w[1] : m.w[2];
     float* ym = mi == 0 ? m.y[0] : mi == 1 ? m.y[1] : m.y[2];
@@ -189,6 +301,13 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
     const uint8_t* rows[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) rows[r] = wm + static_cast<size_t>(r0 + min(r, nr - 1)) * row_bytes;
+    // The block's rows (contiguous, constant) start toward L2 before the dependent-launch wait, so a block
+    // that starts while the previous kernel drains has its weights on the way.
+    for (size_t o = static_cast<size_t>(threadIdx.x) * 128; o < static_cast<size_t>(nr) * row_bytes;
+         o += 128 * 32 * kGxWarps)
+        prefetch_l2(rows[0] + o);
+    pdl_launch_dependents();
+    pdl_wait();  // x (and y when accumulating) come from earlier kernels
     float accr[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) accr[r] = 0.0f;
@@ -227,7 +346,7 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
 }
 
 Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
-               cudaStream_t stream, int rows_per_block) {
+               cudaStream_t stream, int rows_per_block, bool pdl) {
     const char* op = "gemv_xq";
     if (!gemv_xq_supported(type))
         return bad_arg(op, std::string("no integer path for ") + gpu_weight_name(type));
@@ -255,15 +374,14 @@ Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, c
     const auto* xs = reinterpret_cast<const float*>(base + 2 * n_in);
     const float* xsum = xs + n_in / kXBlock;
     const dim3 grid(sets), block(32 * kGxWarps);
+    cudaError_t e = cudaErrorInvalidValue;
     switch (type) {
 #define DK_CASE(T)                                                                                         \
     case GgmlType::T:                                                                                      \
-        if (R == 2)                                                                                        \
-            gemv_xq_kernel<GgmlType::T, 2>                                                                 \
-                <<<grid, block, 0, stream>>>(m, n_mats, row_bytes, n_groups, base, base + n_in, xs, xsum); \
-        else                                                                                               \
-            gemv_xq_kernel<GgmlType::T, 4>                                                                 \
-                <<<grid, block, 0, stream>>>(m, n_mats, row_bytes, n_groups, base, base + n_in, xs, xsum); \
+        e = R == 2 ? launch_kernel(gemv_xq_kernel<GgmlType::T, 2>, grid, block, 0, stream, pdl, m, n_mats, \
+                                   row_bytes, n_groups, base, base + n_in, xs, xsum)                       \
+                   : launch_kernel(gemv_xq_kernel<GgmlType::T, 4>, grid, block, 0, stream, pdl, m, n_mats, \
+                                   row_bytes, n_groups, base, base + n_in, xs, xsum);                      \
         break;
         DK_CASE(Q4_K)
         DK_CASE(Q6_K)
@@ -274,7 +392,7 @@ Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, c
         default:
             break;
     }
-    return launch_status(op);
+    return cuda_status(e, op, "launch");
 }
 
 }  // namespace docket::cuda

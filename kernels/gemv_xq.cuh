@@ -17,8 +17,17 @@ namespace docket::cuda {
 // float scale[n_in/16], float sum[n_in/16] (sum of the original x over each block).
 size_t gemv_xq_bytes(int64_t n_in);
 
-// x: [n_in] f32 -> xq (gemv_xq_bytes(n_in) bytes, 16-byte aligned).
-Status quantize_x(const float* x, int64_t n_in, void* xq, cudaStream_t stream);
+// x: [n_in] f32 -> xq (gemv_xq_bytes(n_in) bytes, 16-byte aligned). `pdl` on every launcher here: launch as a
+// programmatic dependent launch (sm_90+ only; see common.cuh).
+Status quantize_x(const float* x, int64_t n_in, void* xq, cudaStream_t stream, bool pdl = false);
+
+// xq = quantize_x(rmsnorm(x, w)) for one row x: [dim] f32, w: [dim] f32, in one kernel.
+Status rmsnorm_quantize_x(const float* x, const float* w, int64_t dim, float eps, void* xq,
+                          cudaStream_t stream, bool pdl = false);
+
+// xq = quantize_x(silu(gate) * up), gate, up: [n] f32, in one kernel.
+Status swiglu_quantize_x(const float* gate, const float* up, int64_t n, void* xq, cudaStream_t stream,
+                         bool pdl = false);
 
 // True when `type` has the integer path (Q4_K Q6_K Q8_0 Q4_0 Q4_1); F16/BF16 use gemv_q on f32 x.
 bool gemv_xq_supported(GgmlType type);
@@ -34,6 +43,6 @@ struct GemvXqMat {
 // y_i (+)= W_i . x for 1..3 matrices of the same type and n_in, x given as quantize_x's output.
 // rows_per_block: 2 or 4 rows per 128-thread block (same result; a tuning choice).
 Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
-               cudaStream_t stream, int rows_per_block = 2);
+               cudaStream_t stream, int rows_per_block = 2, bool pdl = false);
 
 }  // namespace docket::cuda

@@ -6,6 +6,8 @@ namespace docket::cuda {
 static __global__ void kv_append_kernel(const float* __restrict__ k, const float* __restrict__ v,
                                         const int32_t* __restrict__ slots, int64_t n, int n_kv, int hd, int T,
                                         size_t page_bytes, size_t v_off, uint8_t* __restrict__ pool) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // (tok, head, dim)
     if (i >= n) return;
     const int d = static_cast<int>(i % hd);
@@ -22,14 +24,16 @@ static __global__ void kv_append_kernel(const float* __restrict__ k, const float
 }
 
 Status kv_append_f16(const float* k, const float* v, const int32_t* slots, int64_t n_tok, int n_kv_heads,
-                     int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream) {
+                     int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream,
+                     bool pdl) {
     const KvPageLayout lay = kv_page_layout(KvFormat::f16, page_tokens, n_kv_heads, head_dim);
     if (n_tok <= 0 || n_kv_heads <= 0 || head_dim <= 0 || page_tokens <= 0 || page_bytes < lay.page_bytes)
         return bad_arg("kv_append_f16", "bad shape or page size");
     const int64_t n = n_tok * n_kv_heads * head_dim;
-    kv_append_kernel<<<ceil_div(n, 256), 256, 0, stream>>>(k, v, slots, n, n_kv_heads, head_dim, page_tokens,
-                                                           page_bytes, lay.v_codes, pool);
-    return launch_status("kv_append_f16");
+    return cuda_status(
+        launch_kernel(kv_append_kernel, dim3(ceil_div(n, 256)), dim3(256), 0, stream, pdl, k, v, slots, n,
+                      n_kv_heads, head_dim, page_tokens, page_bytes, lay.v_codes, pool),
+        "kv_append_f16", "launch");
 }
 
 static __global__ void kv_gather_kernel(const uint8_t* __restrict__ pool, size_t page_bytes, size_t v_off,

@@ -9,7 +9,8 @@ namespace docket::cuda {
 // k, v: [n_tok][n_kv_heads][head_dim] f32 (K before RoPE); slots: [n_tok] int32 device, slot = page_id *
 // page_tokens + token_in_page. Writes into f16 pages of `pool` ([pages][page_bytes]).
 Status kv_append_f16(const float* k, const float* v, const int32_t* slots, int64_t n_tok, int n_kv_heads,
-                     int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream);
+                     int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream,
+                     bool pdl = false);
 
 // Tokens 0..n_tok-1 of a sequence whose token j lives in page page_ids[j / page_tokens] at j % page_tokens
 // with position page_pos[j / page_tokens] + j % page_tokens; inv_freq: [head_dim/2] device. k_out:

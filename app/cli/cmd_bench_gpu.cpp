@@ -27,7 +27,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: docket-cli bench gpu --model FILE.gguf [--chunks 512,4096,16384] [--contexts "
     "0,8192,32768,131072]\n"
-    "                            [--formats f16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n";
+    "                            [--formats f16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n"
+    "                            [--compare]   (decode also without dependent launches)\n";
 
 std::vector<long long> parse_list(const std::string& s) {
     std::vector<long long> v;
@@ -221,62 +222,75 @@ int run_cuda(const Args& args, const std::string& model_path) {
 
     // Decode, with the context as a snapshot prefix in each KV format.
     const uint64_t weights = model.weight_bytes();
+    // Decode variants: the default (dependent launches), and with --compare the same step without them, so
+    // their gain shows in one run.
+    struct Variant {
+        const char* name;
+        bool pdl;
+    };
+    std::vector<Variant> variants = {{"", true}};
+    if (args.has("--compare")) variants.push_back({"no-pdl", false});
     for (long long ctx_tokens : contexts) {
         for (KvFormat f : formats) {
-            if (ctx_tokens == 0 && f != formats.front()) continue;
-            CudaModelOptions o;
-            o.max_chunk = 64;
-            o.capacity = 1024;
-            size_t free0 = 0, total = 0;
-            cudaMemGetInfo(&free0, &total);
-            auto gm = CudaModel::create(model, ctx, o);
-            if (!gm) return fail("bench gpu", gm.status().to_string());
-            BENCH_TRY((*gm)->set_random_snapshot(f, static_cast<int32_t>(ctx_tokens), 42));
-            size_t free1 = 0;
-            cudaMemGetInfo(&free1, &total);
-            int32_t tok = 1, next = 0;
-            for (int i = 0; i < 3; ++i) {
-                BENCH_TRY((*gm)->decode(tok, nullptr, &next));
-                tok = next;
-            }
-            const auto t0 = std::chrono::steady_clock::now();
-            for (int i = 0; i < steps; ++i) {
-                BENCH_TRY((*gm)->decode(tok, nullptr, &next));
-                tok = next;
-            }
-            const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            const double tok_s = steps / sec;
-            const double kv_bytes_tok =
-                ctx_tokens == 0
-                    ? 0.0
-                    : static_cast<double>(kv_page_layout(f, 64, c.n_head_kv, c.head_dim).page_bytes) / 64.0 *
-                          c.n_layer;
-            const double bytes = weights + kv_bytes_tok * (ctx_tokens + 3 + steps / 2);
-            const double bw = bytes * tok_s / 1e9;
-            std::printf(
-                "decode ctx %6lld %-4s  %9.1f tok/s   %6.2f ms/tok  reads %5.2f GB/tok = %6.0f GB/s = %4.2f "
-                "of HBM"
-                "   GPU memory %.2f GB\n",
-                ctx_tokens, ctx_tokens ? fmt_name(f) : "-", tok_s, 1e3 / tok_s, bytes / 1e9, bw, bw / hbm,
-                (free0 - free1) / 1e9);
-            if (ctx_tokens > 0) {
-                for (int impl : {0, 2, 1}) {
-                    uint64_t kb = 0;
-                    auto ams = time_ms(ctx, 2, 20, [&]() -> Status {
-                        auto r = (*gm)->run_decode_attention_only(0, impl);
-                        if (!r) return r.status();
-                        kb = *r;
-                        return Status::ok();
-                    });
-                    if (!ams) return fail("bench gpu", ams.status().to_string());
-                    const double abw = kb / (*ams * 1e-3) / 1e9;
-                    std::printf(
-                        "   decode-attention kernel (%s), one layer: %.1f MB in %.3f ms = %6.0f GB/s = "
-                        "%4.2f of HBM\n",
-                        impl == 0   ? "warp chunks "
-                        : impl == 2 ? "block chunks"
-                                    : "CUDA cores  ",
-                        kb / 1e6, *ams, abw, abw / hbm);
+            for (const Variant& var : variants) {
+                if (ctx_tokens == 0 && f != formats.front()) continue;
+                CudaModelOptions o;
+                o.max_chunk = 64;
+                o.capacity = 1024;
+                o.use_pdl = var.pdl;
+                size_t free0 = 0, total = 0;
+                cudaMemGetInfo(&free0, &total);
+                auto gm = CudaModel::create(model, ctx, o);
+                if (!gm) return fail("bench gpu", gm.status().to_string());
+                BENCH_TRY((*gm)->set_random_snapshot(f, static_cast<int32_t>(ctx_tokens), 42));
+                size_t free1 = 0;
+                cudaMemGetInfo(&free1, &total);
+                int32_t tok = 1, next = 0;
+                for (int i = 0; i < 3; ++i) {
+                    BENCH_TRY((*gm)->decode(tok, nullptr, &next));
+                    tok = next;
+                }
+                const auto t0 = std::chrono::steady_clock::now();
+                for (int i = 0; i < steps; ++i) {
+                    BENCH_TRY((*gm)->decode(tok, nullptr, &next));
+                    tok = next;
+                }
+                const double sec =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                const double tok_s = steps / sec;
+                const double kv_bytes_tok =
+                    ctx_tokens == 0
+                        ? 0.0
+                        : static_cast<double>(kv_page_layout(f, 64, c.n_head_kv, c.head_dim).page_bytes) /
+                              64.0 * c.n_layer;
+                const double bytes = weights + kv_bytes_tok * (ctx_tokens + 3 + steps / 2);
+                const double bw = bytes * tok_s / 1e9;
+                std::printf(
+                    "decode ctx %6lld %-4s %-6s %9.1f tok/s   %6.2f ms/tok  reads %5.2f GB/tok = %6.0f GB/s "
+                    "= %4.2f "
+                    "of HBM"
+                    "   GPU memory %.2f GB\n",
+                    ctx_tokens, ctx_tokens ? fmt_name(f) : "-", var.name, tok_s, 1e3 / tok_s, bytes / 1e9, bw,
+                    bw / hbm, (free0 - free1) / 1e9);
+                if (ctx_tokens > 0 && var.pdl) {
+                    for (int impl : {0, 2, 1}) {
+                        uint64_t kb = 0;
+                        auto ams = time_ms(ctx, 2, 20, [&]() -> Status {
+                            auto r = (*gm)->run_decode_attention_only(0, impl);
+                            if (!r) return r.status();
+                            kb = *r;
+                            return Status::ok();
+                        });
+                        if (!ams) return fail("bench gpu", ams.status().to_string());
+                        const double abw = kb / (*ams * 1e-3) / 1e9;
+                        std::printf(
+                            "   decode-attention kernel (%s), one layer: %.1f MB in %.3f ms = %6.0f GB/s = "
+                            "%4.2f of HBM\n",
+                            impl == 0   ? "warp chunks "
+                            : impl == 2 ? "block chunks"
+                                        : "CUDA cores  ",
+                            kb / 1e6, *ams, abw, abw / hbm);
+                    }
                 }
             }
         }
@@ -291,8 +305,8 @@ int run(const std::vector<std::string>& argv) {
         std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown(
-            {"--model", "--chunks", "--contexts", "--formats", "--steps", "--backend", "--help"});
+    if (auto bad = args.unknown({"--model", "--chunks", "--contexts", "--formats", "--steps", "--backend",
+                                 "--compare", "--help"});
         !bad.empty())
         return fail("bench gpu", "unknown option " + bad[0] + "\n" + kUsage);
     auto choice = select_backend(args.get("--backend", "cuda"));

@@ -12,6 +12,7 @@ mkdir -p /tmp/smol
 for p in .devcarry/smol.part1 .devcarry/smol.part2; do [ -f $p ] && cp $p /tmp/smol/; done
 CL=$(dirname "$(find / -name 'libcublasLt.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH=/tmp/b/lib:$CL:/usr/local/cuda/lib64:$LD_LIBRARY_PATH
+export QTEST_FUNCTION_TIMEOUT=150000  # a hung kernel fails its test in 150 s, not 300
 export DOCKET_GOLDEN_DATA=$PWD/tests/golden/data DOCKET_MODEL_DIR=/tmp/models
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee $OUT/gpu.txt
 if [ "$what" = smollm2 ]; then

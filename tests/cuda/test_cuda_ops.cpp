@@ -130,6 +130,74 @@ void add_weight_cases(std::vector<Case>& cases) {
                      return rel_err(got, ref);
                  }});
         }
+        for (int rpb : {2, 4}) {
+            if (!cuda::gemv_xq_supported(t)) break;
+            // Input formed by each producer kernel (plain quantize, rmsnorm+quantize, swiglu+quantize), n_in
+            // with whole, partial and sub-warp group counts; launched as dependent launches on a stream.
+            for (int producer : {0, 1, 2}) {
+                const bool kq = t == GgmlType::Q4_K || t == GgmlType::Q6_K;  // 256-element super-blocks
+                const int64_t n_in = producer == 0 ? 2048 : producer == 1 ? (kq ? 768 : 576) : 14336;
+                cases.push_back(
+                    {fmt::format("gemv_xq {} {} rows per block, n_in {}, x from {} (dependent launches)",
+                                 ggml_type_name(t), rpb, n_in,
+                                 producer == 0   ? "quantize_x"
+                                 : producer == 1 ? "rmsnorm_quantize_x"
+                                                 : "swiglu_quantize_x"),
+                     1e-3, [t, rpb, producer, n_in](std::mt19937_64& rng, std::string& why) {
+                         const int64_t outs[3] = {301, 64, 17};
+                         auto x = randn(rng, n_in, producer == 2 ? 3.0f : 1.0f);
+                         for (int i = 0; i < 8; ++i) x[rng() % n_in] *= 40.0f;
+                         auto aux = producer == 1 ? randn(rng, n_in, 0.2f, 1.0f) : randn(rng, n_in);
+                         std::vector<float> xin(n_in);  // the twin's input vector
+                         if (producer == 0) xin = x;
+                         if (producer == 1) twin::rmsnorm(x.data(), aux.data(), 1, n_in, 1e-5f, xin.data());
+                         if (producer == 2) twin::swiglu(x.data(), aux.data(), n_in, xin.data());
+                         auto dx = to_device(x), da = to_device(aux);
+                         auto xq = poisoned<uint8_t>(cuda::gemv_xq_bytes(n_in));
+                         cudaStream_t st = nullptr;
+                         // Non-blocking, as the runtime's streams are (no implicit joins with the legacy
+                         // stream).
+                         CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking),
+                                                    "stream", "create"));
+                         struct Guard {
+                             cudaStream_t s;
+                             ~Guard() { cudaStreamDestroy(s); }
+                         } guard{st};
+                         std::vector<std::vector<uint8_t>> wq(3);
+                         std::vector<std::vector<float>> y0(3);
+                         std::vector<cuda::DeviceBuffer> dw(3), dy(3);
+                         cuda::GemvXqMat mats[3];
+                         for (int i = 0; i < 3; ++i) {
+                             wq[i] = quantize_matrix(t, randn(rng, n_in * outs[i], 0.5f), n_in, outs[i]);
+                             y0[i] = randn(rng, outs[i]);
+                             dw[i] = to_device(wq[i]);
+                             dy[i] = i == 0 ? to_device(y0[i]) : poisoned<float>(outs[i]);
+                             mats[i] = {dw[i].get(), outs[i], dy[i].as<float>(), i == 0};
+                         }
+                         const bool pdl = true;
+                         if (producer == 0)
+                             CHECK_OK(cuda::quantize_x(dx.as<float>(), n_in, xq.get(), st, pdl));
+                         if (producer == 1)
+                             CHECK_OK(cuda::rmsnorm_quantize_x(dx.as<float>(), da.as<float>(), n_in, 1e-5f,
+                                                               xq.get(), st, pdl));
+                         if (producer == 2)
+                             CHECK_OK(cuda::swiglu_quantize_x(dx.as<float>(), da.as<float>(), n_in, xq.get(),
+                                                              st, pdl));
+                         CHECK_OK(cuda::gemv_xq(t, mats, 3, n_in, xq.get(), st, rpb, pdl));
+                         CHECK_OK(cuda::cuda_status(cudaStreamSynchronize(st), "gemv_xq", "sync"));
+                         std::vector<float> got, ref;
+                         for (int i = 0; i < 3; ++i) {
+                             std::vector<float> r = i == 0 ? y0[i] : std::vector<float>(outs[i]);
+                             CHECK_OK(twin::gemv_q(t, wq[i].data(), n_in, outs[i], xin.data(), 1, r.data(),
+                                                   i == 0));
+                             auto g = to_host<float>(dy[i], outs[i]);
+                             got.insert(got.end(), g.begin(), g.end());
+                             ref.insert(ref.end(), r.begin(), r.end());
+                         }
+                         return rel_err(got, ref);
+                     }});
+            }
+        }
         for (auto act : {cuda::DType::f16, cuda::DType::bf16}) {
             const bool f16 = act == cuda::DType::f16;
             cases.push_back(

@@ -69,6 +69,7 @@ Result<std::unique_ptr<CudaModel>> CudaModel::create(const Model& model, CudaCon
     m->ctx_ = &ctx;
     m->cfg_ = c;
     m->opt_ = opt;
+    m->pdl_ = opt.use_pdl && ctx.props().major >= 9;
     DK_TRY(cuda_error(cudaSetDevice(ctx.device()), "cudaSetDevice"));
     DK_TRY(m->upload_weights(model));
     // RoPE frequencies exactly as the CPU runtime forms them (llama3 scaling, rope_freqs factors).
@@ -343,24 +344,37 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
     return ctx_->sync_compute();
 }
 
-// y_i (+)= W_i . x for matrices sharing the input x [n_in] f32: one quantize_x and one fused integer GEMV
-// launch when they share a type with an integer path, else the f32 GEMV per matrix.
-Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, const float* x, int64_t n_in) {
+// y_i (+)= W_i . in for matrices sharing one input vector [n_in]. Where they share a type with an integer
+// path: one kernel forms the input and quantizes it (rmsnorm / swiglu / plain) and one fused integer GEMV
+// launch follows; else the input is formed in f32 and each matrix goes through the f32 GEMV.
+Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in, int64_t n_in) {
     cudaStream_t s = ctx_->compute();
     const GgmlType t = mats.begin()->w->type;
     bool fused = gemv_xq_supported(t);
     for (const DecodeMat& m : mats) fused = fused && m.w->type == t && m.w->n_in == n_in;
     if (!fused) {
+        const float* x = in.x;
+        if (in.norm_w) {
+            DK_TRY(rmsnorm(in.x, in.norm_w, 1, static_cast<int>(n_in), cfg_.rms_eps, xn_, DType::f32, s));
+            x = xn_;
+        } else if (in.up) {
+            DK_TRY(swiglu(in.x, in.up, n_in, const_cast<float*>(in.x), DType::f32, s));
+        }
         for (const DecodeMat& m : mats)
             DK_TRY(gemv_q(m.w->type, m.w->p, n_in, m.w->n_out, x, 1, m.y, m.accumulate, s));
         return Status::ok();
     }
-    DK_TRY(quantize_x(x, n_in, xq_, s));
+    if (in.norm_w)
+        DK_TRY(rmsnorm_quantize_x(in.x, in.norm_w, n_in, cfg_.rms_eps, xq_, s, pdl_));
+    else if (in.up)
+        DK_TRY(swiglu_quantize_x(in.x, in.up, n_in, xq_, s, pdl_));
+    else
+        DK_TRY(quantize_x(in.x, n_in, xq_, s, pdl_));
     GemvXqMat xm[3];
     int n = 0;
     for (const DecodeMat& m : mats) xm[n++] = {m.w->p, m.w->n_out, m.y, m.accumulate};
     // 4 rows per block measured faster for gate|up (0.51 vs 0.46 of HBM), slower for down (0.31 vs 0.39).
-    return gemv_xq(t, xm, n, n_in, xq_, s, n == 2 ? 4 : 2);
+    return gemv_xq(t, xm, n, n_in, xq_, s, n == 2 ? 4 : 2, pdl_);
 }
 
 Status CudaModel::decode_body() {
@@ -376,22 +390,20 @@ Status CudaModel::decode_body() {
         int n_src = 0;
         if (snap_tokens_ > 0) src[n_src++] = snap_kv(l);
         src[n_src++] = live_kv(l);
+        const auto* attn_norm = static_cast<const float*>(L.attn_norm.p);
+        const auto* ffn_norm = static_cast<const float*>(L.ffn_norm.p);
         DK_TRY(
-            rmsnorm(x_, static_cast<const float*>(L.attn_norm.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
-        DK_TRY(decode_gemv({{&L.wq, q_, false}, {&L.wk, k_, false}, {&L.wv, v_, false}}, xn_, dim));
+            decode_gemv({{&L.wq, q_, false}, {&L.wk, k_, false}, {&L.wv, v_, false}}, {x_, attn_norm}, dim));
         DK_TRY(kv_append_f16(k_, v_, step_ + 2, 1, cfg_.n_head_kv, hd, opt_.page_tokens, page_bytes_,
-                             const_cast<uint8_t*>(src[n_src - 1].pool), s));
-        DK_TRY(rope(q_, step_ + 1, 1, cfg_.n_head, hd, inv_freq_, q_, DType::f32, s));
+                             const_cast<uint8_t*>(src[n_src - 1].pool), s, pdl_));
+        DK_TRY(rope(q_, step_ + 1, 1, cfg_.n_head, hd, inv_freq_, q_, DType::f32, s, pdl_));
+        // Not a dependent launch: the attention kernels start with no pdl_wait.
         DK_TRY(decode_attention(q_, src, n_src, sh, ws_, attn_f_, s));
-        DK_TRY(decode_gemv({{&L.wo, x_, true}}, attn_f_, qd));
-        DK_TRY(
-            rmsnorm(x_, static_cast<const float*>(L.ffn_norm.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
-        DK_TRY(decode_gemv({{&L.gate, gate_, false}, {&L.up, up_, false}}, xn_, dim));
-        DK_TRY(swiglu(gate_, up_, ff, gate_, DType::f32, s));
-        DK_TRY(decode_gemv({{&L.down, x_, true}}, gate_, ff));
+        DK_TRY(decode_gemv({{&L.wo, x_, true}}, {attn_f_}, qd));
+        DK_TRY(decode_gemv({{&L.gate, gate_, false}, {&L.up, up_, false}}, {x_, ffn_norm}, dim));
+        DK_TRY(decode_gemv({{&L.down, x_, true}}, {gate_, nullptr, up_}, ff));
     }
-    DK_TRY(rmsnorm(x_, static_cast<const float*>(output_norm_.p), 1, dim, cfg_.rms_eps, xn_, DType::f32, s));
-    DK_TRY(decode_gemv({{&output_, logits_, false}}, xn_, dim));
+    DK_TRY(decode_gemv({{&output_, logits_, false}}, {x_, static_cast<const float*>(output_norm_.p)}, dim));
     return sample_tokens(logits_, 1, cfg_.n_vocab, 0.0f, 0, next_token_, s);
 }
 

@@ -25,6 +25,9 @@ struct CudaModelOptions {
     int page_tokens = 64;
     bool use_graph = true;      // replay decode steps as a CUDA graph
     bool prefill_bf16 = false;  // bf16 instead of f16 operands in the prefill GEMMs (for comparison)
+    // Decode kernels as programmatic dependent launches (sm_90+ only; ignored elsewhere): each kernel's
+    // blocks start while the previous one drains, and the GEMVs prefetch their weights before waiting.
+    bool use_pdl = true;
 };
 
 class CudaModel {
@@ -86,7 +89,14 @@ private:
         float* y;
         bool accumulate;
     };
-    Status decode_gemv(std::initializer_list<DecodeMat> mats, const float* x, int64_t n_in);
+    // Input of a decode GEMV: x itself, rmsnorm(x) * norm_w, or silu(x) * up (x overwritten on the f32 path).
+    struct DecodeIn {
+        const float* x;
+        const float* norm_w = nullptr;
+        const float* up = nullptr;
+    };
+    Status decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in, int64_t n_in);
+    bool pdl_ = false;  // opt_.use_pdl on an sm_90+ device
     const float* inv_freq_ = nullptr;
 
     // Live KV: [n_layer][pages_per_layer][page_bytes] f16 pages.
