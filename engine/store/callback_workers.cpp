@@ -40,17 +40,27 @@ void CallbackWorkers::set_handler(const std::function<void(int)>* fn) {
 }
 
 void CallbackWorkers::post(int item) {
-    if (threads_.empty()) {
-        (*fn_)(item);
-        finished_.push_back(item);
-        return;
-    }
     {
         std::lock_guard lock(mu_);
         queue_.push_back(item);
         ++outstanding_;
     }
-    work_cv_.notify_one();
+    if (!threads_.empty()) work_cv_.notify_one();
+}
+
+void CallbackWorkers::run_inline() {
+    if (!threads_.empty()) return;
+    // Only this thread touches the lists when there are no workers; the lock keeps the invariants uniform.
+    std::unique_lock lock(mu_);
+    while (!queue_.empty()) {
+        const int item = queue_.front();
+        queue_.erase(queue_.begin());
+        lock.unlock();
+        (*fn_)(item);
+        lock.lock();
+        finished_.push_back(item);
+        --outstanding_;
+    }
 }
 
 void CallbackWorkers::take_finished(std::vector<int>& out, bool wait) {
@@ -61,6 +71,7 @@ void CallbackWorkers::take_finished(std::vector<int>& out, bool wait) {
 }
 
 void CallbackWorkers::drain() {
+    run_inline();
     std::unique_lock lock(mu_);
     done_cv_.wait(lock, [&] { return outstanding_ == 0; });
     finished_.clear();

@@ -4,8 +4,8 @@
 // checked. Items are slot numbers; a slot comes back through take_finished() only after its callback
 // returned, so the ring never reuses a buffer a callback is still reading.
 //
-// With zero threads (asked for, or none could start) post() runs the handler inline: the same contract, on
-// the caller's thread.
+// With zero threads (asked for, or none could start) posted items wait for run_inline(), which the owner
+// calls once it has refilled its queue: the same contract, on the owner's thread.
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -31,8 +31,10 @@ public:
     // The handler for the items posted from now on; it must outlive them (drain() before it goes away).
     // Called only while nothing is outstanding.
     void set_handler(const std::function<void(int)>* fn);
-    // Runs the handler on `item` on some worker (or inline with no threads).
+    // Runs the handler on `item` on some worker (with no threads: at the next run_inline()).
     void post(int item);
+    // With no threads, runs the handler of every item posted since; with threads, nothing.
+    void run_inline();
     // Moves the items whose handler has returned into `out`. wait: block until there is at least one (only
     // when some are outstanding, else returns at once).
     void take_finished(std::vector<int>& out, bool wait);

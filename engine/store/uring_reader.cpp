@@ -113,8 +113,8 @@ public:
             workers_.take_finished(free_slots, false);
             fill();
             if (inflight == 0) {
-                if (free_slots.empty() &&
-                    next < reqs.size()) {  // all slots wait on the workers: wait for one
+                // Every slot holds a completed read the workers have not finished: wait for one.
+                if (free_slots.empty() && next < reqs.size()) {
                     workers_.take_finished(free_slots, true);
                     if (!free_slots.empty()) continue;
                 }
@@ -163,6 +163,15 @@ public:
                                          "io_uring: no submission queue entry for a short read");
                     break;
                 }
+            }
+            if (workers_.size() == 0) {
+                // No callback threads: refill the queue before running this sweep's callbacks here, so the
+                // device keeps qd_ reads while this thread checks and copies.
+                if (failure.is_ok() && next < reqs.size()) {
+                    fill();
+                    failure = submit(0);
+                }
+                workers_.run_inline();  // their data is complete whatever happened to the submit
             }
         }
         // Every callback handed out runs before read() returns: on_done and its captures live in the caller.
