@@ -72,6 +72,17 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
+// Starts moving the 128-byte line at p toward L2 (no register result; a hint).
+__device__ __forceinline__ void prefetch_l2_line(const void* p) {
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}
+// Prefetches [p, p + bytes) into L2, lines split over `n` cooperating threads (this one is `i`).
+__device__ __forceinline__ void prefetch_l2_range(const void* p, size_t bytes, int i, int n) {
+    const auto* c = static_cast<const uint8_t*>(p);
+    for (size_t o = static_cast<size_t>(i) * 128; o < bytes; o += static_cast<size_t>(n) * 128)
+        prefetch_l2_line(c + o);
+}
+
 // Launches `kernel` on `stream`, as a programmatic dependent launch when `pdl` (callers pass pdl = true only
 // on sm_90+ and only for kernels that call pdl_wait()).
 template <typename... P, typename... A>

@@ -1,6 +1,7 @@
 #include "decode_attn.cuh"
 #include "mma.cuh"
 #include "rope_angle.cuh"
+#include "xq_format.cuh"
 
 namespace docket::cuda {
 
@@ -45,6 +46,8 @@ static __global__ void __launch_bounds__(kDaThreads)
     float* m_run = sc + kMaxG * kChunk;
     float* l_run = m_run + kMaxG;
     float* alpha = l_run + kMaxG;
+    pdl_launch_dependents();
+    pdl_wait();
 
     const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x;
@@ -261,26 +264,32 @@ static __global__ void __launch_bounds__(kDaThreads)
 #include "decode_attn_mma.cuh"
 #include "decode_attn_warp.cuh"
 
-// out[b][h][d] = sum_s o_s[d] 2^(m_s - M) / sum_s l_s 2^(m_s - M).
+// out[b][h][d] = sum_s o_s[d] 2^(m_s - M) / sum_s l_s 2^(m_s - M); one thread per d (blockDim = hd). With
+// xhi (batch 1), out is also written in the decode GEMV's activation format.
 static __global__ void decode_combine_kernel(const float* __restrict__ ws, int total_splits, int hd,
-                                             float* __restrict__ out) {
-    const int h = blockIdx.x, b = blockIdx.y, n_heads = gridDim.x;
+                                             float* __restrict__ out, int8_t* __restrict__ xhi,
+                                             int8_t* __restrict__ xlo, float* __restrict__ xs,
+                                             float* __restrict__ xsum) {
+    pdl_launch_dependents();
+    pdl_wait();
+    const int h = blockIdx.x, b = blockIdx.y, n_heads = gridDim.x, d = threadIdx.x;
     const float* w = ws + (static_cast<int64_t>(b) * n_heads + h) * total_splits * (hd + 2);
     float M = -INFINITY;
     for (int s = 0; s < total_splits; ++s) M = fmaxf(M, w[s * (hd + 2) + hd]);
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float num = 0.0f, den = 0.0f;
-        if (M != -INFINITY) {
-            for (int s = 0; s < total_splits; ++s) {
-                const float m = w[s * (hd + 2) + hd];
-                if (m == -INFINITY) continue;
-                const float f = exp2f(m - M);
-                num += w[s * (hd + 2) + d] * f;
-                den += w[s * (hd + 2) + hd + 1] * f;
-            }
+    float num = 0.0f, den = 0.0f;
+    if (M != -INFINITY) {
+        for (int s = 0; s < total_splits; ++s) {
+            const float m = w[s * (hd + 2) + hd];
+            if (m == -INFINITY) continue;
+            const float f = exp2f(m - M);
+            num += w[s * (hd + 2) + d] * f;
+            den += w[s * (hd + 2) + hd + 1] * f;
         }
-        out[(static_cast<int64_t>(b) * n_heads + h) * hd + d] = den > 0.0f ? num / den : 0.0f;
     }
+    const float v = den > 0.0f ? num / den : 0.0f;
+    const int64_t e = (static_cast<int64_t>(b) * n_heads + h) * hd + d;
+    out[e] = v;
+    if (xhi) quantize_halfwarp16(v, e / kXqBlock, d % kXqBlock, xhi, xlo, xs, xsum);
 }
 
 static int choose_splits(const DecodeAttnShape& s, int n_kv_heads) {
@@ -370,9 +379,11 @@ static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnS
     if constexpr (F != KvFormat::f16) {
         if (s.impl == 0 && dw_fits_device<F, HD>()) {
             DK_TRY((dw_prepare<F, HD>()));
-            decode_attn_warp_kernel<F, HD><<<grid, DwSmem<F, HD>::threads, DwSmem<F, HD>::bytes, stream>>>(
-                q, kv, s.n_heads, G, s.inv_freq, scale_log2, n_splits, split_base, total_splits, ws);
-            return launch_status("decode_attention (warp per chunk)");
+            return cuda_status(
+                launch_kernel(decode_attn_warp_kernel<F, HD>, grid, dim3(DwSmem<F, HD>::threads),
+                              DwSmem<F, HD>::bytes, stream, s.pdl, q, kv, s.n_heads, G, s.inv_freq,
+                              scale_log2, n_splits, split_base, total_splits, ws),
+                "decode_attention (warp per chunk)", "launch");
         }
     }
     if (s.impl == 0 || s.impl == 2) {
@@ -385,9 +396,10 @@ static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnS
                 "decode_attention", "set shared memory"));
             attr_set = true;
         }
-        decode_attn_mma_kernel<F, HD><<<grid, kDaThreads, smem, stream>>>(
-            q, kv, s.n_heads, G, s.inv_freq, scale_log2, n_splits, split_base, total_splits, ws);
-        return launch_status("decode_attention (tensor cores)");
+        return cuda_status(
+            launch_kernel(decode_attn_mma_kernel<F, HD>, grid, dim3(kDaThreads), smem, stream, s.pdl, q, kv,
+                          s.n_heads, G, s.inv_freq, scale_log2, n_splits, split_base, total_splits, ws),
+            "decode_attention (tensor cores)", "launch");
     }
     const size_t smem = DaSmem<F, HD>::bytes;
     static bool attr_set = false;
@@ -398,9 +410,10 @@ static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnS
             "decode_attention", "set shared memory"));
         attr_set = true;
     }
-    decode_attn_kernel<F, HD><<<grid, kDaThreads, smem, stream>>>(q, kv, s.n_heads, G, s.inv_freq, scale_log2,
-                                                                  n_splits, split_base, total_splits, ws);
-    return launch_status("decode_attention");
+    return cuda_status(
+        launch_kernel(decode_attn_kernel<F, HD>, grid, dim3(kDaThreads), smem, stream, s.pdl, q, kv,
+                      s.n_heads, G, s.inv_freq, scale_log2, n_splits, split_base, total_splits, ws),
+        "decode_attention", "launch");
 }
 
 template <int HD>
@@ -482,9 +495,18 @@ Status decode_attention(const float* q, const PagedKv* sources, int n_sources, c
             DK_TRY(launch_decode_fmt<128>(q, sources[i], s, G, n_splits, i * n_splits, total, workspace,
                                           stream));
     }
-    decode_combine_kernel<<<dim3(s.n_heads, s.batch), s.head_dim, 0, stream>>>(workspace, total, s.head_dim,
-                                                                               out);
-    return launch_status(op);
+    int8_t *xhi = nullptr, *xlo = nullptr;
+    float *xs = nullptr, *xsum = nullptr;
+    if (s.xq_out) {
+        if (s.batch != 1) return bad_arg(op, "xq_out needs batch 1");
+        if (reinterpret_cast<uintptr_t>(s.xq_out) % 16) return bad_arg(op, "xq_out must be 16-byte aligned");
+        const int64_t n = static_cast<int64_t>(s.n_heads) * s.head_dim;
+        xhi = static_cast<int8_t*>(s.xq_out), xlo = xhi + n;
+        xs = reinterpret_cast<float*>(xhi + 2 * n), xsum = xs + n / kXqBlock;
+    }
+    return cuda_status(launch_kernel(decode_combine_kernel, dim3(s.n_heads, s.batch), dim3(s.head_dim), 0,
+                                     stream, s.pdl, workspace, total, s.head_dim, out, xhi, xlo, xs, xsum),
+                       op, "launch (combine)");
 }
 
 }  // namespace docket::cuda

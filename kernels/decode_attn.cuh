@@ -22,6 +22,13 @@ struct DecodeAttnShape {
     // 1: CUDA-core kernel (all f32); 2: tensor cores, block per chunk for every format (the previous
     // default).
     int impl = 0;
+    // Launch as programmatic dependent launches (sm_90+): the split kernels for quantized pages prefetch
+    // their first chunk and build the rotation table before waiting on the previous kernel, so those
+    // pages and their page tables must not be written by the kernels just before (snapshots are not).
+    bool pdl = false;
+    // batch 1 only: the combine kernel also writes `out` in gemv_xq's activation format here
+    // (gemv_xq_bytes(n_heads * head_dim) bytes), saving a quantize_x launch.
+    void* xq_out = nullptr;
 };
 
 // Floats of workspace decode_attention needs for n_sources sources.

@@ -155,6 +155,8 @@ static __global__ void __launch_bounds__(kDaThreads)
     float* qs = reinterpret_cast<float*>(da_smem + NS * L::stage + L::rtab);
     __half2* qt = reinterpret_cast<__half2*>(da_smem + NS * L::stage + L::rtab + S::qs);
     __half* sp_all = reinterpret_cast<__half*>(da_smem + NS * L::stage + L::rtab + S::qs + S::qt);
+    pdl_launch_dependents();
+    pdl_wait();  // live (f16) pages are written by the kernel just before
 
     const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;

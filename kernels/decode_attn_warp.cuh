@@ -83,6 +83,26 @@ __device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int pg0, in
                                  lane);
 }
 
+// The bytes dw_issue stages for chunk ci, prefetched into L2 instead (no shared memory touched): lets a
+// dependent launch start its first chunk's DRAM reads before it may write its ring.
+template <KvFormat F, int HD>
+__device__ __forceinline__ void dw_prefetch(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
+                                            int ci, int lane) {
+    using L = DaSmem<F, HD>;
+    constexpr int N = L::N;
+    const int T = kv.page_tokens;
+    const int p = p_begin + ci / cpp, a = ci % cpp;
+    const uint8_t* page = kv.pool + static_cast<size_t>(kv.indices[pg0 + p]) * kv.page_bytes;
+    const KvPageLayout lay = kv_page_layout(F, T, kv.n_kv_heads, HD);
+    const size_t head_codes = static_cast<size_t>(T) * HD * N / 8;
+    // K rows of a chunk slice are strided when C < T: the head's whole K block covers them.
+    prefetch_l2_range(page + lay.k_codes + kvh * head_codes, head_codes, lane, 32);
+    prefetch_l2_range(page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8,
+                      static_cast<size_t>(C) * HD * N / 8, lane, 32);
+    prefetch_l2_range(page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4, HD * 4, lane, 32);
+    prefetch_l2_range(page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, C * 4, lane, 32);
+}
+
 // K codes of one dim for the 8 tokens 8g..8g+7 of a stage row: N bytes (int8: two words).
 template <int N>
 struct DwKWord {
@@ -157,6 +177,8 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     const int sg = split_base + split;
 
     if (n_chunks == 0) {  // empty split: an empty partial (block-uniform, so no barrier is skipped unevenly)
+        pdl_launch_dependents();
+        pdl_wait();
         for (int i = tid; i < G * HD; i += NT) {
             const int hh = i / HD, d = i % HD;
             float* wo =
@@ -173,12 +195,17 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
         if (i < nw) dw_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + W * i, stw + i * L::stage, lane);
         cp_async_commit();
     }
+    if (NS == 1 && nw > 0) dw_prefetch<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp, lane);
     // Rotation by the offset inside a chunk (< 64 positions): fast sincos is ~1e-5 accurate there.
     for (int i = tid; i < HALF * kChunk; i += NT) {
         float c, s;
         __sincosf(static_cast<float>(i % kChunk) * inv_freq[i / kChunk], &s, &c);
         rtab[(i / kChunk) * kDwRtabStride + i % kChunk] = make_float2(c, s);
     }
+    // Everything above reads constant data only (pages, page tables, frequencies); q and the workspace
+    // belong to the kernels before.
+    pdl_launch_dependents();
+    pdl_wait();
     for (int i = tid; i < kMaxG * HD; i += NT) {  // q of the group, zero past G heads
         const int hh = i / HD;
         qs[i] = hh < G ? q[(static_cast<int64_t>(b) * n_heads + kvh * G + hh) * HD + i % HD] : 0.0f;

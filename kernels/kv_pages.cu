@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "kv_pages.cuh"
 #include "rope_angle.cuh"
 
@@ -34,6 +36,50 @@ Status kv_append_f16(const float* k, const float* v, const int32_t* slots, int64
         launch_kernel(kv_append_kernel, dim3(ceil_div(n, 256)), dim3(256), 0, stream, pdl, k, v, slots, n,
                       n_kv_heads, head_dim, page_tokens, page_bytes, lay.v_codes, pool),
         "kv_append_f16", "launch");
+}
+
+// kv_append_kernel for one token fused with rope_kernel on its queries (in place): thread i appends element
+// i of K and V (i < n_kv * hd) and rotates query pair i (i < n_heads * hd / 2).
+static __global__ void kv_append_rope_q_kernel(const float* __restrict__ k, const float* __restrict__ v,
+                                               const int32_t* __restrict__ slot_p,
+                                               const int32_t* __restrict__ pos_p, int n_kv, int n_heads,
+                                               int hd, int T, size_t page_bytes, size_t v_off,
+                                               uint8_t* __restrict__ pool, float* __restrict__ q,
+                                               const float* __restrict__ inv_freq) {
+    pdl_launch_dependents();
+    pdl_wait();
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n_kv * hd) {
+        const int d = i % hd, h = i / hd;
+        const int32_t slot = *slot_p;
+        const int64_t page = slot / T;
+        const int off = slot % T;
+        const int64_t e = (static_cast<int64_t>(h) * T + off) * hd + d;
+        reinterpret_cast<__half*>(pool + page * page_bytes)[e] = __float2half_rn(k[i]);
+        reinterpret_cast<__half*>(pool + page * page_bytes + v_off)[e] = __float2half_rn(v[i]);
+    }
+    const int half = hd / 2;
+    if (i < n_heads * half) {
+        float c, s;
+        rope_cos_sin(*pos_p, inv_freq[i % half], c, s);
+        const float x0 = q[2 * i], x1 = q[2 * i + 1];
+        q[2 * i] = x0 * c - x1 * s;
+        q[2 * i + 1] = x0 * s + x1 * c;
+    }
+}
+
+Status kv_append_f16_rope_q(const float* k, const float* v, const int32_t* slot, const int32_t* pos,
+                            int n_kv_heads, int n_heads, int head_dim, int page_tokens, size_t page_bytes,
+                            uint8_t* pool, float* q, const float* inv_freq, cudaStream_t stream, bool pdl) {
+    const KvPageLayout lay = kv_page_layout(KvFormat::f16, page_tokens, n_kv_heads, head_dim);
+    if (n_kv_heads <= 0 || n_heads <= 0 || head_dim <= 0 || head_dim % 2 || page_tokens <= 0 ||
+        page_bytes < lay.page_bytes || !inv_freq)
+        return bad_arg("kv_append_f16_rope_q", "bad shape or page size");
+    const int n = std::max(n_kv_heads * head_dim, n_heads * head_dim / 2);
+    return cuda_status(launch_kernel(kv_append_rope_q_kernel, dim3(ceil_div(n, 256)), dim3(256), 0, stream,
+                                     pdl, k, v, slot, pos, n_kv_heads, n_heads, head_dim, page_tokens,
+                                     page_bytes, lay.v_codes, pool, q, inv_freq),
+                       "kv_append_f16_rope_q", "launch");
 }
 
 static __global__ void kv_gather_kernel(const uint8_t* __restrict__ pool, size_t page_bytes, size_t v_off,

@@ -12,6 +12,13 @@ Status kv_append_f16(const float* k, const float* v, const int32_t* slots, int64
                      int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream,
                      bool pdl = false);
 
+// Decode step: kv_append_f16 of one token (slot: device int32) and, in the same kernel, RoPE of its queries
+// q: [n_heads][head_dim] f32 in place at position *pos (device int32), as rope() would.
+Status kv_append_f16_rope_q(const float* k, const float* v, const int32_t* slot, const int32_t* pos,
+                            int n_kv_heads, int n_heads, int head_dim, int page_tokens, size_t page_bytes,
+                            uint8_t* pool, float* q, const float* inv_freq, cudaStream_t stream,
+                            bool pdl = false);
+
 // Tokens 0..n_tok-1 of a sequence whose token j lives in page page_ids[j / page_tokens] at j % page_tokens
 // with position page_pos[j / page_tokens] + j % page_tokens; inv_freq: [head_dim/2] device. k_out:
 // [n_tok][n_kv_heads][head_dim] f16 rotated to that position; v_out: same shape, f16.

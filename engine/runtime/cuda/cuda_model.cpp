@@ -353,7 +353,7 @@ Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in
     bool fused = gemv_xq_supported(t);
     for (const DecodeMat& m : mats) fused = fused && m.w->type == t && m.w->n_in == n_in;
     if (!fused) {
-        const float* x = in.x;
+        const float* x = in.x;  // (xq_ready is only set where the group is fused)
         if (in.norm_w) {
             DK_TRY(rmsnorm(in.x, in.norm_w, 1, static_cast<int>(n_in), cfg_.rms_eps, xn_, DType::f32, s));
             x = xn_;
@@ -364,7 +364,8 @@ Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in
             DK_TRY(gemv_q(m.w->type, m.w->p, n_in, m.w->n_out, x, 1, m.y, m.accumulate, s));
         return Status::ok();
     }
-    if (in.norm_w)
+    if (in.xq_ready) {
+    } else if (in.norm_w)
         DK_TRY(rmsnorm_quantize_x(in.x, in.norm_w, n_in, cfg_.rms_eps, xq_, s, pdl_));
     else if (in.up)
         DK_TRY(swiglu_quantize_x(in.x, in.up, n_in, xq_, s, pdl_));
@@ -384,6 +385,7 @@ Status CudaModel::decode_body() {
     DecodeAttnShape sh;
     sh.batch = 1, sh.n_heads = cfg_.n_head, sh.head_dim = hd, sh.inv_freq = inv_freq_;
     sh.scale = 1.0f / std::sqrt(static_cast<float>(hd)), sh.n_splits = n_splits_;
+    sh.pdl = pdl_;
     for (int l = 0; l < cfg_.n_layer; ++l) {
         const Layer& L = layers_[l];
         PagedKv src[2];
@@ -394,12 +396,14 @@ Status CudaModel::decode_body() {
         const auto* ffn_norm = static_cast<const float*>(L.ffn_norm.p);
         DK_TRY(
             decode_gemv({{&L.wq, q_, false}, {&L.wk, k_, false}, {&L.wv, v_, false}}, {x_, attn_norm}, dim));
-        DK_TRY(kv_append_f16(k_, v_, step_ + 2, 1, cfg_.n_head_kv, hd, opt_.page_tokens, page_bytes_,
-                             const_cast<uint8_t*>(src[n_src - 1].pool), s, pdl_));
-        DK_TRY(rope(q_, step_ + 1, 1, cfg_.n_head, hd, inv_freq_, q_, DType::f32, s, pdl_));
-        // Not a dependent launch: the attention kernels start with no pdl_wait.
+        DK_TRY(kv_append_f16_rope_q(k_, v_, step_ + 2, step_ + 1, cfg_.n_head_kv, cfg_.n_head, hd,
+                                    opt_.page_tokens, page_bytes_, const_cast<uint8_t*>(src[n_src - 1].pool),
+                                    q_, inv_freq_, s, pdl_));
+        // The combine kernel also quantizes the attention output for wo when wo has the integer path.
+        const bool wo_xq = gemv_xq_supported(L.wo.type) && L.wo.n_in == qd;
+        sh.xq_out = wo_xq ? xq_ : nullptr;
         DK_TRY(decode_attention(q_, src, n_src, sh, ws_, attn_f_, s));
-        DK_TRY(decode_gemv({{&L.wo, x_, true}}, {attn_f_}, qd));
+        DK_TRY(decode_gemv({{&L.wo, x_, true}}, {attn_f_, nullptr, nullptr, wo_xq}, qd));
         DK_TRY(decode_gemv({{&L.gate, gate_, false}, {&L.up, up_, false}}, {x_, ffn_norm}, dim));
         DK_TRY(decode_gemv({{&L.down, x_, true}}, {gate_, nullptr, up_}, ff));
     }

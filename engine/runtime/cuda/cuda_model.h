@@ -94,6 +94,7 @@ private:
         const float* x;
         const float* norm_w = nullptr;
         const float* up = nullptr;
+        bool xq_ready = false;  // xq_ already holds x quantized (the attention combine wrote it)
     };
     Status decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in, int64_t n_in);
     bool pdl_ = false;  // opt_.use_pdl on an sm_90+ device
