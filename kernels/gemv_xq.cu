@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <string>
 
 #include "common.cuh"
 #include "gemv_xq.cuh"
@@ -10,9 +11,6 @@ namespace docket::cuda {
 // int8.
 constexpr float kXMax = 32639.0f;
 constexpr int kXBlock = 16;
-// Warps per block. (One warp per row pair left the GPU latency-bound: half a wave of warps, each waiting on
-// its own loads.)
-constexpr int kGxWarps = 4;
 
 size_t gemv_xq_bytes(int64_t n_in) {
     return static_cast<size_t>(n_in) * 2 + static_cast<size_t>(n_in / kXBlock) * 8;
@@ -275,13 +273,16 @@ __device__ __forceinline__ void prefetch_l2(const void* p) {
     asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
 }
 
-// One block per set of R rows; its 4 warps split the rows' groups (interleaved) and add up in shared memory.
-// Each load of x serves R rows; R = 4 also puts twice the weight bytes in flight per thread.
-template <GgmlType T, int R>
-static __global__ void __launch_bounds__(32 * kGxWarps)
-    gemv_xq_kernel(XqMats m, int n_mats, size_t row_bytes, int n_groups, const int8_t* __restrict__ xhi,
-                   const int8_t* __restrict__ xlo, const float* __restrict__ xs,
-                   const float* __restrict__ xsum) {
+// One block per set of R rows; its W warps split the rows' groups (interleaved: thread t takes groups t,
+// t + 32 W, ...) and add up in shared memory. Each load of x serves R rows. U: groups per thread per row
+// whose loads are all issued before any is used (U = 1 leaves the overlap to the compiler; 2 makes it
+// explicit). MINB > 0 asks ptxas for MINB resident blocks per SM (caps registers). The production configs are
+// (R, 4, 1, 0) with R = 2 or 4; the others are Q4_K-only tuning points (see gemv_xq_configs()).
+template <GgmlType T, int R, int W, int U>
+__device__ __forceinline__ void gemv_xq_block(XqMats m, int n_mats, size_t row_bytes, int n_groups,
+                                              const int8_t* __restrict__ xhi, const int8_t* __restrict__ xlo,
+                                              const float* __restrict__ xs, const float* __restrict__ xsum) {
+    constexpr int kThreads = 32 * W;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int set = blockIdx.x;
     // Matrix of this set, picked with selects (indexing the parameter struct would copy it to local memory).
@@ -304,32 +305,77 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
     // The block's rows (contiguous, constant) start toward L2 before the dependent-launch wait, so a block
     // that starts while the previous kernel drains has its weights on the way.
     for (size_t o = static_cast<size_t>(threadIdx.x) * 128; o < static_cast<size_t>(nr) * row_bytes;
-         o += 128 * 32 * kGxWarps)
+         o += 128 * kThreads)
         prefetch_l2(rows[0] + o);
     pdl_launch_dependents();
     pdl_wait();  // x (and y when accumulating) come from earlier kernels
     float accr[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) accr[r] = 0.0f;
+    if constexpr (U == 1) {  // the production loop, as tuned before the sweep
 #pragma unroll 2
-    for (int g = lane + 32 * warp; g < n_groups; g += 32 * kGxWarps) {
-        uint32_t c[R][8];
-        float d0[R], m0[R], d1[R], m1[R];
-        int base0, base1;
+        for (int g = threadIdx.x; g < n_groups; g += kThreads) {
+            uint32_t c[R][8];
+            float d0[R], m0[R], d1[R], m1[R];
+            int base0, base1;
 #pragma unroll
-        for (int r = 0; r < R; ++r) int_group<T>(rows[r], g, c[r], d0[r], m0[r], d1[r], m1[r], base0, base1);
-        const int4 h0 = __ldg(reinterpret_cast<const int4*>(xhi + base0));
-        const int4 l0 = __ldg(reinterpret_cast<const int4*>(xlo + base0));
-        const int4 h1 = __ldg(reinterpret_cast<const int4*>(xhi + base1));
-        const int4 l1 = __ldg(reinterpret_cast<const int4*>(xlo + base1));
-        const float s0 = __ldg(xs + base0 / kXBlock), s1 = __ldg(xs + base1 / kXBlock);
-        const float u0 = __ldg(xsum + base0 / kXBlock), u1 = __ldg(xsum + base1 / kXBlock);
+            for (int r = 0; r < R; ++r)
+                int_group<T>(rows[r], g, c[r], d0[r], m0[r], d1[r], m1[r], base0, base1);
+            const int4 h0 = __ldg(reinterpret_cast<const int4*>(xhi + base0));
+            const int4 l0 = __ldg(reinterpret_cast<const int4*>(xlo + base0));
+            const int4 h1 = __ldg(reinterpret_cast<const int4*>(xhi + base1));
+            const int4 l1 = __ldg(reinterpret_cast<const int4*>(xlo + base1));
+            const float s0 = __ldg(xs + base0 / kXBlock), s1 = __ldg(xs + base1 / kXBlock);
+            const float u0 = __ldg(xsum + base0 / kXBlock), u1 = __ldg(xsum + base1 / kXBlock);
 #pragma unroll
-        for (int r = 0; r < R; ++r)
-            accr[r] += d0[r] * half_dot(c[r], h0, l0, s0) + m0[r] * u0 +
-                       d1[r] * half_dot(c[r] + 4, h1, l1, s1) + m1[r] * u1;
+            for (int r = 0; r < R; ++r)
+                accr[r] += d0[r] * half_dot(c[r], h0, l0, s0) + m0[r] * u0 +
+                           d1[r] * half_dot(c[r] + 4, h1, l1, s1) + m1[r] * u1;
+        }
+    } else {
+        for (int g0 = threadIdx.x; g0 < n_groups; g0 += U * kThreads) {
+            uint32_t c[U][R][8];
+            float d0[U][R], m0[U][R], d1[U][R], m1[U][R];
+            int base0[U], base1[U];
+            bool ok[U];
+            // All weight loads of the step first, then x, then the arithmetic (groups past the row's end are
+            // skipped by predicate, not clamped, so they cost no loads).
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                ok[u] = u == 0 || g0 + u * kThreads < n_groups;
+                base0[u] = base1[u] = 0;
+                if (ok[u]) {
+#pragma unroll
+                    for (int r = 0; r < R; ++r)
+                        int_group<T>(rows[r], g0 + u * kThreads, c[u][r], d0[u][r], m0[u][r], d1[u][r],
+                                     m1[u][r], base0[u], base1[u]);
+                }
+            }
+            int4 h0[U], l0[U], h1[U], l1[U];
+            float s0[U], s1[U], u0[U], u1[U];
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                if (ok[u]) {
+                    h0[u] = __ldg(reinterpret_cast<const int4*>(xhi + base0[u]));
+                    l0[u] = __ldg(reinterpret_cast<const int4*>(xlo + base0[u]));
+                    h1[u] = __ldg(reinterpret_cast<const int4*>(xhi + base1[u]));
+                    l1[u] = __ldg(reinterpret_cast<const int4*>(xlo + base1[u]));
+                    s0[u] = __ldg(xs + base0[u] / kXBlock), s1[u] = __ldg(xs + base1[u] / kXBlock);
+                    u0[u] = __ldg(xsum + base0[u] / kXBlock), u1[u] = __ldg(xsum + base1[u] / kXBlock);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                if (ok[u]) {
+#pragma unroll
+                    for (int r = 0; r < R; ++r)
+                        accr[r] += d0[u][r] * half_dot(c[u][r], h0[u], l0[u], s0[u]) + m0[u][r] * u0[u] +
+                                   d1[u][r] * half_dot(c[u][r] + 4, h1[u], l1[u], s1[u]) + m1[u][r] * u1[u];
+                }
+            }
+        }
     }
-    __shared__ float part[kGxWarps][R];
+    __shared__ float part[W][R];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
         const float v = warp_sum(accr[r]);
@@ -339,21 +385,126 @@ static __global__ void __launch_bounds__(32 * kGxWarps)
     if (threadIdx.x < nr) {
         float v = 0.0f;
 #pragma unroll
-        for (int w = 0; w < kGxWarps; ++w) v += part[w][threadIdx.x];
+        for (int w = 0; w < W; ++w) v += part[w][threadIdx.x];
         float* y = ym + r0 + threadIdx.x;
         *y = acc ? *y + v : v;
     }
 }
 
+// Two kernels because any minBlocks in __launch_bounds__, even 1, changes ptxas's register allocation, so
+// the MINB = 0 configs must be declared without it to stay the tuned production code.
+#define DK_GEMV_XQ_PARAMS                                                                 \
+    XqMats m, int n_mats, size_t row_bytes, int n_groups, const int8_t *__restrict__ xhi, \
+        const int8_t *__restrict__ xlo, const float *__restrict__ xs, const float *__restrict__ xsum
+template <GgmlType T, int R, int W, int U>
+static __global__ void __launch_bounds__(32 * W) gemv_xq_kernel(DK_GEMV_XQ_PARAMS) {
+    gemv_xq_block<T, R, W, U>(m, n_mats, row_bytes, n_groups, xhi, xlo, xs, xsum);
+}
+template <GgmlType T, int R, int W, int U, int MINB>
+static __global__ void __launch_bounds__(32 * W, MINB) gemv_xq_kernel_minb(DK_GEMV_XQ_PARAMS) {
+    gemv_xq_block<T, R, W, U>(m, n_mats, row_bytes, n_groups, xhi, xlo, xs, xsum);
+}
+#undef DK_GEMV_XQ_PARAMS
+
+template <GgmlType T, int R, int W, int U, int MINB>
+constexpr auto gemv_xq_kernel_ptr() {
+    if constexpr (MINB > 0)
+        return gemv_xq_kernel_minb<T, R, W, U, MINB>;
+    else
+        return gemv_xq_kernel<T, R, W, U>;
+}
+
+namespace {
+using GemvXqFn = void (*)(XqMats, int, size_t, int, const int8_t*, const int8_t*, const float*, const float*);
+constexpr GgmlType kXqTypes[] = {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q4_0,
+                                 GgmlType::Q4_1};
+constexpr int kNumXqTypes = 5;
+
+// One compiled configuration: its kernel per type of kXqTypes (nullptr where not compiled).
+struct GemvXqEntry {
+    GemvXqConfig cfg;
+    GemvXqFn fn[kNumXqTypes];
+};
+
+template <int R, int W, int U, int MB>
+constexpr GemvXqEntry all_types() {
+    return {
+        {R, W, U, MB},
+        {gemv_xq_kernel_ptr<GgmlType::Q4_K, R, W, U, MB>(), gemv_xq_kernel_ptr<GgmlType::Q6_K, R, W, U, MB>(),
+         gemv_xq_kernel_ptr<GgmlType::Q8_0, R, W, U, MB>(), gemv_xq_kernel_ptr<GgmlType::Q4_0, R, W, U, MB>(),
+         gemv_xq_kernel_ptr<GgmlType::Q4_1, R, W, U, MB>()}};
+}
+template <int R, int W, int U, int MB>
+constexpr GemvXqEntry q4k_only() {
+    return {{R, W, U, MB},
+            {gemv_xq_kernel_ptr<GgmlType::Q4_K, R, W, U, MB>(), nullptr, nullptr, nullptr, nullptr}};
+}
+
+// The first two are the production configs (every type); the rest are Q4_K tuning points for bench gpu,
+// all free of spills on sm_90 (registers on sm_90 / nvcc 13 in the comments; U = 2 needs 80-161).
+const GemvXqEntry kEntries[] = {
+    all_types<2, 4, 1, 0>(),  // 62: down, q|k|v, wo
+    all_types<4, 4, 1, 0>(),  // 94: gate|up
+    q4k_only<1, 4, 1, 0>(),   // 40: twice the blocks, a third of the registers
+    q4k_only<2, 2, 1, 0>(),   // 64 threads per row: 2 steps at n_in 4096
+    q4k_only<4, 2, 1, 0>(),   //
+    q4k_only<1, 2, 2, 0>(),   // 80: 64 threads per row, both groups in flight (n_in 4096: one step)
+    q4k_only<2, 2, 2, 0>(),   // 120
+    q4k_only<4, 2, 2, 0>(),   // 161
+    q4k_only<1, 4, 2, 0>(),   // 80: n_in 14336 in 2 steps instead of 4 (at 4096 the second group is idle)
+    q4k_only<2, 4, 2, 0>(),   // 120
+    q4k_only<4, 4, 2, 0>(),   // 161
+    q4k_only<2, 8, 1, 0>(),   // 58: 256 threads, n_in 14336 in 2 steps (at 4096 half the threads idle)
+    q4k_only<1, 8, 2, 0>(),   // 80: 256 threads, n_in 14336 in 1 step
+    q4k_only<2, 8, 2, 0>(),   // 120
+    q4k_only<4, 4, 1, 6>(),   // 80: 6 blocks per SM instead of 5 (7 or 8 spill; R = 2 with 9+ spills too)
+};
+
+int type_index(GgmlType t) {
+    for (int i = 0; i < kNumXqTypes; ++i)
+        if (kXqTypes[i] == t) return i;
+    return -1;
+}
+
+bool same_config(const GemvXqConfig& a, const GemvXqConfig& b) {
+    return a.rows == b.rows && a.warps == b.warps && a.unroll == b.unroll && a.min_blocks == b.min_blocks;
+}
+
+// The kernel of `cfg` for `type`, or nullptr when that pair is not compiled.
+GemvXqFn find_kernel(GgmlType type, const GemvXqConfig& cfg) {
+    const int ti = type_index(type);
+    if (ti < 0) return nullptr;
+    for (const GemvXqEntry& e : kEntries)
+        if (same_config(e.cfg, cfg)) return e.fn[ti];
+    return nullptr;
+}
+
+std::string config_name(const GemvXqConfig& c) {
+    return "rows " + std::to_string(c.rows) + " warps " + std::to_string(c.warps) + " unroll " +
+           std::to_string(c.unroll) + " min_blocks " + std::to_string(c.min_blocks);
+}
+}  // namespace
+
+std::vector<GemvXqConfigInfo> gemv_xq_configs() {
+    std::vector<GemvXqConfigInfo> out;
+    for (const GemvXqEntry& e : kEntries) {
+        bool all = true;
+        for (GemvXqFn f : e.fn) all = all && f != nullptr;
+        out.push_back({e.cfg, all});
+    }
+    return out;
+}
+
 Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
-               cudaStream_t stream, int rows_per_block, bool pdl) {
+               cudaStream_t stream, GemvXqConfig cfg, bool pdl) {
     const char* op = "gemv_xq";
     if (!gemv_xq_supported(type))
         return bad_arg(op, std::string("no integer path for ") + gpu_weight_name(type));
     if (n_mats < 1 || n_mats > 3) return bad_arg(op, "1..3 matrices per launch");
-    if (rows_per_block != 2 && rows_per_block != 4) return bad_arg(op, "rows_per_block must be 2 or 4");
     if (reinterpret_cast<uintptr_t>(xq) % 16) return bad_arg(op, "xq must be 16-byte aligned");
-    const int R = rows_per_block;
+    const GemvXqFn fn = find_kernel(type, cfg);
+    if (!fn) return bad_arg(op, config_name(cfg) + " is not compiled for " + gpu_weight_name(type));
+    const int R = cfg.rows;
     XqMats m{};
     int sets = 0;
     for (int i = 0; i < n_mats; ++i) {
@@ -373,26 +524,32 @@ Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, c
     const auto* base = static_cast<const int8_t*>(xq);
     const auto* xs = reinterpret_cast<const float*>(base + 2 * n_in);
     const float* xsum = xs + n_in / kXBlock;
-    const dim3 grid(sets), block(32 * kGxWarps);
-    cudaError_t e = cudaErrorInvalidValue;
-    switch (type) {
-#define DK_CASE(T)                                                                                         \
-    case GgmlType::T:                                                                                      \
-        e = R == 2 ? launch_kernel(gemv_xq_kernel<GgmlType::T, 2>, grid, block, 0, stream, pdl, m, n_mats, \
-                                   row_bytes, n_groups, base, base + n_in, xs, xsum)                       \
-                   : launch_kernel(gemv_xq_kernel<GgmlType::T, 4>, grid, block, 0, stream, pdl, m, n_mats, \
-                                   row_bytes, n_groups, base, base + n_in, xs, xsum);                      \
-        break;
-        DK_CASE(Q4_K)
-        DK_CASE(Q6_K)
-        DK_CASE(Q8_0)
-        DK_CASE(Q4_0)
-        DK_CASE(Q4_1)
-#undef DK_CASE
-        default:
-            break;
-    }
-    return cuda_status(e, op, "launch");
+    return cuda_status(launch_kernel(fn, dim3(sets), dim3(32 * cfg.warps), 0, stream, pdl, m, n_mats,
+                                     row_bytes, n_groups, base, base + n_in, xs, xsum),
+                       op, "launch");
+}
+
+Result<GemvXqKernelInfo> gemv_xq_kernel_info(GgmlType type, GemvXqConfig cfg) {
+    const GemvXqFn fn = find_kernel(type, cfg);
+    if (!fn)
+        return bad_arg("gemv_xq_kernel_info",
+                       config_name(cfg) + " is not compiled for " + gpu_weight_name(type));
+    cudaFuncAttributes a{};
+    DK_TRY(cuda_status(cudaFuncGetAttributes(&a, fn), "gemv_xq_kernel_info", "attributes"));
+    GemvXqKernelInfo info;
+    info.regs = a.numRegs;
+    info.local_bytes = static_cast<int>(a.localSizeBytes);
+    DK_TRY(
+        cuda_status(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.blocks_per_sm, fn, 32 * cfg.warps, 0),
+                    "gemv_xq_kernel_info", "occupancy"));
+    return info;
+}
+
+Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
+               cudaStream_t stream, int rows_per_block, bool pdl) {
+    if (rows_per_block != 2 && rows_per_block != 4)
+        return bad_arg("gemv_xq", "rows_per_block must be 2 or 4");
+    return gemv_xq(type, mats, n_mats, n_in, xq, stream, GemvXqConfig{rows_per_block, 4, 1, 0}, pdl);
 }
 
 }  // namespace docket::cuda

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "model/ggml_type.h"
 #include "util/status.h"
@@ -40,9 +41,38 @@ struct GemvXqMat {
     bool accumulate = false;
 };
 
+// Shape of one gemv_xq kernel: `rows` rows per block, `warps` warps per block splitting each row's 32-weight
+// groups, `unroll` groups per thread per row loaded before use, `min_blocks` > 0 an occupancy hint (resident
+// blocks per SM the register allocation must allow). Same result for every config; a tuning choice.
+struct GemvXqConfig {
+    int rows = 2;
+    int warps = 4;
+    int unroll = 1;
+    int min_blocks = 0;
+};
+
+struct GemvXqConfigInfo {
+    GemvXqConfig cfg;
+    bool all_types;  // compiled for every gemv_xq_supported type; false: Q4_K only (tuning points)
+};
+
+// The compiled configs; the first two, {2,4,1,0} and {4,4,1,0}, are the production ones (all types).
+std::vector<GemvXqConfigInfo> gemv_xq_configs();
+
+// Resources of cfg's kernel for `type` on the current device (for tuning reports).
+struct GemvXqKernelInfo {
+    int regs = 0;           // registers per thread
+    int local_bytes = 0;    // local memory per thread (spills)
+    int blocks_per_sm = 0;  // resident blocks per SM
+};
+Result<GemvXqKernelInfo> gemv_xq_kernel_info(GgmlType type, GemvXqConfig cfg);
+
 // y_i (+)= W_i . x for 1..3 matrices of the same type and n_in, x given as quantize_x's output.
-// rows_per_block: 2 or 4 rows per 128-thread block (same result; a tuning choice).
+// rows_per_block: 2 or 4 rows per 128-thread block (configs {2,4,1,0} / {4,4,1,0}).
 Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
                cudaStream_t stream, int rows_per_block = 2, bool pdl = false);
+// Same with an explicit config; invalid_argument when `cfg` is not compiled for `type`.
+Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
+               cudaStream_t stream, GemvXqConfig cfg, bool pdl = false);
 
 }  // namespace docket::cuda

@@ -72,6 +72,87 @@ std::vector<float> from_bf16(const std::vector<uint16_t>& h) {
 const GgmlType kTypes[] = {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q4_0,
                            GgmlType::Q4_1, GgmlType::F16,  GgmlType::BF16};
 
+// gemv_xq of 3 fused matrices (301, 64, 17 rows: no multiple of the rows per block; the first accumulates)
+// against twin::gemv_q, x from producer 0 quantize_x, 1 rmsnorm_quantize_x or 2 swiglu_quantize_x, all as
+// dependent launches on a non-blocking stream (as the runtime's streams are: no implicit joins).
+double run_gemv_xq(std::mt19937_64& rng, std::string& why, GgmlType t, int64_t n_in, int producer,
+                   const cuda::GemvXqConfig& cfg) {
+    const int64_t outs[3] = {301, 64, 17};
+    auto x = randn(rng, n_in, producer == 2 ? 3.0f : 1.0f);
+    for (int i = 0; i < 8; ++i) x[rng() % n_in] *= 40.0f;  // a few large entries, as real activations have
+    auto aux = producer == 1 ? randn(rng, n_in, 0.2f, 1.0f) : randn(rng, n_in);
+    std::vector<float> xin(n_in);  // the twin's input vector
+    if (producer == 0) xin = x;
+    if (producer == 1) twin::rmsnorm(x.data(), aux.data(), 1, n_in, 1e-5f, xin.data());
+    if (producer == 2) twin::swiglu(x.data(), aux.data(), n_in, xin.data());
+    auto dx = to_device(x), da = to_device(aux);
+    auto xq = poisoned<uint8_t>(cuda::gemv_xq_bytes(n_in));
+    cudaStream_t st = nullptr;
+    CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), "stream", "create"));
+    struct Guard {
+        cudaStream_t s;
+        ~Guard() { cudaStreamDestroy(s); }
+    } guard{st};
+    std::vector<std::vector<uint8_t>> wq(3);
+    std::vector<std::vector<float>> y0(3);
+    std::vector<cuda::DeviceBuffer> dw(3), dy(3);
+    cuda::GemvXqMat mats[3];
+    for (int i = 0; i < 3; ++i) {
+        wq[i] = quantize_matrix(t, randn(rng, n_in * outs[i], 0.5f), n_in, outs[i]);
+        y0[i] = randn(rng, outs[i]);
+        dw[i] = to_device(wq[i]);
+        dy[i] = i == 0 ? to_device(y0[i]) : poisoned<float>(outs[i]);
+        mats[i] = {dw[i].get(), outs[i], dy[i].as<float>(), i == 0};
+    }
+    const bool pdl = true;
+    if (producer == 0) CHECK_OK(cuda::quantize_x(dx.as<float>(), n_in, xq.get(), st, pdl));
+    if (producer == 1)
+        CHECK_OK(cuda::rmsnorm_quantize_x(dx.as<float>(), da.as<float>(), n_in, 1e-5f, xq.get(), st, pdl));
+    if (producer == 2)
+        CHECK_OK(cuda::swiglu_quantize_x(dx.as<float>(), da.as<float>(), n_in, xq.get(), st, pdl));
+    CHECK_OK(cuda::gemv_xq(t, mats, 3, n_in, xq.get(), st, cfg, pdl));
+    CHECK_OK(cuda::cuda_status(cudaStreamSynchronize(st), "gemv_xq", "sync"));
+    std::vector<float> got, ref;
+    for (int i = 0; i < 3; ++i) {
+        std::vector<float> r = i == 0 ? y0[i] : std::vector<float>(outs[i]);
+        CHECK_OK(twin::gemv_q(t, wq[i].data(), n_in, outs[i], xin.data(), 1, r.data(), i == 0));
+        auto g = to_host<float>(dy[i], outs[i]);
+        got.insert(got.end(), g.begin(), g.end());
+        ref.insert(ref.end(), r.begin(), r.end());
+    }
+    return rel_err(got, ref);
+}
+
+// Every compiled gemv_xq config (the bench's tuning points are Q4_K only) at n_in with 24 groups (fewer than
+// a warp), 72 (a partial step of 64 x 2), 128 (one 128-thread step) and 448 (3.5 steps), and a config that is
+// not compiled for a type must be refused, not launched.
+void add_gemv_xq_config_cases(std::vector<Case>& cases) {
+    bool refusal = false;  // one refusal case is enough
+    for (const cuda::GemvXqConfigInfo& ci : cuda::gemv_xq_configs()) {
+        const cuda::GemvXqConfig c = ci.cfg;
+        for (int64_t n_in : {768, 2304, 4096, 14336})
+            cases.push_back({fmt::format("gemv_xq Q4_K config R{} W{} U{} MB{}, n_in {} (dependent launches)",
+                                         c.rows, c.warps, c.unroll, c.min_blocks, n_in),
+                             1e-3, [c, n_in](std::mt19937_64& rng, std::string& why) {
+                                 return run_gemv_xq(rng, why, GgmlType::Q4_K, n_in, 0, c);
+                             }});
+        if (ci.all_types || refusal) continue;
+        refusal = true;
+        cases.push_back({fmt::format("gemv_xq Q6_K refuses the Q4_K-only config R{} W{} U{} MB{}", c.rows,
+                                     c.warps, c.unroll, c.min_blocks),
+                         0.0, [c](std::mt19937_64&, std::string& why) {
+                             auto dw = poisoned<uint8_t>(ggml_row_size(GgmlType::Q6_K, 256) * 4);
+                             auto dy = poisoned<float>(4), xq = poisoned<uint8_t>(cuda::gemv_xq_bytes(256));
+                             cuda::GemvXqMat m{dw.get(), 4, dy.as<float>(), false};
+                             const Status st =
+                                 cuda::gemv_xq(GgmlType::Q6_K, &m, 1, 256, xq.get(), nullptr, c);
+                             if (st.code() == ErrorCode::invalid_argument) return 0.0;
+                             why = "expected invalid_argument, got: " + st.to_string();
+                             return static_cast<double>(INFINITY);
+                         }});
+    }
+}
+
 void add_weight_cases(std::vector<Case>& cases) {
     for (GgmlType t : kTypes) {
         for (int batch : {1, 3, 8}) {
@@ -144,57 +225,7 @@ void add_weight_cases(std::vector<Case>& cases) {
                                  : producer == 1 ? "rmsnorm_quantize_x"
                                                  : "swiglu_quantize_x"),
                      1e-3, [t, rpb, producer, n_in](std::mt19937_64& rng, std::string& why) {
-                         const int64_t outs[3] = {301, 64, 17};
-                         auto x = randn(rng, n_in, producer == 2 ? 3.0f : 1.0f);
-                         for (int i = 0; i < 8; ++i) x[rng() % n_in] *= 40.0f;
-                         auto aux = producer == 1 ? randn(rng, n_in, 0.2f, 1.0f) : randn(rng, n_in);
-                         std::vector<float> xin(n_in);  // the twin's input vector
-                         if (producer == 0) xin = x;
-                         if (producer == 1) twin::rmsnorm(x.data(), aux.data(), 1, n_in, 1e-5f, xin.data());
-                         if (producer == 2) twin::swiglu(x.data(), aux.data(), n_in, xin.data());
-                         auto dx = to_device(x), da = to_device(aux);
-                         auto xq = poisoned<uint8_t>(cuda::gemv_xq_bytes(n_in));
-                         cudaStream_t st = nullptr;
-                         // Non-blocking, as the runtime's streams are (no implicit joins with the legacy
-                         // stream).
-                         CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking),
-                                                    "stream", "create"));
-                         struct Guard {
-                             cudaStream_t s;
-                             ~Guard() { cudaStreamDestroy(s); }
-                         } guard{st};
-                         std::vector<std::vector<uint8_t>> wq(3);
-                         std::vector<std::vector<float>> y0(3);
-                         std::vector<cuda::DeviceBuffer> dw(3), dy(3);
-                         cuda::GemvXqMat mats[3];
-                         for (int i = 0; i < 3; ++i) {
-                             wq[i] = quantize_matrix(t, randn(rng, n_in * outs[i], 0.5f), n_in, outs[i]);
-                             y0[i] = randn(rng, outs[i]);
-                             dw[i] = to_device(wq[i]);
-                             dy[i] = i == 0 ? to_device(y0[i]) : poisoned<float>(outs[i]);
-                             mats[i] = {dw[i].get(), outs[i], dy[i].as<float>(), i == 0};
-                         }
-                         const bool pdl = true;
-                         if (producer == 0)
-                             CHECK_OK(cuda::quantize_x(dx.as<float>(), n_in, xq.get(), st, pdl));
-                         if (producer == 1)
-                             CHECK_OK(cuda::rmsnorm_quantize_x(dx.as<float>(), da.as<float>(), n_in, 1e-5f,
-                                                               xq.get(), st, pdl));
-                         if (producer == 2)
-                             CHECK_OK(cuda::swiglu_quantize_x(dx.as<float>(), da.as<float>(), n_in, xq.get(),
-                                                              st, pdl));
-                         CHECK_OK(cuda::gemv_xq(t, mats, 3, n_in, xq.get(), st, rpb, pdl));
-                         CHECK_OK(cuda::cuda_status(cudaStreamSynchronize(st), "gemv_xq", "sync"));
-                         std::vector<float> got, ref;
-                         for (int i = 0; i < 3; ++i) {
-                             std::vector<float> r = i == 0 ? y0[i] : std::vector<float>(outs[i]);
-                             CHECK_OK(twin::gemv_q(t, wq[i].data(), n_in, outs[i], xin.data(), 1, r.data(),
-                                                   i == 0));
-                             auto g = to_host<float>(dy[i], outs[i]);
-                             got.insert(got.end(), g.begin(), g.end());
-                             ref.insert(ref.end(), r.begin(), r.end());
-                         }
-                         return rel_err(got, ref);
+                         return run_gemv_xq(rng, why, t, n_in, producer, cuda::GemvXqConfig{rpb, 4, 1, 0});
                      }});
             }
         }
@@ -609,6 +640,7 @@ const std::vector<Case>& all_cases() {
     static const std::vector<Case> cases = [] {
         std::vector<Case> c;
         add_weight_cases(c);
+        add_gemv_xq_config_cases(c);
         add_elementwise_cases(c);
         add_attention_cases(c);
         add_decode_cases(c);
