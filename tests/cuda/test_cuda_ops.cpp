@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <numeric>
 
@@ -557,6 +558,51 @@ void add_decode_cases(std::vector<Case>& cases) {
                                  PagedFixture p{f, 64, kv, hd, {1, 65, 130, 64 * 48 + 17}};
                                  return run_decode(rng, why, {p}, heads, 1, 3000, 0);
                              }});
+    // The combine kernel's by-product for the next GEMV (xq_out, dependent launches) must be exactly
+    // quantize_x of its f32 output: same codes and scales; block sums (added in another order) to 1e-6.
+    cases.push_back({"decode_attention xq_out == quantize_x(out), dependent launches (int4 + f16)", 1e-6,
+                     [](std::mt19937_64& rng, std::string& why) {
+                         const int hd = 128, heads = 32, kv = 8;
+                         PagedFixture snap{F::int4, 64, kv, hd, {64 * 40}}, live{F::f16, 64, kv, hd, {37}};
+                         snap.build(rng, 0);
+                         live.build(rng, 64 * 40);
+                         auto inv = twin::rope_inv_freq(500000.0f, hd);
+                         auto q = randn(rng, heads * hd);
+                         auto dinv = to_device(inv), dq = to_device(q);
+                         auto ds = snap.upload(), dl = live.upload();
+                         cudaStream_t st = nullptr;
+                         CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking),
+                                                    "stream", "create"));
+                         struct Guard {
+                             cudaStream_t s;
+                             ~Guard() { cudaStreamDestroy(s); }
+                         } guard{st};
+                         cuda::DecodeAttnShape s;
+                         s.batch = 1, s.n_heads = heads, s.head_dim = hd, s.scale = 0.088f, s.n_splits = 16;
+                         s.max_pages = 40, s.inv_freq = dinv.as<float>(), s.pdl = true;
+                         const int64_t n = heads * hd;
+                         auto xq = poisoned<uint8_t>(cuda::gemv_xq_bytes(n));
+                         auto xq_ref = poisoned<uint8_t>(cuda::gemv_xq_bytes(n));
+                         s.xq_out = xq.get();
+                         auto ws = poisoned<float>(cuda::decode_attention_workspace(s, 2));
+                         auto dout = poisoned<float>(n);
+                         cuda::PagedKv src[2] = {snap.device(ds), live.device(dl)};
+                         CHECK_OK(cuda::decode_attention(dq.as<float>(), src, 2, s, ws.as<float>(),
+                                                         dout.as<float>(), st));
+                         CHECK_OK(cuda::quantize_x(dout.as<float>(), n, xq_ref.get(), st, true));
+                         CHECK_OK(cuda::cuda_status(cudaStreamSynchronize(st), "decode_attention", "sync"));
+                         const auto a = to_host<uint8_t>(xq, cuda::gemv_xq_bytes(n));
+                         const auto b = to_host<uint8_t>(xq_ref, cuda::gemv_xq_bytes(n));
+                         const size_t codes = 2 * n + 4 * (n / 16);  // hi, lo, scales: exact
+                         if (!std::equal(a.begin(), a.begin() + codes, b.begin())) {
+                             why = "codes or scales differ from quantize_x";
+                             return static_cast<double>(INFINITY);
+                         }
+                         std::vector<float> sa(n / 16), sb(n / 16);
+                         std::memcpy(sa.data(), a.data() + codes, sa.size() * 4);
+                         std::memcpy(sb.data(), b.data() + codes, sb.size() * 4);
+                         return rel_err(sa, sb);
+                     }});
     // Batch-vs-single: each sequence alone must give what it gets inside the batch.
     cases.push_back({"decode_attention batch of 3 == each sequence alone (int4)", 1e-5,
                      [](std::mt19937_64& rng, std::string& why) {
