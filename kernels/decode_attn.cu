@@ -382,7 +382,7 @@ static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnS
             return cuda_status(
                 launch_kernel(decode_attn_warp_kernel<F, HD>, grid, dim3(DwSmem<F, HD>::threads),
                               DwSmem<F, HD>::bytes, stream, s.pdl, q, kv, s.n_heads, G, s.inv_freq,
-                              scale_log2, n_splits, split_base, total_splits, ws),
+                              scale_log2, n_splits, split_base, total_splits, ws, s.prefetch_next),
                 "decode_attention (warp per chunk)", "launch");
         }
     }

@@ -26,6 +26,9 @@ struct DecodeAttnShape {
     // their first chunk and build the rotation table before waiting on the previous kernel, so those
     // pages and their page tables must not be written by the kernels just before (snapshots are not).
     bool pdl = false;
+    // Warp kernel with a one-chunk ring (int4/int2 at head_dim 128): start each warp's next chunk toward L2
+    // while it computes the current one.
+    bool prefetch_next = true;
     // batch 1 only: the combine kernel also writes `out` in gemv_xq's activation format here
     // (gemv_xq_bytes(n_heads * head_dim) bytes), saving a quantize_x launch.
     void* xq_out = nullptr;

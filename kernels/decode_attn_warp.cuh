@@ -144,7 +144,7 @@ template <KvFormat F, int HD>
 static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     decode_attn_warp_kernel(const float* __restrict__ q, PagedKv kv, int n_heads, int G,
                             const float* __restrict__ inv_freq, float scale_log2, int n_splits,
-                            int split_base, int total_splits, float* __restrict__ ws) {
+                            int split_base, int total_splits, float* __restrict__ ws, bool prefetch_next) {
     static_assert(F != KvFormat::f16, "f16 stages do not fit; f16 uses decode_attn_mma_kernel");
     using L = DaSmem<F, HD>;
     using S = DwSmem<F, HD>;
@@ -234,6 +234,10 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
             dw_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + W * (j + NS - 1),
                             stw + (NS == 1 ? 0 : ((j + NS - 1) % NS) * L::stage), lane);
         cp_async_commit();
+        // One stage: chunk j + 1 cannot be staged before chunk j is consumed, so it is at least started
+        // toward L2 now, and its copy next iteration waits on L2 rather than DRAM.
+        if (NS == 1 && j + 1 < nw)
+            dw_prefetch<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + W * (j + 1), lane);
         const int p = p_begin + ci / cpp, a = ci % cpp;
         const int in_page = (p == n_pages - 1) ? last_len : T;
         const int len = max(0, min(C, in_page - a * C));

@@ -440,24 +440,20 @@ constexpr GemvXqEntry q4k_only() {
             {gemv_xq_kernel_ptr<GgmlType::Q4_K, R, W, U, MB>(), nullptr, nullptr, nullptr, nullptr}};
 }
 
-// The first two are the production configs (every type); the rest are Q4_K tuning points for bench gpu,
-// all free of spills on sm_90 (registers on sm_90 / nvcc 13 in the comments; U = 2 needs 80-161).
+// The first four are compiled for every type (the decode path's choices, picked by the sweep in bench gpu on
+// the H100, 2026-11-22: RESULTS.md); the rest are Q4_K tuning points for that sweep, all free of spills on
+// sm_90 (registers on sm_90 / nvcc 13 in the comments). Dropped after that sweep as slower everywhere: R 2-4
+// with 2 groups in flight per thread (U = 2: 120-161 registers), 8 warps with U = 2.
 const GemvXqEntry kEntries[] = {
-    all_types<2, 4, 1, 0>(),  // 62: down, q|k|v, wo
-    all_types<4, 4, 1, 0>(),  // 94: gate|up
+    all_types<2, 4, 1, 0>(),  // 62: q|k|v, wo
+    all_types<2, 2, 1, 0>(),  // 62: gate|up (0.56 of HBM vs 0.50 for 4 rows x 4 warps)
+    all_types<2, 8, 1, 0>(),  // 58: down (0.38 vs 0.35 for 2 rows x 4 warps)
+    all_types<4, 4, 1, 0>(),  // 94: the previous gate|up choice
     q4k_only<1, 4, 1, 0>(),   // 40: twice the blocks, a third of the registers
-    q4k_only<2, 2, 1, 0>(),   // 64 threads per row: 2 steps at n_in 4096
-    q4k_only<4, 2, 1, 0>(),   //
+    q4k_only<4, 2, 1, 0>(),   // 94
     q4k_only<1, 2, 2, 0>(),   // 80: 64 threads per row, both groups in flight (n_in 4096: one step)
-    q4k_only<2, 2, 2, 0>(),   // 120
-    q4k_only<4, 2, 2, 0>(),   // 161
-    q4k_only<1, 4, 2, 0>(),   // 80: n_in 14336 in 2 steps instead of 4 (at 4096 the second group is idle)
-    q4k_only<2, 4, 2, 0>(),   // 120
-    q4k_only<4, 4, 2, 0>(),   // 161
-    q4k_only<2, 8, 1, 0>(),   // 58: 256 threads, n_in 14336 in 2 steps (at 4096 half the threads idle)
-    q4k_only<1, 8, 2, 0>(),   // 80: 256 threads, n_in 14336 in 1 step
-    q4k_only<2, 8, 2, 0>(),   // 120
-    q4k_only<4, 4, 1, 6>(),   // 80: 6 blocks per SM instead of 5 (7 or 8 spill; R = 2 with 9+ spills too)
+    q4k_only<1, 4, 2, 0>(),   // 80: n_in 14336 in 2 steps instead of 4
+    q4k_only<4, 4, 1, 6>(),   // 80: 6 blocks per SM instead of 5
 };
 
 int type_index(GgmlType t) {
@@ -484,6 +480,15 @@ std::string config_name(const GemvXqConfig& c) {
            std::to_string(c.unroll) + " min_blocks " + std::to_string(c.min_blocks);
 }
 }  // namespace
+
+GemvXqConfig gemv_xq_decode_config(int n_mats, int64_t n_in) {
+    // 2 rows per block throughout; 2 warps for gate|up (0.56 of HBM), 8 for the long rows of down (0.38),
+    // 4 for q|k|v and wo.
+    GemvXqConfig c;
+    c.rows = 2;
+    c.warps = n_mats == 2 ? 2 : n_in >= 8192 ? 8 : 4;
+    return c;
+}
 
 std::vector<GemvXqConfigInfo> gemv_xq_configs() {
     std::vector<GemvXqConfigInfo> out;

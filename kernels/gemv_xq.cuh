@@ -56,7 +56,11 @@ struct GemvXqConfigInfo {
     bool all_types;  // compiled for every gemv_xq_supported type; false: Q4_K only (tuning points)
 };
 
-// The compiled configs; the first two, {2,4,1,0} and {4,4,1,0}, are the production ones (all types).
+// The config the decode path uses for n_mats fused matrices of n_in inputs: per shape, the fastest of the
+// H100 sweep (bench gpu; tests/bench/RESULTS.md). Compiled for every type.
+GemvXqConfig gemv_xq_decode_config(int n_mats, int64_t n_in);
+
+// The compiled configs; all_types marks those compiled for every type (the decode path uses them).
 std::vector<GemvXqConfigInfo> gemv_xq_configs();
 
 // Resources of cfg's kernel for `type` on the current device (for tuning reports).

@@ -28,7 +28,8 @@ constexpr const char* kUsage =
     "usage: docket-cli bench gpu --model FILE.gguf [--chunks 512,4096,16384] [--contexts "
     "0,8192,32768,131072]\n"
     "                            [--formats f16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n"
-    "                            [--compare]   (decode also without dependent launches)\n";
+    "                            [--compare]   (decode also without dependent launches, with them for\n"
+    "                                           attention too, without the next-chunk prefetch)\n";
 
 std::vector<long long> parse_list(const std::string& s) {
     std::vector<long long> v;
@@ -107,7 +108,7 @@ int run_cuda(const Args& args, const std::string& model_path) {
     *dst = DeviceBuffer();
     // GEMV alone, Q4_K at the 8B shapes (random codes and scales), fresh matrices per rep so L2 holds none:
     // the f32 kernel, then every compiled config of the integer kernel (dp4a; fused matrices in one launch;
-    // gemv_xq_configs(), the first two the production ones), then the fastest config per shape.
+    // gemv_xq_configs(); "production" marks gemv_xq_decode_config's choice), then the fastest per shape.
     {
         struct Shape {
             const char* name;
@@ -171,8 +172,9 @@ int run_cuda(const Args& args, const std::string& model_path) {
                 if (!ms) return fail("bench gpu", ms.status().to_string());
                 auto info = gemv_xq_kernel_info(GgmlType::Q4_K, c);
                 if (!info) return fail("bench gpu", info.status().to_string());
-                // Production choice: 4 rows for gate|up, 2 for the rest (cuda_model.cpp).
-                const bool prod = configs[k].all_types && c.rows == (sh.mats == 2 ? 4 : 2);
+                const GemvXqConfig d = gemv_xq_decode_config(sh.mats, sh.n_in);  // the decode path's
+                const bool prod = c.rows == d.rows && c.warps == d.warps && c.unroll == d.unroll &&
+                                  c.min_blocks == d.min_blocks;
                 std::printf(
                     "gemv   %-24s int8 R%d W%d U%d MB%-2d %3d regs %2d blk/SM%s: %7.1f us = %5.0f GB/s = "
                     "%4.2f "
@@ -247,18 +249,25 @@ int run_cuda(const Args& args, const std::string& model_path) {
     // their gain shows in one run.
     struct Variant {
         const char* name;
-        bool pdl;
+        bool pdl, attn_pdl, attn_prefetch;
     };
-    std::vector<Variant> variants = {{"", true}};
-    if (args.has("--compare")) variants.push_back({"no-pdl", false});
+    std::vector<Variant> variants = {{"", true, false, true}};
+    if (args.has("--compare"))
+        variants.insert(variants.end(), {{"no-pdl", false, false, true},
+                                         {"attn-pdl", true, true, true},
+                                         {"no-next-prefetch", true, false, false}});
     for (long long ctx_tokens : contexts) {
         for (KvFormat f : formats) {
             for (const Variant& var : variants) {
                 if (ctx_tokens == 0 && f != formats.front()) continue;
+                if (ctx_tokens == 0 && (!var.attn_pdl || !var.attn_prefetch))
+                    continue;  // no attention to speak of
                 CudaModelOptions o;
                 o.max_chunk = 64;
                 o.capacity = 1024;
                 o.use_pdl = var.pdl;
+                o.attn_pdl = var.attn_pdl;
+                o.attn_prefetch = var.attn_prefetch;
                 size_t free0 = 0, total = 0;
                 cudaMemGetInfo(&free0, &total);
                 auto gm = CudaModel::create(model, ctx, o);
@@ -287,13 +296,13 @@ int run_cuda(const Args& args, const std::string& model_path) {
                 const double bytes = weights + kv_bytes_tok * (ctx_tokens + 3 + steps / 2);
                 const double bw = bytes * tok_s / 1e9;
                 std::printf(
-                    "decode ctx %6lld %-4s %-6s %9.1f tok/s   %6.2f ms/tok  reads %5.2f GB/tok = %6.0f GB/s "
+                    "decode ctx %6lld %-4s %-16s %9.1f tok/s   %6.2f ms/tok  reads %5.2f GB/tok = %6.0f GB/s "
                     "= %4.2f "
                     "of HBM"
                     "   GPU memory %.2f GB\n",
                     ctx_tokens, ctx_tokens ? fmt_name(f) : "-", var.name, tok_s, 1e3 / tok_s, bytes / 1e9, bw,
                     bw / hbm, (free0 - free1) / 1e9);
-                if (ctx_tokens > 0 && var.pdl) {
+                if (ctx_tokens > 0 && &var == &variants.front()) {
                     for (int impl : {0, 2, 1}) {
                         uint64_t kb = 0;
                         auto ams = time_ms(ctx, 2, 20, [&]() -> Status {

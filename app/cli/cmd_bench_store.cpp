@@ -200,7 +200,9 @@ int run(const std::vector<std::string>& argv) {
             "min(4, cores);\n"
             "  0: on the io_uring thread). --extent: raw page bytes per extent the store writes (default "
             "1M).\n"
-            "  --raw-block: request size of the raw pass (default 1M).\n"
+            "  --raw-block: request size of the raw pass (default 1M). --scratch-first: write the scratch "
+            "file\n"
+            "  before the store instead of after it (a virtual disk's host may cache recent writes).\n"
             "  --no-direct: buffered I/O for the store and the scratch file, both read once before timing, "
             "so the\n"
             "  passes run from the page cache: a measure of the CPU side of the read path, NOT of the "
@@ -209,7 +211,7 @@ int run(const std::vector<std::string>& argv) {
     }
     if (auto bad = args.unknown({"--size", "--dir", "--codec", "--shape", "--tokens", "--qd", "--batch",
                                  "--pread", "--no-direct", "--keep", "--passes", "--check-threads",
-                                 "--extent", "--raw-block", "--help"});
+                                 "--extent", "--raw-block", "--scratch-first", "--help"});
         !bad.empty())
         return fail("bench store", "unknown option " + bad[0]);
     const uint64_t size = parse_size(args.get("--size", "2G"));
@@ -282,6 +284,16 @@ int run(const std::vector<std::string>& argv) {
     const size_t pb = kv_page::page_bytes(codec, shape.n_kv_heads, shape.head_dim);
     auto sets = make_page_sets(codec, shape, tokens, 4);
 
+    // The order of the two writes can matter on a virtual disk whose host caches recent writes: by default
+    // the scratch file is written after the store (the raw pass reads the fresher data); --scratch-first
+    // swaps that (sized with one snapshot of margin, and the raw pass reads as many bytes as the store
+    // holds).
+    const bool scratch_first = args.has("--scratch-first");
+    if (scratch_first) {
+        const uint64_t margin = static_cast<uint64_t>(shape.n_layers) * n_pages * pb * 2 + (64u << 20);
+        if (Status s = write_scratch(scratch, (size + margin + 4095) / 4096 * 4096, direct); !s)
+            return bail(s);
+    }
     // Write.
     std::vector<store::SnapshotInfo> snaps;
     uint64_t written = 0, raw_bytes = 0, n_extents = 0;
@@ -330,7 +342,10 @@ int run(const std::vector<std::string>& argv) {
     std::printf("reads: store %llu extents of %.0f KiB on average, raw %u KiB requests; %s\n",
                 (unsigned long long)n_extents, n_extents ? written / 1024.0 / n_extents : 0.0,
                 unsigned(raw_block >> 10), device_limits(dir).c_str());
-    if (Status s = write_scratch(scratch, written, direct); !s) return bail(s);
+    if (!scratch_first)
+        if (Status s = write_scratch(scratch, written, direct); !s) return bail(s);
+    std::printf("order: %s\n", scratch_first ? "scratch file written before the store (--scratch-first)"
+                                             : "store written before the scratch file");
 
     // Page buffers, allocated and touched once: a host cache has its slots before it loads anything.
     const size_t snap_bytes = static_cast<size_t>(shape.n_layers) * n_pages * pb;

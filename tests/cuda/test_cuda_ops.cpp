@@ -212,21 +212,24 @@ void add_weight_cases(std::vector<Case>& cases) {
                      return rel_err(got, ref);
                  }});
         }
-        for (int rpb : {2, 4}) {
+        for (const cuda::GemvXqConfigInfo& ci : cuda::gemv_xq_configs()) {
             if (!cuda::gemv_xq_supported(t)) break;
+            if (!ci.all_types) continue;  // the Q4_K-only tuning configs have their own cases
+            const cuda::GemvXqConfig cfg = ci.cfg;
             // Input formed by each producer kernel (plain quantize, rmsnorm+quantize, swiglu+quantize), n_in
             // with whole, partial and sub-warp group counts; launched as dependent launches on a stream.
             for (int producer : {0, 1, 2}) {
                 const bool kq = t == GgmlType::Q4_K || t == GgmlType::Q6_K;  // 256-element super-blocks
                 const int64_t n_in = producer == 0 ? 2048 : producer == 1 ? (kq ? 768 : 576) : 14336;
                 cases.push_back(
-                    {fmt::format("gemv_xq {} {} rows per block, n_in {}, x from {} (dependent launches)",
-                                 ggml_type_name(t), rpb, n_in,
-                                 producer == 0   ? "quantize_x"
-                                 : producer == 1 ? "rmsnorm_quantize_x"
-                                                 : "swiglu_quantize_x"),
-                     1e-3, [t, rpb, producer, n_in](std::mt19937_64& rng, std::string& why) {
-                         return run_gemv_xq(rng, why, t, n_in, producer, cuda::GemvXqConfig{rpb, 4, 1, 0});
+                    {fmt::format(
+                         "gemv_xq {} {} rows x {} warps per block, n_in {}, x from {} (dependent launches)",
+                         ggml_type_name(t), cfg.rows, cfg.warps, n_in,
+                         producer == 0   ? "quantize_x"
+                         : producer == 1 ? "rmsnorm_quantize_x"
+                                         : "swiglu_quantize_x"),
+                     1e-3, [t, cfg, producer, n_in](std::mt19937_64& rng, std::string& why) {
+                         return run_gemv_xq(rng, why, t, n_in, producer, cfg);
                      }});
             }
         }
