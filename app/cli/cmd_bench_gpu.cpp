@@ -260,8 +260,8 @@ int run_cuda(const Args& args, const std::string& model_path) {
         for (KvFormat f : formats) {
             for (const Variant& var : variants) {
                 if (ctx_tokens == 0 && f != formats.front()) continue;
-                if (ctx_tokens == 0 && (!var.attn_pdl || !var.attn_prefetch))
-                    continue;  // no attention to speak of
+                // At context 0 there is no attention to speak of: only the default and no-pdl variants.
+                if (ctx_tokens == 0 && (var.attn_pdl || !var.attn_prefetch)) continue;
                 CudaModelOptions o;
                 o.max_chunk = 64;
                 o.capacity = 1024;
