@@ -487,13 +487,21 @@ Status decode_attention(const float* q, const PagedKv* sources, int n_sources, c
     if (decode_attention_workspace(s, n_sources) <
         static_cast<size_t>(s.batch) * s.n_heads * total * (s.head_dim + 2))
         return bad_arg(op, "n_splits exceeds what decode_attention_workspace sized");
+    const bool par = s.side && s.fork && s.join && n_sources > 1;
+    if (par) {
+        DK_TRY(cuda_status(cudaEventRecord(s.fork, stream), op, "record fork"));
+        DK_TRY(cuda_status(cudaStreamWaitEvent(s.side, s.fork, 0), op, "side waits"));
+    }
     for (int i = 0; i < n_sources; ++i) {
+        cudaStream_t st = par && i > 0 ? s.side : stream;
         if (s.head_dim == 64)
-            DK_TRY(
-                launch_decode_fmt<64>(q, sources[i], s, G, n_splits, i * n_splits, total, workspace, stream));
+            DK_TRY(launch_decode_fmt<64>(q, sources[i], s, G, n_splits, i * n_splits, total, workspace, st));
         else
-            DK_TRY(launch_decode_fmt<128>(q, sources[i], s, G, n_splits, i * n_splits, total, workspace,
-                                          stream));
+            DK_TRY(launch_decode_fmt<128>(q, sources[i], s, G, n_splits, i * n_splits, total, workspace, st));
+    }
+    if (par) {
+        DK_TRY(cuda_status(cudaEventRecord(s.join, s.side), op, "record join"));
+        DK_TRY(cuda_status(cudaStreamWaitEvent(stream, s.join, 0), op, "wait join"));
     }
     int8_t *xhi = nullptr, *xlo = nullptr;
     float *xs = nullptr, *xsum = nullptr;

@@ -29,6 +29,12 @@ struct DecodeAttnShape {
     // Warp kernel with a one-chunk ring (int4/int2 at head_dim 128): start each warp's next chunk toward L2
     // while it computes the current one.
     bool prefetch_next = true;
+    // With `side` (and both events, created with cudaEventDisableTiming) and more than one source, the
+    // sources after the first run on `side` beside the first one (a fork/join through the events; also
+    // under stream capture): the short live tail then hides behind the snapshot pages' kernel, whose
+    // one-block-per-SM wave leaves a few SMs free.
+    cudaStream_t side = nullptr;
+    cudaEvent_t fork = nullptr, join = nullptr;
     // batch 1 only: the combine kernel also writes `out` in gemv_xq's activation format here
     // (gemv_xq_bytes(n_heads * head_dim) bytes), saving a quantize_x launch.
     void* xq_out = nullptr;

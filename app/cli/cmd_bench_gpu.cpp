@@ -29,7 +29,8 @@ constexpr const char* kUsage =
     "0,8192,32768,131072]\n"
     "                            [--formats f16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n"
     "                            [--compare]   (decode also without dependent launches, with them for\n"
-    "                                           attention too, without the next-chunk prefetch)\n";
+    "                                           attention too, without the next-chunk prefetch, with the\n"
+    "                                           live tail's attention on the main stream)\n";
 
 std::vector<long long> parse_list(const std::string& s) {
     std::vector<long long> v;
@@ -117,7 +118,8 @@ int run_cuda(const Args& args, const std::string& model_path) {
         };
         const Shape shapes[] = {{"down 14336->4096", 14336, 4096, 1},
                                 {"gate|up 4096->2x14336", 4096, 14336, 2},
-                                {"q|k|v 4096->4096+2x1024", 4096, 2048, 3}};
+                                {"q|k|v 4096->4096+2x1024", 4096, 2048, 3},
+                                {"wo 4096->4096", 4096, 4096, 1}};
         const int64_t max_in = 14336;
         auto xf = DeviceBuffer::alloc(max_in * 4, "x"), xq = DeviceBuffer::alloc(gemv_xq_bytes(max_in), "xq"),
              yb = DeviceBuffer::alloc(3 * 14336 * 4, "y");
@@ -249,25 +251,27 @@ int run_cuda(const Args& args, const std::string& model_path) {
     // their gain shows in one run.
     struct Variant {
         const char* name;
-        bool pdl, attn_pdl, attn_prefetch;
+        bool pdl, attn_pdl, attn_prefetch, side;
     };
-    std::vector<Variant> variants = {{"", true, false, true}};
+    std::vector<Variant> variants = {{"", true, false, true, true}};
     if (args.has("--compare"))
-        variants.insert(variants.end(), {{"no-pdl", false, false, true},
-                                         {"attn-pdl", true, true, true},
-                                         {"no-next-prefetch", true, false, false}});
+        variants.insert(variants.end(), {{"no-pdl", false, false, true, true},
+                                         {"attn-pdl", true, true, true, true},
+                                         {"no-next-prefetch", true, false, false, true},
+                                         {"no-side-stream", true, false, true, false}});
     for (long long ctx_tokens : contexts) {
         for (KvFormat f : formats) {
             for (const Variant& var : variants) {
                 if (ctx_tokens == 0 && f != formats.front()) continue;
                 // At context 0 there is no attention to speak of: only the default and no-pdl variants.
-                if (ctx_tokens == 0 && (var.attn_pdl || !var.attn_prefetch)) continue;
+                if (ctx_tokens == 0 && (var.attn_pdl || !var.attn_prefetch || !var.side)) continue;
                 CudaModelOptions o;
                 o.max_chunk = 64;
                 o.capacity = 1024;
                 o.use_pdl = var.pdl;
                 o.attn_pdl = var.attn_pdl;
                 o.attn_prefetch = var.attn_prefetch;
+                o.attn_side_stream = var.side;
                 size_t free0 = 0, total = 0;
                 cudaMemGetInfo(&free0, &total);
                 auto gm = CudaModel::create(model, ctx, o);

@@ -606,6 +606,49 @@ void add_decode_cases(std::vector<Case>& cases) {
                          std::memcpy(sb.data(), b.data() + codes, sb.size() * 4);
                          return rel_err(sa, sb);
                      }});
+    // The fork/join variant (second source on a side stream) must give exactly the one-stream result.
+    cases.push_back(
+        {"decode_attention live tail on a side stream == one stream (int4 + f16, bitwise)", 0.0,
+         [](std::mt19937_64& rng, std::string& why) {
+             const int hd = 128, heads = 32, kv = 8;
+             PagedFixture snap{F::int4, 64, kv, hd, {64 * 40}}, live{F::f16, 64, kv, hd, {37}};
+             snap.build(rng, 0);
+             live.build(rng, 64 * 40);
+             auto inv = twin::rope_inv_freq(500000.0f, hd);
+             auto q = randn(rng, heads * hd);
+             auto dinv = to_device(inv), dq = to_device(q);
+             auto ds = snap.upload(), dl = live.upload();
+             cudaStream_t st = nullptr, side = nullptr;
+             cudaEvent_t fork = nullptr, join = nullptr;
+             CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), "stream",
+                                        "create"));
+             CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking), "stream",
+                                        "create"));
+             CHECK_OK(cuda::cuda_status(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming), "event",
+                                        "create"));
+             CHECK_OK(cuda::cuda_status(cudaEventCreateWithFlags(&join, cudaEventDisableTiming), "event",
+                                        "create"));
+             struct Guard {
+                 cudaStream_t a, b;
+                 cudaEvent_t c, d;
+                 ~Guard() {
+                     cudaStreamDestroy(a), cudaStreamDestroy(b);
+                     cudaEventDestroy(c), cudaEventDestroy(d);
+                 }
+             } guard{st, side, fork, join};
+             cuda::DecodeAttnShape s;
+             s.batch = 1, s.n_heads = heads, s.head_dim = hd, s.scale = 0.088f, s.n_splits = 16;
+             s.max_pages = 40, s.inv_freq = dinv.as<float>();
+             const int64_t n = heads * hd;
+             auto ws = poisoned<float>(cuda::decode_attention_workspace(s, 2));
+             auto one = poisoned<float>(n), two = poisoned<float>(n);
+             cuda::PagedKv src[2] = {snap.device(ds), live.device(dl)};
+             CHECK_OK(cuda::decode_attention(dq.as<float>(), src, 2, s, ws.as<float>(), one.as<float>(), st));
+             s.side = side, s.fork = fork, s.join = join;
+             CHECK_OK(cuda::decode_attention(dq.as<float>(), src, 2, s, ws.as<float>(), two.as<float>(), st));
+             CHECK_OK(cuda::cuda_status(cudaStreamSynchronize(st), "decode_attention", "sync"));
+             return rel_err(to_host<float>(two, n), to_host<float>(one, n));
+         }});
     // Batch-vs-single: each sequence alone must give what it gets inside the batch.
     cases.push_back({"decode_attention batch of 3 == each sequence alone (int4)", 1e-5,
                      [](std::mt19937_64& rng, std::string& why) {

@@ -43,6 +43,9 @@ bool gpu_matrix_type(GgmlType t) {
 CudaModel::~CudaModel() {
     if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
     if (graph_) cudaGraphDestroy(graph_);
+    if (ev_fork_) cudaEventDestroy(ev_fork_);
+    if (ev_join_) cudaEventDestroy(ev_join_);
+    if (side_) cudaStreamDestroy(side_);
 }
 
 uint64_t CudaModel::device_bytes() const {
@@ -81,6 +84,10 @@ Result<std::unique_ptr<CudaModel>> CudaModel::create(const Model& model, CudaCon
     m->inv_freq_ = inv.as<float>();
     m->owned_.push_back(std::move(inv));
     DK_TRY(m->alloc_scratch());
+    // Side stream for the live-tail attention beside the snapshot pages' kernel (decode_attention's fork).
+    DK_TRY(cuda_error(cudaStreamCreateWithFlags(&m->side_, cudaStreamNonBlocking), "side stream"));
+    DK_TRY(cuda_error(cudaEventCreateWithFlags(&m->ev_fork_, cudaEventDisableTiming), "fork event"));
+    DK_TRY(cuda_error(cudaEventCreateWithFlags(&m->ev_join_, cudaEventDisableTiming), "join event"));
     return m;
 }
 
@@ -386,6 +393,7 @@ Status CudaModel::decode_body() {
     sh.scale = 1.0f / std::sqrt(static_cast<float>(hd)), sh.n_splits = n_splits_;
     sh.pdl = pdl_ && opt_.attn_pdl;
     sh.prefetch_next = opt_.attn_prefetch;
+    if (opt_.attn_side_stream) sh.side = side_, sh.fork = ev_fork_, sh.join = ev_join_;
     for (int l = 0; l < cfg_.n_layer; ++l) {
         const Layer& L = layers_[l];
         PagedKv src[2];

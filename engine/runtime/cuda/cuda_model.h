@@ -30,7 +30,8 @@ struct CudaModelOptions {
     bool use_pdl = true;
     // The attention kernels as dependent launches too: measured 2% slower at 32k int4 (H100), so off.
     bool attn_pdl = false;
-    bool attn_prefetch = true;  // DecodeAttnShape::prefetch_next
+    bool attn_prefetch = true;     // DecodeAttnShape::prefetch_next
+    bool attn_side_stream = true;  // live-tail attention beside the snapshot's (DecodeAttnShape::side)
 };
 
 class CudaModel {
@@ -134,6 +135,8 @@ private:
     int n_splits_ = 1;
     size_t ws_floats_ = 0;
 
+    cudaStream_t side_ = nullptr;
+    cudaEvent_t ev_fork_ = nullptr, ev_join_ = nullptr;
     cudaGraph_t graph_ = nullptr;
     cudaGraphExec_t graph_exec_ = nullptr;
     bool graph_has_snap_ = false;
