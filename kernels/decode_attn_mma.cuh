@@ -14,32 +14,48 @@
 // f16 operands: keys/values/probabilities carry a relative rounding of ~2^-12, which the CPU-twin bound
 // (1e-3 on the output) absorbs; accumulation is f32.
 
+// Where chunk ci of a split lives: page p_begin + ci / cpp, slice a = ci % cpp of C tokens. kc: the head's K
+// codes for all T tokens ([dim][token]); vc: the slice's V codes; ks / vs: the head's K scales and the
+// slice's V scales (quantized formats).
+struct DaChunk {
+    const uint8_t *kc, *vc, *ks, *vs;
+    int a;
+};
+template <KvFormat F, int HD>
+__device__ __forceinline__ DaChunk da_chunk(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
+                                            int ci) {
+    constexpr int N = DaSmem<F, HD>::N;
+    const int T = kv.page_tokens;
+    const int p = p_begin + ci / cpp, a = ci % cpp;
+    const uint8_t* page = kv.pool + static_cast<size_t>(kv.indices[pg0 + p]) * kv.page_bytes;
+    const KvPageLayout lay = kv_page_layout(F, T, kv.n_kv_heads, HD);
+    const size_t head_codes = static_cast<size_t>(T) * HD * N / 8;
+    return {page + lay.k_codes + kvh * head_codes,
+            page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8,
+            page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4,
+            page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, a};
+}
+
 template <KvFormat F, int HD>
 __device__ __forceinline__ void da_issue(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
                                          int ci, uint8_t* st) {
     using L = DaSmem<F, HD>;
     constexpr int N = L::N;
     const int T = kv.page_tokens;
-    const int p = p_begin + ci / cpp, a = ci % cpp;
-    const uint8_t* page = kv.pool + static_cast<size_t>(kv.indices[pg0 + p]) * kv.page_bytes;
-    const KvPageLayout lay = kv_page_layout(F, T, kv.n_kv_heads, HD);
-    const size_t head_codes = static_cast<size_t>(T) * HD * N / 8;
-    const uint8_t* kc = page + lay.k_codes + kvh * head_codes;
-    const uint8_t* vc = page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8;
+    const DaChunk ch = da_chunk<F, HD>(kv, kvh, pg0, p_begin, cpp, C, ci);
     if (F == KvFormat::f16 || C == T) {
-        copy_async(st, kc + static_cast<size_t>(a) * C * HD * N / 8, C * HD * N / 8);
+        copy_async(st, ch.kc + static_cast<size_t>(ch.a) * C * HD * N / 8, C * HD * N / 8);
     } else {  // K codes are [dim][token]: one 64-token row slice per dim
         const int row = C * N / 8, stride = T * N / 8;
         for (int o = threadIdx.x * 16; o < HD * row; o += kDaThreads * 16) {
             const int d = o / row, c = o % row;
-            cp_async16(st + o, kc + static_cast<size_t>(d) * stride + a * row + c, 16);
+            cp_async16(st + o, ch.kc + static_cast<size_t>(d) * stride + ch.a * row + c, 16);
         }
     }
-    copy_async(st + L::k_bytes, vc, C * HD * N / 8);
+    copy_async(st + L::k_bytes, ch.vc, C * HD * N / 8);
     if (F != KvFormat::f16) {
-        copy_async(st + 2 * L::k_bytes, page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4, HD * 4);
-        copy_async(st + 2 * L::k_bytes + L::ks_bytes,
-                   page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, C * 4);
+        copy_async(st + 2 * L::k_bytes, ch.ks, HD * 4);
+        copy_async(st + 2 * L::k_bytes + L::ks_bytes, ch.vs, C * 4);
     }
 }
 

@@ -60,27 +60,19 @@ __device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int pg0, in
     using L = DaSmem<F, HD>;
     constexpr int N = L::N;
     const int T = kv.page_tokens;
-    const int p = p_begin + ci / cpp, a = ci % cpp;
-    const uint8_t* page = kv.pool + static_cast<size_t>(kv.indices[pg0 + p]) * kv.page_bytes;
-    const KvPageLayout lay = kv_page_layout(F, T, kv.n_kv_heads, HD);
-    const size_t head_codes = static_cast<size_t>(T) * HD * N / 8;
-    const uint8_t* kc = page + lay.k_codes + kvh * head_codes;
-    const uint8_t* vc = page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8;
+    const DaChunk ch = da_chunk<F, HD>(kv, kvh, pg0, p_begin, cpp, C, ci);
     if (C == T) {
-        copy_async_warp<L::k_bytes>(st, kc, C * HD * N / 8, lane);
+        copy_async_warp<L::k_bytes>(st, ch.kc, C * HD * N / 8, lane);
     } else {  // K codes are [dim][token]: one 64-token row slice per dim
         const int row = C * N / 8, stride = T * N / 8;
         for (int o = lane * 16; o < HD * row; o += 32 * 16) {
             const int d = o / row, c = o % row;
-            cp_async16(st + o, kc + static_cast<size_t>(d) * stride + a * row + c, 16);
+            cp_async16(st + o, ch.kc + static_cast<size_t>(d) * stride + ch.a * row + c, 16);
         }
     }
-    copy_async_warp<L::k_bytes>(st + L::k_bytes, vc, C * HD * N / 8, lane);
-    copy_async_warp<L::ks_bytes>(st + 2 * L::k_bytes, page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4,
-                                 HD * 4, lane);
-    copy_async_warp<L::vs_bytes>(st + 2 * L::k_bytes + L::ks_bytes,
-                                 page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, C * 4,
-                                 lane);
+    copy_async_warp<L::k_bytes>(st + L::k_bytes, ch.vc, C * HD * N / 8, lane);
+    copy_async_warp<L::ks_bytes>(st + 2 * L::k_bytes, ch.ks, HD * 4, lane);
+    copy_async_warp<L::vs_bytes>(st + 2 * L::k_bytes + L::ks_bytes, ch.vs, C * 4, lane);
 }
 
 // The bytes dw_issue stages for chunk ci, prefetched into L2 instead (no shared memory touched): lets a
@@ -88,19 +80,13 @@ __device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int pg0, in
 template <KvFormat F, int HD>
 __device__ __forceinline__ void dw_prefetch(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
                                             int ci, int lane) {
-    using L = DaSmem<F, HD>;
-    constexpr int N = L::N;
-    const int T = kv.page_tokens;
-    const int p = p_begin + ci / cpp, a = ci % cpp;
-    const uint8_t* page = kv.pool + static_cast<size_t>(kv.indices[pg0 + p]) * kv.page_bytes;
-    const KvPageLayout lay = kv_page_layout(F, T, kv.n_kv_heads, HD);
-    const size_t head_codes = static_cast<size_t>(T) * HD * N / 8;
+    constexpr int N = DaSmem<F, HD>::N;
+    const DaChunk ch = da_chunk<F, HD>(kv, kvh, pg0, p_begin, cpp, C, ci);
     // K rows of a chunk slice are strided when C < T: the head's whole K block covers them.
-    prefetch_l2_range(page + lay.k_codes + kvh * head_codes, head_codes, lane, 32);
-    prefetch_l2_range(page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8,
-                      static_cast<size_t>(C) * HD * N / 8, lane, 32);
-    prefetch_l2_range(page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4, HD * 4, lane, 32);
-    prefetch_l2_range(page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, C * 4, lane, 32);
+    prefetch_l2_range(ch.kc, static_cast<size_t>(kv.page_tokens) * HD * N / 8, lane, 32);
+    prefetch_l2_range(ch.vc, static_cast<size_t>(C) * HD * N / 8, lane, 32);
+    prefetch_l2_range(ch.ks, HD * 4, lane, 32);
+    prefetch_l2_range(ch.vs, C * 4, lane, 32);
 }
 
 // K codes of one dim for the 8 tokens 8g..8g+7 of a stage row: N bytes (int8: two words).

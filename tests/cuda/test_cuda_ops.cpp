@@ -74,10 +74,10 @@ const GgmlType kTypes[] = {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlT
                            GgmlType::Q4_1, GgmlType::F16,  GgmlType::BF16};
 
 // gemv_xq of 3 fused matrices (301, 64, 17 rows: no multiple of the rows per block; the first accumulates)
-// against twin::gemv_q, x from producer 0 quantize_x, 1 rmsnorm_quantize_x or 2 swiglu_quantize_x, all as
-// dependent launches on a non-blocking stream (as the runtime's streams are: no implicit joins).
+// against twin::gemv_q, x from producer 0 quantize_x, 1 rmsnorm_quantize_x or 2 swiglu_quantize_x, on a
+// non-blocking stream (as the runtime's streams are: no implicit joins), as dependent launches when `pdl`.
 double run_gemv_xq(std::mt19937_64& rng, std::string& why, GgmlType t, int64_t n_in, int producer,
-                   const cuda::GemvXqConfig& cfg) {
+                   const cuda::GemvXqConfig& cfg, bool pdl = true) {
     const int64_t outs[3] = {301, 64, 17};
     auto x = randn(rng, n_in, producer == 2 ? 3.0f : 1.0f);
     for (int i = 0; i < 8; ++i) x[rng() % n_in] *= 40.0f;  // a few large entries, as real activations have
@@ -105,7 +105,6 @@ double run_gemv_xq(std::mt19937_64& rng, std::string& why, GgmlType t, int64_t n
         dy[i] = i == 0 ? to_device(y0[i]) : poisoned<float>(outs[i]);
         mats[i] = {dw[i].get(), outs[i], dy[i].as<float>(), i == 0};
     }
-    const bool pdl = true;
     if (producer == 0) CHECK_OK(cuda::quantize_x(dx.as<float>(), n_in, xq.get(), st, pdl));
     if (producer == 1)
         CHECK_OK(cuda::rmsnorm_quantize_x(dx.as<float>(), da.as<float>(), n_in, 1e-5f, xq.get(), st, pdl));
@@ -176,40 +175,11 @@ void add_weight_cases(std::vector<Case>& cases) {
         for (int rpb : {2, 4}) {
             if (!cuda::gemv_xq_supported(t)) break;
             cases.push_back(
-                {fmt::format("gemv_xq {} (dp4a, x 16-bit fixed point), 3 fused matrices, {} rows per block",
+                {fmt::format("gemv_xq {} (dp4a, x 16-bit fixed point), 3 fused matrices, {} rows per block, "
+                             "plain launches",
                              ggml_type_name(t), rpb),
                  1e-3, [t, rpb](std::mt19937_64& rng, std::string& why) {
-                     const int64_t n_in = 2048;
-                     const int64_t outs[3] = {301, 64, 17};
-                     // x with a few large entries, as real activations have.
-                     auto x = randn(rng, n_in);
-                     for (int i = 0; i < 8; ++i) x[rng() % n_in] *= 40.0f;
-                     auto dx = to_device(x);
-                     auto xq = poisoned<uint8_t>(cuda::gemv_xq_bytes(n_in));
-                     CHECK_OK(cuda::quantize_x(dx.as<float>(), n_in, xq.get(), nullptr));
-                     std::vector<std::vector<uint8_t>> wq(3);
-                     std::vector<std::vector<float>> y0(3);
-                     std::vector<cuda::DeviceBuffer> dw(3), dy(3);
-                     cuda::GemvXqMat mats[3];
-                     for (int i = 0; i < 3; ++i) {
-                         wq[i] = quantize_matrix(t, randn(rng, n_in * outs[i], 0.5f), n_in, outs[i]);
-                         y0[i] = randn(rng, outs[i]);
-                         dw[i] = to_device(wq[i]);
-                         dy[i] = i == 0 ? to_device(y0[i]) : poisoned<float>(outs[i]);
-                         mats[i] = {dw[i].get(), outs[i], dy[i].as<float>(), i == 0};
-                     }
-                     CHECK_OK(cuda::gemv_xq(t, mats, 3, n_in, xq.get(), nullptr, rpb));
-                     CHECK_OK(cuda::cuda_status(cudaDeviceSynchronize(), "gemv_xq", "sync"));
-                     std::vector<float> got, ref;
-                     for (int i = 0; i < 3; ++i) {
-                         std::vector<float> r = i == 0 ? y0[i] : std::vector<float>(outs[i]);
-                         CHECK_OK(
-                             twin::gemv_q(t, wq[i].data(), n_in, outs[i], x.data(), 1, r.data(), i == 0));
-                         auto g = to_host<float>(dy[i], outs[i]);
-                         got.insert(got.end(), g.begin(), g.end());
-                         ref.insert(ref.end(), r.begin(), r.end());
-                     }
-                     return rel_err(got, ref);
+                     return run_gemv_xq(rng, why, t, 2048, 0, cuda::GemvXqConfig{rpb, 4, 1, 0}, false);
                  }});
         }
         for (const cuda::GemvXqConfigInfo& ci : cuda::gemv_xq_configs()) {
