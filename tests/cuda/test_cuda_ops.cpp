@@ -414,6 +414,29 @@ struct PagedFixture {
     }
 };
 
+// The decode step's two attention sources: an int4 snapshot of 40 pages and a 37-token f16 live tail
+// (hd 128, 32 / 8 heads), a random query and the shape with 16 splits, all on the device.
+struct SnapAndTail {
+    static constexpr int hd = 128, heads = 32, kv = 8;
+    PagedFixture snap{cuda::KvFormat::int4, 64, kv, hd, {64 * 40}},
+        live{cuda::KvFormat::f16, 64, kv, hd, {37}};
+    cuda::DeviceBuffer dinv, dq;
+    PagedFixture::Dev ds, dl;
+    cuda::PagedKv src[2];
+    cuda::DecodeAttnShape shape;
+
+    explicit SnapAndTail(std::mt19937_64& rng) {
+        snap.build(rng, 0);
+        live.build(rng, 64 * 40);
+        dinv = to_device(twin::rope_inv_freq(500000.0f, hd));
+        dq = to_device(randn(rng, heads * hd));
+        ds = snap.upload(), dl = live.upload();
+        src[0] = snap.device(ds), src[1] = live.device(dl);
+        shape.batch = 1, shape.n_heads = heads, shape.head_dim = hd, shape.scale = 0.088f;
+        shape.n_splits = 16, shape.max_pages = 40, shape.inv_freq = dinv.as<float>();
+    }
+};
+
 const char* fmt_name(cuda::KvFormat f) {
     return f == cuda::KvFormat::f16    ? "f16"
            : f == cuda::KvFormat::int8 ? "int8"
@@ -535,14 +558,7 @@ void add_decode_cases(std::vector<Case>& cases) {
     // quantize_x of its f32 output: same codes and scales; block sums (added in another order) to 1e-6.
     cases.push_back({"decode_attention xq_out == quantize_x(out), dependent launches (int4 + f16)", 1e-6,
                      [](std::mt19937_64& rng, std::string& why) {
-                         const int hd = 128, heads = 32, kv = 8;
-                         PagedFixture snap{F::int4, 64, kv, hd, {64 * 40}}, live{F::f16, 64, kv, hd, {37}};
-                         snap.build(rng, 0);
-                         live.build(rng, 64 * 40);
-                         auto inv = twin::rope_inv_freq(500000.0f, hd);
-                         auto q = randn(rng, heads * hd);
-                         auto dinv = to_device(inv), dq = to_device(q);
-                         auto ds = snap.upload(), dl = live.upload();
+                         SnapAndTail f(rng);
                          cudaStream_t st = nullptr;
                          CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking),
                                                     "stream", "create"));
@@ -550,17 +566,15 @@ void add_decode_cases(std::vector<Case>& cases) {
                              cudaStream_t s;
                              ~Guard() { cudaStreamDestroy(s); }
                          } guard{st};
-                         cuda::DecodeAttnShape s;
-                         s.batch = 1, s.n_heads = heads, s.head_dim = hd, s.scale = 0.088f, s.n_splits = 16;
-                         s.max_pages = 40, s.inv_freq = dinv.as<float>(), s.pdl = true;
-                         const int64_t n = heads * hd;
+                         cuda::DecodeAttnShape s = f.shape;
+                         s.pdl = true;
+                         const int64_t n = f.heads * f.hd;
                          auto xq = poisoned<uint8_t>(cuda::gemv_xq_bytes(n));
                          auto xq_ref = poisoned<uint8_t>(cuda::gemv_xq_bytes(n));
                          s.xq_out = xq.get();
                          auto ws = poisoned<float>(cuda::decode_attention_workspace(s, 2));
                          auto dout = poisoned<float>(n);
-                         cuda::PagedKv src[2] = {snap.device(ds), live.device(dl)};
-                         CHECK_OK(cuda::decode_attention(dq.as<float>(), src, 2, s, ws.as<float>(),
+                         CHECK_OK(cuda::decode_attention(f.dq.as<float>(), f.src, 2, s, ws.as<float>(),
                                                          dout.as<float>(), st));
                          CHECK_OK(cuda::quantize_x(dout.as<float>(), n, xq_ref.get(), st, true));
                          CHECK_OK(cuda::cuda_status(cudaStreamSynchronize(st), "decode_attention", "sync"));
@@ -577,48 +591,39 @@ void add_decode_cases(std::vector<Case>& cases) {
                          return rel_err(sa, sb);
                      }});
     // The fork/join variant (second source on a side stream) must give exactly the one-stream result.
-    cases.push_back(
-        {"decode_attention live tail on a side stream == one stream (int4 + f16, bitwise)", 0.0,
-         [](std::mt19937_64& rng, std::string& why) {
-             const int hd = 128, heads = 32, kv = 8;
-             PagedFixture snap{F::int4, 64, kv, hd, {64 * 40}}, live{F::f16, 64, kv, hd, {37}};
-             snap.build(rng, 0);
-             live.build(rng, 64 * 40);
-             auto inv = twin::rope_inv_freq(500000.0f, hd);
-             auto q = randn(rng, heads * hd);
-             auto dinv = to_device(inv), dq = to_device(q);
-             auto ds = snap.upload(), dl = live.upload();
-             cudaStream_t st = nullptr, side = nullptr;
-             cudaEvent_t fork = nullptr, join = nullptr;
-             CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), "stream",
-                                        "create"));
-             CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking), "stream",
-                                        "create"));
-             CHECK_OK(cuda::cuda_status(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming), "event",
-                                        "create"));
-             CHECK_OK(cuda::cuda_status(cudaEventCreateWithFlags(&join, cudaEventDisableTiming), "event",
-                                        "create"));
-             struct Guard {
-                 cudaStream_t a, b;
-                 cudaEvent_t c, d;
-                 ~Guard() {
-                     cudaStreamDestroy(a), cudaStreamDestroy(b);
-                     cudaEventDestroy(c), cudaEventDestroy(d);
-                 }
-             } guard{st, side, fork, join};
-             cuda::DecodeAttnShape s;
-             s.batch = 1, s.n_heads = heads, s.head_dim = hd, s.scale = 0.088f, s.n_splits = 16;
-             s.max_pages = 40, s.inv_freq = dinv.as<float>();
-             const int64_t n = heads * hd;
-             auto ws = poisoned<float>(cuda::decode_attention_workspace(s, 2));
-             auto one = poisoned<float>(n), two = poisoned<float>(n);
-             cuda::PagedKv src[2] = {snap.device(ds), live.device(dl)};
-             CHECK_OK(cuda::decode_attention(dq.as<float>(), src, 2, s, ws.as<float>(), one.as<float>(), st));
-             s.side = side, s.fork = fork, s.join = join;
-             CHECK_OK(cuda::decode_attention(dq.as<float>(), src, 2, s, ws.as<float>(), two.as<float>(), st));
-             CHECK_OK(cuda::cuda_status(cudaStreamSynchronize(st), "decode_attention", "sync"));
-             return rel_err(to_host<float>(two, n), to_host<float>(one, n));
-         }});
+    cases.push_back({"decode_attention live tail on a side stream == one stream (int4 + f16, bitwise)", 0.0,
+                     [](std::mt19937_64& rng, std::string& why) {
+                         SnapAndTail f(rng);
+                         cudaStream_t st = nullptr, side = nullptr;
+                         cudaEvent_t fork = nullptr, join = nullptr;
+                         CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking),
+                                                    "stream", "create"));
+                         CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking),
+                                                    "stream", "create"));
+                         CHECK_OK(cuda::cuda_status(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming),
+                                                    "event", "create"));
+                         CHECK_OK(cuda::cuda_status(cudaEventCreateWithFlags(&join, cudaEventDisableTiming),
+                                                    "event", "create"));
+                         struct Guard {
+                             cudaStream_t a, b;
+                             cudaEvent_t c, d;
+                             ~Guard() {
+                                 cudaStreamDestroy(a), cudaStreamDestroy(b);
+                                 cudaEventDestroy(c), cudaEventDestroy(d);
+                             }
+                         } guard{st, side, fork, join};
+                         cuda::DecodeAttnShape s = f.shape;
+                         const int64_t n = f.heads * f.hd;
+                         auto ws = poisoned<float>(cuda::decode_attention_workspace(s, 2));
+                         auto one = poisoned<float>(n), two = poisoned<float>(n);
+                         CHECK_OK(cuda::decode_attention(f.dq.as<float>(), f.src, 2, s, ws.as<float>(),
+                                                         one.as<float>(), st));
+                         s.side = side, s.fork = fork, s.join = join;
+                         CHECK_OK(cuda::decode_attention(f.dq.as<float>(), f.src, 2, s, ws.as<float>(),
+                                                         two.as<float>(), st));
+                         CHECK_OK(cuda::cuda_status(cudaStreamSynchronize(st), "decode_attention", "sync"));
+                         return rel_err(to_host<float>(two, n), to_host<float>(one, n));
+                     }});
     // Batch-vs-single: each sequence alone must give what it gets inside the batch.
     cases.push_back({"decode_attention batch of 3 == each sequence alone (int4)", 1e-5,
                      [](std::mt19937_64& rng, std::string& why) {
