@@ -84,7 +84,9 @@ __device__ __forceinline__ void prefetch_l2_range(const void* p, size_t bytes, i
 }
 
 // Launches `kernel` on `stream`, as a programmatic dependent launch when `pdl` (callers pass pdl = true only
-// on sm_90+ and only for kernels that call pdl_wait()).
+// on sm_90+, only for kernels that call pdl_wait(), and only on non-blocking streams: a twin case with
+// dependent launches on a stream from plain cudaStreamCreate hung on the H100, cause not isolated. The stream
+// is not checked here because the check, cudaStreamGetFlags, breaks a stream capture: measured, H100).
 template <typename... P, typename... A>
 cudaError_t launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                           bool pdl, A&&... args) {
