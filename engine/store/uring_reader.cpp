@@ -55,9 +55,11 @@ public:
         if (reqs.empty()) return Status::ok();
         uint32_t max_len = 0;
         for (const auto& r : reqs) max_len = std::max(max_len, r.length);
-        for (auto& s : slots_)
-            if (!s.buf.resize(max_len))
-                return make_error(ErrorCode::out_of_memory, "read slot of {} bytes", max_len);
+        // One huge-page arena for all slots (nothing is in flight between batches, so it may move).
+        const size_t stride = io_align_up(max_len);
+        if (!arena_.resize_huge(stride * slots_.size()))
+            return make_error(ErrorCode::out_of_memory, "{} read slots of {} bytes", slots_.size(), stride);
+        for (size_t i = 0; i < slots_.size(); ++i) slots_[i].buf = arena_.data() + i * stride;
         std::vector<int> free_slots;
         for (int i = static_cast<int>(slots_.size()) - 1; i >= 0; --i) free_slots.push_back(i);
         const uint32_t gen = ++generation_;
@@ -65,7 +67,7 @@ public:
         // them); the slot is not touched again until take_finished() returns it.
         const std::function<void(int)> run_callback = [&](int slot) {
             const Slot& s = slots_[static_cast<size_t>(slot)];
-            on_done(s.req, s.buf.data(), s.result);
+            on_done(s.req, s.buf, s.result);
         };
         workers_.set_handler(&run_callback);
 
@@ -80,7 +82,7 @@ public:
                 sqe = io_uring_get_sqe(&ring_);
             }
             if (!sqe) return false;
-            io_uring_prep_read(sqe, r.fd, s.buf.data() + s.done, r.length - s.done, r.offset + s.done);
+            io_uring_prep_read(sqe, r.fd, s.buf + s.done, r.length - s.done, r.offset + s.done);
             io_uring_sqe_set_data64(sqe, uint64_t{gen} << 32 | static_cast<uint32_t>(slot));
             s.busy = true;
             ++inflight;
@@ -209,7 +211,7 @@ private:
     // The slot buffers may still be written by the kernel: keep them alive for good and read with pread.
     void abandon(const std::string& why) {
         DK_LOG_ERROR("io_uring reader unusable ({}); falling back to pread", why);
-        new std::vector<Slot>(std::move(slots_));  // deliberately leaked, see above
+        new AlignedBuffer(std::move(arena_));  // deliberately leaked, see above
         slots_.clear();
         if (ok_) io_uring_queue_exit(&ring_);
         ok_ = false;
@@ -217,7 +219,7 @@ private:
     }
 
     struct Slot {
-        AlignedBuffer buf;
+        uint8_t* buf = nullptr;  // into arena_
         size_t req = 0;
         uint32_t done = 0;
         int64_t result = 0;  // of a completed read, until its callback runs
@@ -225,6 +227,7 @@ private:
     };
     int qd_;
     IoFaults* faults_;
+    AlignedBuffer arena_;  // every slot's buffer, stride io_align_up(longest read of the batch)
     bool ok_ = false;
     io_uring ring_{};
     std::vector<Slot> slots_;
