@@ -4,16 +4,12 @@
 #include "common.cuh"
 #include "gemv_xq.cuh"
 #include "quant_blocks.cuh"
+#include "xq_format.cuh"
 
 namespace docket::cuda {
 
-// Fixed-point range of x: |X| <= 127 * 256 + 127 so that hi = (X + 128) >> 8 and lo = X - 256 hi both fit
-// int8.
-constexpr float kXMax = 32639.0f;
-constexpr int kXBlock = 16;
-
 size_t gemv_xq_bytes(int64_t n_in) {
-    return static_cast<size_t>(n_in) * 2 + static_cast<size_t>(n_in / kXBlock) * 8;
+    return static_cast<size_t>(n_in) * 2 + static_cast<size_t>(n_in / kXqBlock) * 8;
 }
 
 bool gemv_xq_supported(GgmlType t) {
@@ -22,28 +18,28 @@ bool gemv_xq_supported(GgmlType t) {
 }
 
 // Quantizes one 16-element block b of x (already in registers) into the xq arrays.
-__device__ __forceinline__ void quantize_block16(const float (&v)[kXBlock], int b, int8_t* __restrict__ hi,
+__device__ __forceinline__ void quantize_block16(const float (&v)[kXqBlock], int b, int8_t* __restrict__ hi,
                                                  int8_t* __restrict__ lo, float* __restrict__ scale,
                                                  float* __restrict__ sum) {
     float amax = 0.0f, s = 0.0f;
 #pragma unroll
-    for (int i = 0; i < kXBlock; ++i) amax = fmaxf(amax, fabsf(v[i])), s += v[i];
-    const float sc = amax / kXMax, inv = amax > 0.0f ? kXMax / amax : 0.0f;
-    alignas(16) int8_t h[kXBlock], l[kXBlock];
+    for (int i = 0; i < kXqBlock; ++i) amax = fmaxf(amax, fabsf(v[i])), s += v[i];
+    const float sc = amax / kXqMax, inv = amax > 0.0f ? kXqMax / amax : 0.0f;
+    alignas(16) int8_t h[kXqBlock], l[kXqBlock];
 #pragma unroll
-    for (int i = 0; i < kXBlock; ++i) {
+    for (int i = 0; i < kXqBlock; ++i) {
         const int X = __float2int_rn(v[i] * inv);
         const int hh = (X + 128) >> 8;
         h[i] = static_cast<int8_t>(hh);
         l[i] = static_cast<int8_t>(X - 256 * hh);
     }
-    *reinterpret_cast<int4*>(hi + static_cast<int64_t>(b) * kXBlock) = *reinterpret_cast<const int4*>(h);
-    *reinterpret_cast<int4*>(lo + static_cast<int64_t>(b) * kXBlock) = *reinterpret_cast<const int4*>(l);
+    *reinterpret_cast<int4*>(hi + static_cast<int64_t>(b) * kXqBlock) = *reinterpret_cast<const int4*>(h);
+    *reinterpret_cast<int4*>(lo + static_cast<int64_t>(b) * kXqBlock) = *reinterpret_cast<const int4*>(l);
     scale[b] = sc;
     sum[b] = s;
 }
 
-__device__ __forceinline__ void load16(const float* __restrict__ p, float (&v)[kXBlock]) {
+__device__ __forceinline__ void load16(const float* __restrict__ p, float (&v)[kXqBlock]) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const float4 f = reinterpret_cast<const float4*>(p)[i];
@@ -59,8 +55,8 @@ static __global__ void quantize_x_kernel(const float* __restrict__ x, int n_bloc
     pdl_wait();
     const int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= n_blocks) return;
-    float v[kXBlock];
-    load16(x + static_cast<int64_t>(b) * kXBlock, v);
+    float v[kXqBlock];
+    load16(x + static_cast<int64_t>(b) * kXqBlock, v);
     quantize_block16(v, b, hi, lo, scale, sum);
 }
 
@@ -71,13 +67,13 @@ static __global__ void rmsnorm_xq_kernel(const float* __restrict__ x, const floa
                                          float* __restrict__ scale, float* __restrict__ sum) {
     pdl_launch_dependents();
     pdl_wait();
-    const int nb = dim / kXBlock;
+    const int nb = dim / kXqBlock;
     float ss = 0.0f;
     for (int b = threadIdx.x; b < nb; b += blockDim.x) {
-        float v[kXBlock];
-        load16(x + static_cast<int64_t>(b) * kXBlock, v);
+        float v[kXqBlock];
+        load16(x + static_cast<int64_t>(b) * kXqBlock, v);
 #pragma unroll
-        for (int i = 0; i < kXBlock; ++i) ss += v[i] * v[i];
+        for (int i = 0; i < kXqBlock; ++i) ss += v[i] * v[i];
     }
     __shared__ float part[32];
     ss = warp_sum(ss);
@@ -91,11 +87,11 @@ static __global__ void rmsnorm_xq_kernel(const float* __restrict__ x, const floa
     __syncthreads();
     const float r = rsqrtf(part[0] / dim + eps);
     for (int b = threadIdx.x; b < nb; b += blockDim.x) {
-        float v[kXBlock], wv[kXBlock];
-        load16(x + static_cast<int64_t>(b) * kXBlock, v);
-        load16(w + static_cast<int64_t>(b) * kXBlock, wv);
+        float v[kXqBlock], wv[kXqBlock];
+        load16(x + static_cast<int64_t>(b) * kXqBlock, v);
+        load16(w + static_cast<int64_t>(b) * kXqBlock, wv);
 #pragma unroll
-        for (int i = 0; i < kXBlock; ++i) v[i] = v[i] * r * wv[i];
+        for (int i = 0; i < kXqBlock; ++i) v[i] = v[i] * r * wv[i];
         quantize_block16(v, b, hi, lo, scale, sum);
     }
 }
@@ -108,11 +104,11 @@ static __global__ void swiglu_xq_kernel(const float* __restrict__ gate, const fl
     pdl_wait();
     const int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= n_blocks) return;
-    float g[kXBlock], u[kXBlock];
-    load16(gate + static_cast<int64_t>(b) * kXBlock, g);
-    load16(up + static_cast<int64_t>(b) * kXBlock, u);
+    float g[kXqBlock], u[kXqBlock];
+    load16(gate + static_cast<int64_t>(b) * kXqBlock, g);
+    load16(up + static_cast<int64_t>(b) * kXqBlock, u);
 #pragma unroll
-    for (int i = 0; i < kXBlock; ++i) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    for (int i = 0; i < kXqBlock; ++i) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
     quantize_block16(g, b, hi, lo, scale, sum);
 }
 
@@ -124,7 +120,7 @@ struct XqOut {
 XqOut xq_parts(void* xq, int64_t n_in) {
     auto* base = static_cast<int8_t*>(xq);
     auto* sc = reinterpret_cast<float*>(base + 2 * n_in);
-    return {base, base + n_in, sc, sc + n_in / kXBlock};
+    return {base, base + n_in, sc, sc + n_in / kXqBlock};
 }
 Status check_xq_args(const char* op, int64_t n, const void* a, const void* b, const void* xq) {
     if (n <= 0 || n % 32 != 0 || n > (1 << 30)) return bad_arg(op, "length must be k*32");
@@ -138,7 +134,7 @@ Status check_xq_args(const char* op, int64_t n, const void* a, const void* b, co
 Status quantize_x(const float* x, int64_t n_in, void* xq, cudaStream_t stream, bool pdl) {
     DK_TRY(check_xq_args("quantize_x", n_in, x, x, xq));
     const XqOut o = xq_parts(xq, n_in);
-    const int nb = static_cast<int>(n_in / kXBlock);
+    const int nb = static_cast<int>(n_in / kXqBlock);
     return cuda_status(launch_kernel(quantize_x_kernel, dim3(ceil_div(nb, 128)), dim3(128), 0, stream, pdl, x,
                                      nb, o.hi, o.lo, o.scale, o.sum),
                        "quantize_x", "launch");
@@ -149,7 +145,7 @@ Status rmsnorm_quantize_x(const float* x, const float* w, int64_t dim, float eps
     DK_TRY(check_xq_args("rmsnorm_quantize_x", dim, x, w, xq));
     if (!(eps > 0.0f)) return bad_arg("rmsnorm_quantize_x", "eps must be > 0");
     const XqOut o = xq_parts(xq, dim);
-    const int nb = static_cast<int>(dim / kXBlock);
+    const int nb = static_cast<int>(dim / kXqBlock);
     const int threads = std::min(1024, (nb + 31) / 32 * 32);
     return cuda_status(launch_kernel(rmsnorm_xq_kernel, dim3(1), dim3(threads), 0, stream, pdl, x, w,
                                      static_cast<int>(dim), eps, o.hi, o.lo, o.scale, o.sum),
@@ -160,7 +156,7 @@ Status swiglu_quantize_x(const float* gate, const float* up, int64_t n, void* xq
                          bool pdl) {
     DK_TRY(check_xq_args("swiglu_quantize_x", n, gate, up, xq));
     const XqOut o = xq_parts(xq, n);
-    const int nb = static_cast<int>(n / kXBlock);
+    const int nb = static_cast<int>(n / kXqBlock);
     return cuda_status(launch_kernel(swiglu_xq_kernel, dim3(ceil_div(nb, 128)), dim3(128), 0, stream, pdl,
                                      gate, up, nb, o.hi, o.lo, o.scale, o.sum),
                        "swiglu_quantize_x", "launch");
@@ -269,10 +265,6 @@ __device__ __forceinline__ float half_dot(const uint32_t* c, const int4& hi, con
     return sx * static_cast<float>(256 * sh + sl);
 }
 
-__device__ __forceinline__ void prefetch_l2(const void* p) {
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
-}
-
 // One block per set of R rows; its W warps split the rows' groups (interleaved: thread t takes groups t,
 // t + 32 W, ...) and add up in shared memory. Each load of x serves R rows. U: groups per thread per row
 // whose loads are all issued before any is used (U = 1 leaves the overlap to the compiler; 2 makes it
@@ -304,9 +296,7 @@ __device__ __forceinline__ void gemv_xq_block(XqMats m, int n_mats, size_t row_b
     for (int r = 0; r < R; ++r) rows[r] = wm + static_cast<size_t>(r0 + min(r, nr - 1)) * row_bytes;
     // The block's rows (contiguous, constant) start toward L2 before the dependent-launch wait, so a block
     // that starts while the previous kernel drains has its weights on the way.
-    for (size_t o = static_cast<size_t>(threadIdx.x) * 128; o < static_cast<size_t>(nr) * row_bytes;
-         o += 128 * kThreads)
-        prefetch_l2(rows[0] + o);
+    prefetch_l2_range(rows[0], static_cast<size_t>(nr) * row_bytes, threadIdx.x, kThreads);
     pdl_launch_dependents();
     pdl_wait();  // x (and y when accumulating) come from earlier kernels
     float accr[R];
@@ -325,8 +315,8 @@ __device__ __forceinline__ void gemv_xq_block(XqMats m, int n_mats, size_t row_b
             const int4 l0 = __ldg(reinterpret_cast<const int4*>(xlo + base0));
             const int4 h1 = __ldg(reinterpret_cast<const int4*>(xhi + base1));
             const int4 l1 = __ldg(reinterpret_cast<const int4*>(xlo + base1));
-            const float s0 = __ldg(xs + base0 / kXBlock), s1 = __ldg(xs + base1 / kXBlock);
-            const float u0 = __ldg(xsum + base0 / kXBlock), u1 = __ldg(xsum + base1 / kXBlock);
+            const float s0 = __ldg(xs + base0 / kXqBlock), s1 = __ldg(xs + base1 / kXqBlock);
+            const float u0 = __ldg(xsum + base0 / kXqBlock), u1 = __ldg(xsum + base1 / kXqBlock);
 #pragma unroll
             for (int r = 0; r < R; ++r)
                 accr[r] += d0[r] * half_dot(c[r], h0, l0, s0) + m0[r] * u0 +
@@ -360,8 +350,8 @@ __device__ __forceinline__ void gemv_xq_block(XqMats m, int n_mats, size_t row_b
                     l0[u] = __ldg(reinterpret_cast<const int4*>(xlo + base0[u]));
                     h1[u] = __ldg(reinterpret_cast<const int4*>(xhi + base1[u]));
                     l1[u] = __ldg(reinterpret_cast<const int4*>(xlo + base1[u]));
-                    s0[u] = __ldg(xs + base0[u] / kXBlock), s1[u] = __ldg(xs + base1[u] / kXBlock);
-                    u0[u] = __ldg(xsum + base0[u] / kXBlock), u1[u] = __ldg(xsum + base1[u] / kXBlock);
+                    s0[u] = __ldg(xs + base0[u] / kXqBlock), s1[u] = __ldg(xs + base1[u] / kXqBlock);
+                    u0[u] = __ldg(xsum + base0[u] / kXqBlock), u1[u] = __ldg(xsum + base1[u] / kXqBlock);
                 }
             }
 #pragma unroll
@@ -528,7 +518,7 @@ Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, c
     const int n_groups = static_cast<int>(n_in / kGroup);
     const auto* base = static_cast<const int8_t*>(xq);
     const auto* xs = reinterpret_cast<const float*>(base + 2 * n_in);
-    const float* xsum = xs + n_in / kXBlock;
+    const float* xsum = xs + n_in / kXqBlock;
     return cuda_status(launch_kernel(fn, dim3(sets), dim3(32 * cfg.warps), 0, stream, pdl, m, n_mats,
                                      row_bytes, n_groups, base, base + n_in, xs, xsum),
                        op, "launch");
@@ -548,13 +538,6 @@ Result<GemvXqKernelInfo> gemv_xq_kernel_info(GgmlType type, GemvXqConfig cfg) {
         cuda_status(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.blocks_per_sm, fn, 32 * cfg.warps, 0),
                     "gemv_xq_kernel_info", "occupancy"));
     return info;
-}
-
-Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
-               cudaStream_t stream, int rows_per_block, bool pdl) {
-    if (rows_per_block != 2 && rows_per_block != 4)
-        return bad_arg("gemv_xq", "rows_per_block must be 2 or 4");
-    return gemv_xq(type, mats, n_mats, n_in, xq, stream, GemvXqConfig{rows_per_block, 4, 1, 0}, pdl);
 }
 
 }  // namespace docket::cuda

@@ -71,11 +71,8 @@ struct GemvXqKernelInfo {
 };
 Result<GemvXqKernelInfo> gemv_xq_kernel_info(GgmlType type, GemvXqConfig cfg);
 
-// y_i (+)= W_i . x for 1..3 matrices of the same type and n_in, x given as quantize_x's output.
-// rows_per_block: 2 or 4 rows per 128-thread block (configs {2,4,1,0} / {4,4,1,0}).
-Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
-               cudaStream_t stream, int rows_per_block = 2, bool pdl = false);
-// Same with an explicit config; invalid_argument when `cfg` is not compiled for `type`.
+// y_i (+)= W_i . x for 1..3 matrices of the same type and n_in, x given as quantize_x's output, with the
+// kernel shape `cfg` (same result for every config); invalid_argument when `cfg` is not compiled for `type`.
 Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, const void* xq,
                cudaStream_t stream, GemvXqConfig cfg, bool pdl = false);
 

@@ -5,37 +5,36 @@
 
 namespace docket::cuda {
 
+// Element (h, d) of a token's K and V into its f16 page slot (slot = page * T + offset in the page).
+__device__ __forceinline__ void kv_put_f16(uint8_t* __restrict__ pool, size_t page_bytes, size_t v_off, int T,
+                                           int hd, int32_t slot, int h, int d, float kv_k, float kv_v) {
+    const int64_t page = slot / T;
+    const int off = slot % T;
+    const int64_t e = (static_cast<int64_t>(h) * T + off) * hd + d;
+    reinterpret_cast<__half*>(pool + page * page_bytes)[e] = __float2half_rn(kv_k);
+    reinterpret_cast<__half*>(pool + page * page_bytes + v_off)[e] = __float2half_rn(kv_v);
+}
+
 static __global__ void kv_append_kernel(const float* __restrict__ k, const float* __restrict__ v,
                                         const int32_t* __restrict__ slots, int64_t n, int n_kv, int hd, int T,
                                         size_t page_bytes, size_t v_off, uint8_t* __restrict__ pool) {
-    pdl_launch_dependents();
-    pdl_wait();
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // (tok, head, dim)
     if (i >= n) return;
     const int d = static_cast<int>(i % hd);
     const int h = static_cast<int>(i / hd % n_kv);
     const int64_t tok = i / hd / n_kv;
-    const int32_t slot = slots[tok];
-    const int64_t page = slot / T;
-    const int off = slot % T;
-    __half* kp = reinterpret_cast<__half*>(pool + page * page_bytes);
-    __half* vp = reinterpret_cast<__half*>(pool + page * page_bytes + v_off);
-    const int64_t e = (static_cast<int64_t>(h) * T + off) * hd + d;
-    kp[e] = __float2half_rn(k[i]);
-    vp[e] = __float2half_rn(v[i]);
+    kv_put_f16(pool, page_bytes, v_off, T, hd, slots[tok], h, d, k[i], v[i]);
 }
 
 Status kv_append_f16(const float* k, const float* v, const int32_t* slots, int64_t n_tok, int n_kv_heads,
-                     int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream,
-                     bool pdl) {
+                     int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream) {
     const KvPageLayout lay = kv_page_layout(KvFormat::f16, page_tokens, n_kv_heads, head_dim);
     if (n_tok <= 0 || n_kv_heads <= 0 || head_dim <= 0 || page_tokens <= 0 || page_bytes < lay.page_bytes)
         return bad_arg("kv_append_f16", "bad shape or page size");
     const int64_t n = n_tok * n_kv_heads * head_dim;
-    return cuda_status(
-        launch_kernel(kv_append_kernel, dim3(ceil_div(n, 256)), dim3(256), 0, stream, pdl, k, v, slots, n,
-                      n_kv_heads, head_dim, page_tokens, page_bytes, lay.v_codes, pool),
-        "kv_append_f16", "launch");
+    kv_append_kernel<<<ceil_div(n, 256), 256, 0, stream>>>(k, v, slots, n, n_kv_heads, head_dim, page_tokens,
+                                                           page_bytes, lay.v_codes, pool);
+    return launch_status("kv_append_f16");
 }
 
 // kv_append_kernel for one token fused with rope_kernel on its queries (in place): thread i appends element
@@ -49,15 +48,7 @@ static __global__ void kv_append_rope_q_kernel(const float* __restrict__ k, cons
     pdl_launch_dependents();
     pdl_wait();
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n_kv * hd) {
-        const int d = i % hd, h = i / hd;
-        const int32_t slot = *slot_p;
-        const int64_t page = slot / T;
-        const int off = slot % T;
-        const int64_t e = (static_cast<int64_t>(h) * T + off) * hd + d;
-        reinterpret_cast<__half*>(pool + page * page_bytes)[e] = __float2half_rn(k[i]);
-        reinterpret_cast<__half*>(pool + page * page_bytes + v_off)[e] = __float2half_rn(v[i]);
-    }
+    if (i < n_kv * hd) kv_put_f16(pool, page_bytes, v_off, T, hd, *slot_p, i / hd, i % hd, k[i], v[i]);
     const int half = hd / 2;
     if (i < n_heads * half) {
         float c, s;

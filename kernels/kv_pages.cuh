@@ -9,8 +9,7 @@ namespace docket::cuda {
 // k, v: [n_tok][n_kv_heads][head_dim] f32 (K before RoPE); slots: [n_tok] int32 device, slot = page_id *
 // page_tokens + token_in_page. Writes into f16 pages of `pool` ([pages][page_bytes]).
 Status kv_append_f16(const float* k, const float* v, const int32_t* slots, int64_t n_tok, int n_kv_heads,
-                     int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream,
-                     bool pdl = false);
+                     int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream);
 
 // Decode step: kv_append_f16 of one token (slot: device int32) and, in the same kernel, RoPE of its queries
 // q: [n_heads][head_dim] f32 in place at position *pos (device int32), as rope() would.

@@ -9,6 +9,6 @@ namespace docket::cuda {
 // x: [n_tok][n_heads][head_dim] f32; pos: [n_tok] int32 device; inv_freq: [head_dim/2] f32 device; out: same
 // shape, out_type (may alias x if f32).
 Status rope(const float* x, const int32_t* pos, int64_t n_tok, int n_heads, int head_dim,
-            const float* inv_freq, void* out, DType out_type, cudaStream_t stream, bool pdl = false);
+            const float* inv_freq, void* out, DType out_type, cudaStream_t stream);
 
 }  // namespace docket::cuda
