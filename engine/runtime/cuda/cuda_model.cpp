@@ -354,13 +354,18 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
 // y_i (+)= W_i . in for matrices sharing one input vector [n_in]. Where they share a type with an integer
 // path: one kernel forms the input and quantizes it (rmsnorm / swiglu / plain) and one fused integer GEMV
 // launch follows; else the input is formed in f32 and each matrix goes through the f32 GEMV.
+bool CudaModel::integer_path(std::initializer_list<DecodeMat> mats, int64_t n_in) {
+    const GgmlType t = mats.begin()->w->type;
+    bool ok = gemv_xq_supported(t);
+    for (const DecodeMat& m : mats) ok = ok && m.w->type == t && m.w->n_in == n_in;
+    return ok;
+}
+
 Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in, int64_t n_in) {
     cudaStream_t s = ctx_->compute();
     const GgmlType t = mats.begin()->w->type;
-    bool fused = gemv_xq_supported(t);
-    for (const DecodeMat& m : mats) fused = fused && m.w->type == t && m.w->n_in == n_in;
-    if (!fused) {
-        const float* x = in.x;  // (xq_ready is only set where the group is fused)
+    if (!integer_path(mats, n_in)) {
+        const float* x = in.x;  // (xq_ready is only set where integer_path holds)
         if (in.norm_w) {
             DK_TRY(rmsnorm(in.x, in.norm_w, 1, static_cast<int>(n_in), cfg_.rms_eps, xn_, DType::f32, s));
             x = xn_;
@@ -371,13 +376,10 @@ Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in
             DK_TRY(gemv_q(m.w->type, m.w->p, n_in, m.w->n_out, x, 1, m.y, m.accumulate, s));
         return Status::ok();
     }
-    if (in.xq_ready) {
-    } else if (in.norm_w)
-        DK_TRY(rmsnorm_quantize_x(in.x, in.norm_w, n_in, cfg_.rms_eps, xq_, s, pdl_));
-    else if (in.up)
-        DK_TRY(swiglu_quantize_x(in.x, in.up, n_in, xq_, s, pdl_));
-    else
-        DK_TRY(quantize_x(in.x, n_in, xq_, s, pdl_));
+    if (!in.xq_ready)
+        DK_TRY(in.norm_w ? rmsnorm_quantize_x(in.x, in.norm_w, n_in, cfg_.rms_eps, xq_, s, pdl_)
+               : in.up   ? swiglu_quantize_x(in.x, in.up, n_in, xq_, s, pdl_)
+                         : quantize_x(in.x, n_in, xq_, s, pdl_));
     GemvXqMat xm[3];
     int n = 0;
     for (const DecodeMat& m : mats) xm[n++] = {m.w->p, m.w->n_out, m.y, m.accumulate};
@@ -408,10 +410,11 @@ Status CudaModel::decode_body() {
                                     opt_.page_tokens, page_bytes_, const_cast<uint8_t*>(src[n_src - 1].pool),
                                     q_, inv_freq_, s, pdl_));
         // The combine kernel also quantizes the attention output for wo when wo has the integer path.
-        const bool wo_xq = gemv_xq_supported(L.wo.type) && L.wo.n_in == qd;
+        const std::initializer_list<DecodeMat> wo = {{&L.wo, x_, true}};
+        const bool wo_xq = integer_path(wo, qd);
         sh.xq_out = wo_xq ? xq_ : nullptr;
         DK_TRY(decode_attention(q_, src, n_src, sh, ws_, attn_f_, s));
-        DK_TRY(decode_gemv({{&L.wo, x_, true}}, {attn_f_, nullptr, nullptr, wo_xq}, qd));
+        DK_TRY(decode_gemv(wo, {attn_f_, nullptr, nullptr, wo_xq}, qd));
         DK_TRY(decode_gemv({{&L.gate, gate_, false}, {&L.up, up_, false}}, {x_, ffn_norm}, dim));
         DK_TRY(decode_gemv({{&L.down, x_, true}}, {gate_, nullptr, up_}, ff));
     }

@@ -100,6 +100,8 @@ private:
         const float* up = nullptr;
         bool xq_ready = false;  // xq_ already holds x quantized (the attention combine wrote it)
     };
+    // Whether the matrices share one type with an integer GEMV path and n_in inputs (one fused launch).
+    static bool integer_path(std::initializer_list<DecodeMat> mats, int64_t n_in);
     Status decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in, int64_t n_in);
     bool pdl_ = false;  // opt_.use_pdl on an sm_90+ device
     const float* inv_freq_ = nullptr;
