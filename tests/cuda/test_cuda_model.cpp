@@ -129,6 +129,9 @@ std::string compare_gpu(cuda::CudaModel& gm, const Model& model, const std::vect
 }
 }  // namespace
 
+// Random prompts per model: 1,000 positions, from a 3-chunk prefill down to a 5-token one.
+constexpr int kPromptLens[] = {700, 250, 45, 5};
+
 class TestCudaModel : public QObject {
     Q_OBJECT
 private slots:
@@ -179,14 +182,14 @@ private slots:
         std::vector<CpuRun> cpu_runs;           // computed once, compared with both GPU modes
         for (int mode = 0; mode < 2; ++mode) {  // 0: f16 prefill (default, asserted), 1: bf16 (printed)
             cuda::CudaModelOptions go;
-            go.capacity = 512;
-            go.max_chunk = 96;  // the 150-token prompt takes two chunks: chunked prefill over cached context
+            go.capacity = 1024;
+            go.max_chunk = 256;  // the 700-token prompt takes three chunks: chunked prefill over cached context
             go.prefill_bf16 = mode == 1;
             auto gm = cuda::CudaModel::create(model, *ctx_, go);
             QVERIFY2(gm.is_ok(), gm.status().to_string().c_str());
             std::mt19937 rng(99);
-            for (int pi = 0; pi < 3; ++pi) {
-                const int len = pi == 0 ? 150 : pi == 1 ? 37 : 5;
+            for (int pi = 0; pi < static_cast<int>(std::size(kPromptLens)); ++pi) {
+                const int len = kPromptLens[pi];
                 std::vector<int32_t> prompt(len);
                 for (auto& t : prompt) t = static_cast<int32_t>(rng() % V);
                 if (mode == 0) cpu_runs.push_back(run_cpu(model, cpu, prompt, 32));
@@ -205,10 +208,12 @@ private slots:
                 path.c_str(), mode ? "bf16" : "f16", tally[mode].agree, tally[mode].total,
                 100.0 * tally[mode].agree / tally[mode].total, tally[mode].near_tie, tally[mode].same_cont,
                 tally[mode].prompts);
-        // Random weights give flat logits over 49k-128k tokens, so top-1/top-2 gaps of 1e-4..1e-3 are common:
-        // a miss is accepted only as a near tie (CPU gap below the largest GPU-CPU logit difference); any
-        // other miss or continuation split fails.
-        QVERIFY2(static_cast<double>(tally[0].agree) / tally[0].total >= 0.98, "top-1 agreement under 98%");
+        // Random weights give flat logits over 49k-128k tokens, so top-1/top-2 gaps of 1e-4..1e-3 are common
+        // and f16 rounding alone flips top-1 at ~0.3% of positions (tests/cuda/emulate_f16_prefill.py): the
+        // 1,000 positions keep the 99% bar from deciding on a handful of ties. Besides the bar, every miss
+        // must be a near tie (CPU gap below the largest GPU-CPU logit difference) and every continuation
+        // split must start at one.
+        QVERIFY2(static_cast<double>(tally[0].agree) / tally[0].total >= 0.99, "top-1 agreement under 99%");
         QCOMPARE(tally[0].near_tie, tally[0].total - tally[0].agree);
         QCOMPARE(tally[0].same_cont + tally[0].cont_diverged_at_tie, tally[0].prompts);
     }
