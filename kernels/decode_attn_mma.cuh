@@ -21,19 +21,24 @@ struct DaChunk {
     const uint8_t *kc, *vc, *ks, *vs;
     int a;
 };
+// Slice a (of C tokens) of pool page `page_id`.
 template <KvFormat F, int HD>
-__device__ __forceinline__ DaChunk da_chunk(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
-                                            int ci) {
+__device__ __forceinline__ DaChunk da_chunk_of_page(const PagedKv& kv, int kvh, int32_t page_id, int a,
+                                                    int C) {
     constexpr int N = DaSmem<F, HD>::N;
     const int T = kv.page_tokens;
-    const int p = p_begin + ci / cpp, a = ci % cpp;
-    const uint8_t* page = kv.pool + static_cast<size_t>(kv.indices[pg0 + p]) * kv.page_bytes;
+    const uint8_t* page = kv.pool + static_cast<size_t>(page_id) * kv.page_bytes;
     const KvPageLayout lay = kv_page_layout(F, T, kv.n_kv_heads, HD);
     const size_t head_codes = static_cast<size_t>(T) * HD * N / 8;
     return {page + lay.k_codes + kvh * head_codes,
             page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8,
             page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4,
             page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, a};
+}
+template <KvFormat F, int HD>
+__device__ __forceinline__ DaChunk da_chunk(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
+                                            int ci) {
+    return da_chunk_of_page<F, HD>(kv, kvh, kv.indices[pg0 + p_begin + ci / cpp], ci % cpp, C);
 }
 
 template <KvFormat F, int HD>

@@ -16,10 +16,14 @@
 // for one dim are one N-byte word (one shared load per dim for all tiles). After the transpose, MMA k index
 // 2t, 2t+1, 2t+8, 2t+9 of tile tl are tokens 16t + 2tl + {0, 8, 1, 9}.
 // V is dequantized in f16x2 (exact codes by the 0x6400 exponent trick, then one HFMA2 with the tokens'
-// {scale, zero}): one rounding to f16, as the MMA operand had before.
+// {scale, zero}): one rounding to f16, as the MMA operand had before. K likewise (HFMA2 with the dims'
+// {scale, zero} pairs), then rotated in f16x2 from an f16 {cos, sin} table: three f16 roundings instead of
+// one, for about half the instructions of the f32 path (K was ~7 instructions per element, most of the
+// kernel's issue slots).
 
-constexpr int kDwRtabStride = kChunk + 2;  // float2 per rotation-table row: 16-byte loads without conflicts
-constexpr int kDwSmemMax = 227 * 1024;     // sm_90 opt-in shared memory per block
+constexpr int kDwRtabStride =
+    kChunk + 2;  // 8-byte entries per rotation-table row: 16-byte loads without conflicts
+constexpr int kDwSmemMax = 227 * 1024;  // sm_90 opt-in shared memory per block
 
 template <KvFormat F, int HD>
 struct DwSmem {
@@ -53,14 +57,40 @@ static __device__ __forceinline__ void copy_async_warp(uint8_t* dst, const uint8
     }
 }
 
-// Stages chunk ci of the split (same bytes as da_issue) with the 32 lanes of one warp.
+// Page id and first position of a warp's chunks j = base .. base + 63 in two registers per lane (window w,
+// lane l: chunk base + 32w + l), read from the page table 32 chunks ahead: the loop's page-table reads
+// (page id -> copy address, position -> q~) were dependent global loads on each chunk's critical path.
+struct DwPageWindow {
+    int32_t id[2], pos[2];
+    int base = 0;
+    __device__ __forceinline__ void load(int w, const PagedKv& kv, int pg0, int p_begin, int cpp, int warp,
+                                         int W, int nw, int lane) {
+        const int j = base + 32 * w + lane;
+        id[w] = 0, pos[w] = 0;
+        if (j < nw) {
+            const int p = pg0 + p_begin + (warp + W * j) / cpp;
+            id[w] = kv.indices[p], pos[w] = kv.page_pos[p];
+        }
+    }
+    // Chunk j's page id and position, j in [base, base + 64) (warp-uniform).
+    __device__ __forceinline__ int32_t page_id(int j) const {
+        const int r = j - base;
+        return __shfl_sync(0xffffffffu, r < 32 ? id[0] : id[1], r & 31);
+    }
+    __device__ __forceinline__ int32_t page_pos(int j) const {
+        const int r = j - base;
+        return __shfl_sync(0xffffffffu, r < 32 ? pos[0] : pos[1], r & 31);
+    }
+};
+
+// Stages chunk slice a of page `page_id` (same bytes as da_issue) with the 32 lanes of one warp.
 template <KvFormat F, int HD>
-__device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
-                                         int ci, uint8_t* st, int lane) {
+__device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int32_t page_id, int a, int C,
+                                         uint8_t* st, int lane) {
     using L = DaSmem<F, HD>;
     constexpr int N = L::N;
     const int T = kv.page_tokens;
-    const DaChunk ch = da_chunk<F, HD>(kv, kvh, pg0, p_begin, cpp, C, ci);
+    const DaChunk ch = da_chunk_of_page<F, HD>(kv, kvh, page_id, a, C);
     if (C == T) {
         copy_async_warp<L::k_bytes>(st, ch.kc, C * HD * N / 8, lane);
     } else {  // K codes are [dim][token]: one 64-token row slice per dim
@@ -75,13 +105,13 @@ __device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int pg0, in
     copy_async_warp<L::vs_bytes>(st + 2 * L::k_bytes + L::ks_bytes, ch.vs, C * 4, lane);
 }
 
-// The bytes dw_issue stages for chunk ci, prefetched into L2 instead (no shared memory touched): lets a
+// The bytes dw_issue stages for that slice, prefetched into L2 instead (no shared memory touched): lets a
 // dependent launch start its first chunk's DRAM reads before it may write its ring.
 template <KvFormat F, int HD>
-__device__ __forceinline__ void dw_prefetch(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
-                                            int ci, int lane) {
+__device__ __forceinline__ void dw_prefetch(const PagedKv& kv, int kvh, int32_t page_id, int a, int C,
+                                            int lane) {
     constexpr int N = DaSmem<F, HD>::N;
-    const DaChunk ch = da_chunk<F, HD>(kv, kvh, pg0, p_begin, cpp, C, ci);
+    const DaChunk ch = da_chunk_of_page<F, HD>(kv, kvh, page_id, a, C);
     // K rows of a chunk slice are strided when C < T: the head's whole K block covers them.
     prefetch_l2_range(ch.kc, static_cast<size_t>(kv.page_tokens) * HD * N / 8, lane, 32);
     prefetch_l2_range(ch.vc, static_cast<size_t>(C) * HD * N / 8, lane, 32);
@@ -103,27 +133,59 @@ struct DwKWord {
             w[0] = *reinterpret_cast<const uint16_t*>(p);
         }
     }
-    // Code of token j (0..7, compile-time after unrolling) as an exact float.
-    __device__ __forceinline__ float code(int j) const {
-        return code_f((w[(j * N) / 32] >> ((j * N) % 32)) & ((1u << N) - 1));
-    }
 };
 
+// (x & m) | c in one LOP3: written by hand because the compiler emits an AND and an OR for two immediates.
+__device__ __forceinline__ uint32_t and_or(uint32_t x, uint32_t m, uint32_t c) {
+    uint32_t r;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(x), "r"(m), "r"(c));
+    return r;
+}
+
+// Shifts at which a token's N-bit code sits inside its byte: 0, N, 2N, ... (one for int8).
+template <int N>
+constexpr int kDwShifts = N >= 8 ? 1 : 8 / N;
+
 // Element i (compile-time) of two tokens' V slices as f16x2 {token a, token b}, dequantized with the
-// per-token scale pair s and zero pair z: codes become exact f16 (0x6400 | c is 1024 + c), then one HFMA2.
+// per-token zero pair z and the scale pair s[sh / N], pre-divided by 2^sh for a code sitting sh bits up in
+// its byte: one PRMT gathers that byte of both tokens, codes become exact f16 without a shift (0x6400 | c
+// is 1024 + c), then one HFMA2.
 template <KvFormat F, int HD>
 __device__ __forceinline__ uint32_t dw_v_pair(const DaVSlice<F, HD>& a, const DaVSlice<F, HD>& b, int i,
-                                              __half2 s, __half2 z) {
+                                              const __half2 (&s)[kDwShifts<DaSmem<F, HD>::N>], __half2 z) {
     constexpr int N = DaSmem<F, HD>::N;
-    constexpr uint32_t m = (1u << N) - 1;
-    const int bit = i * N, wi = bit / 32, sh = bit % 16;
-    const uint32_t y = __byte_perm(a.w[wi], b.w[wi], (bit % 32) < 16 ? 0x5410 : 0x7632);
-    const uint32_t cb = ((y >> sh) & (m | (m << 16))) | 0x64006400u;
+    const int bit = i * N, wi = bit / 32, byte = (bit % 32) / 8, sh = bit % 8;
+    const uint32_t x = __byte_perm(a.w[wi], b.w[wi], static_cast<uint32_t>(byte | (4 + byte) << 8));
+    const uint32_t m = ((1u << N) - 1) << sh;
+    const uint32_t cb = and_or(x, m | m << 16, 0x64006400u);
     const uint32_t k1024 = 0x64006400u;
     const __half2 c =
         __hsub2(*reinterpret_cast<const __half2*>(&cb), *reinterpret_cast<const __half2*>(&k1024));
-    const __half2 v = __hfma2(c, s, z);
+    const __half2 v = __hfma2(c, s[sh / N], z);
     return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// The rotated K pair {dim 2P, dim 2P+1} of token j (0..7, compile-time after unrolling) of a lane group's
+// 8 tokens, as the f16x2 MMA operand. w0 / w1: that group's K code words of dims 2P / 2P+1. The two codes
+// are gathered into the halves of one word (one PRMT, shared by the tokens of one byte) and made exact f16
+// by the 0x6400 exponent trick without shifting: a code sitting `sh` bits up reads as c * 2^sh, which the
+// scale pair s[sh / N] (pre-divided by 2^sh, exact) undoes; then one HFMA2 with the zero pair z, and the
+// rotation by the token's {cos, cos} / {-sin, sin} pairs: k*cc + swap(k)*ss.
+template <int N>
+__device__ __forceinline__ uint32_t dw_k_rot(const DwKWord<N>& w0, const DwKWord<N>& w1, int j,
+                                             const __half2 (&s)[kDwShifts<N>], __half2 z, uint32_t cc,
+                                             uint32_t ss) {
+    const int bit = j * N, wi = bit / 32, byte = (bit % 32) / 8, sh = bit % 8;
+    const uint32_t x = __byte_perm(w0.w[wi], w1.w[wi], static_cast<uint32_t>(byte | (4 + byte) << 8));
+    const uint32_t m = ((1u << N) - 1) << sh;
+    const uint32_t cb = and_or(x, m | m << 16, 0x64006400u);
+    const uint32_t k1024 = 0x64006400u;
+    const __half2 c =
+        __hsub2(*reinterpret_cast<const __half2*>(&cb), *reinterpret_cast<const __half2*>(&k1024));
+    const __half2 k = __hfma2(c, s[sh / N], z);
+    const __half2 r = __hfma2(__lowhigh2highlow(k), *reinterpret_cast<const __half2*>(&ss),
+                              __hmul2(k, *reinterpret_cast<const __half2*>(&cc)));
+    return *reinterpret_cast<const uint32_t*>(&r);
 }
 
 template <KvFormat F, int HD>
@@ -144,7 +206,8 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     constexpr int NS = S::stages;
     constexpr int PPL = HALF / 32;  // RoPE pairs of q~ per lane
     extern __shared__ __align__(16) uint8_t dw_smem[];
-    float2* rtab = reinterpret_cast<float2*>(dw_smem);  // [HALF][kDwRtabStride]
+    uint2* rtab =
+        reinterpret_cast<uint2*>(dw_smem);  // {cos, cos}, {-sin, sin} f16 pairs [HALF][kDwRtabStride]
     float* qs = reinterpret_cast<float*>(dw_smem + S::rtab);
 
     const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
@@ -176,17 +239,21 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     }
     // This warp's chunks: warp, warp + W, ... (none when n_chunks <= warp; it then only joins the merge).
     const int nw = n_chunks > warp ? (n_chunks - warp + W - 1) / W : 0;
+    DwPageWindow pw;
+    pw.load(0, kv, pg0, p_begin, cpp, warp, W, nw, lane);
+    pw.load(1, kv, pg0, p_begin, cpp, warp, W, nw, lane);
 #pragma unroll
     for (int i = 0; i < NS - 1; ++i) {  // one commit group per chunk, empty past the end
-        if (i < nw) dw_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + W * i, stw + i * L::stage, lane);
+        if (i < nw)
+            dw_issue<F, HD>(kv, kvh, pw.page_id(i), (warp + W * i) % cpp, C, stw + i * L::stage, lane);
         cp_async_commit();
     }
-    if (NS == 1 && nw > 0) dw_prefetch<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp, lane);
+    if (NS == 1 && nw > 0) dw_prefetch<F, HD>(kv, kvh, pw.page_id(0), warp % cpp, C, lane);
     // Rotation by the offset inside a chunk (< 64 positions): fast sincos is ~1e-5 accurate there.
     for (int i = tid; i < HALF * kChunk; i += NT) {
         float c, s;
         __sincosf(static_cast<float>(i % kChunk) * inv_freq[i / kChunk], &s, &c);
-        rtab[(i / kChunk) * kDwRtabStride + i % kChunk] = make_float2(c, s);
+        rtab[(i / kChunk) * kDwRtabStride + i % kChunk] = make_uint2(pack_half2(c, c), pack_half2(-s, s));
     }
     // Everything above reads constant data only (pages, page tables, frequencies); q and the workspace
     // belong to the kernels before.
@@ -194,8 +261,11 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     pdl_wait();
     for (int i = tid; i < kMaxG * HD; i += NT) {  // q of the group, zero past G heads
         const int hh = i / HD;
-        qs[i] = hh < G ? q[(static_cast<int64_t>(b) * n_heads + kvh * G + hh) * HD + i % HD] : 0.0f;
+        qs[i] =
+            hh < G ? q[(static_cast<int64_t>(b) * n_heads + kvh * G + hh) * HD + i % HD] * scale_log2 : 0.0f;
     }
+    for (int i = lane; i < (kMaxG - G) * S::qstride; i += 32)  // q~ rows of absent heads: zero, once
+        qt[G * S::qstride + i] = __float2half2_rn(0.0f);
     float my_freq[PPL];
 #pragma unroll
     for (int r = 0; r < PPL; ++r) my_freq[r] = inv_freq[lane + 32 * r];
@@ -209,36 +279,40 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     // Per-lane offsets that do not change between chunks.
     const __half2* qg0 = qt + g * S::qstride + t;  // + 8kk (+4)
     const int k_off = g * N;                       // tokens 8g.. in a K row
-    const float4* rt0 = reinterpret_cast<const float4*>(rtab + t * kDwRtabStride + 8 * g);  // + pair, tile
+    const uint4* rt0 = reinterpret_cast<const uint4*>(rtab + t * kDwRtabStride + 8 * g);  // + pair, tile
     const int v_off = 16 * t * (HD * N / 8) + g * VS::bytes;  // + token offset rows
 
     for (int j = 0; j < nw; ++j) {
         __syncwarp();  // chunk j-1's stage and q~ fully read by every lane
         const int ci = warp + W * j;
         uint8_t* st = stw + (NS == 1 ? 0 : (j % NS) * L::stage);
+        if (j - pw.base == 32) {  // slide the page window by 32 chunks
+            pw.id[0] = pw.id[1], pw.pos[0] = pw.pos[1], pw.base += 32;
+            pw.load(1, kv, pg0, p_begin, cpp, warp, W, nw, lane);
+        }
         if (j + NS - 1 < nw)
-            dw_issue<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + W * (j + NS - 1),
+            dw_issue<F, HD>(kv, kvh, pw.page_id(j + NS - 1), (warp + W * (j + NS - 1)) % cpp, C,
                             stw + (NS == 1 ? 0 : ((j + NS - 1) % NS) * L::stage), lane);
         cp_async_commit();
         // One stage: chunk j + 1 cannot be staged before chunk j is consumed, so it is at least started
         // toward L2 now, and its copy next iteration waits on L2 rather than DRAM.
         if (NS == 1 && j + 1 < nw)
-            dw_prefetch<F, HD>(kv, kvh, pg0, p_begin, cpp, C, warp + W * (j + 1), lane);
+            dw_prefetch<F, HD>(kv, kvh, pw.page_id(j + 1), (warp + W * (j + 1)) % cpp, C, lane);
         const int p = p_begin + ci / cpp, a = ci % cpp;
         const int in_page = (p == n_pages - 1) ? last_len : T;
         const int len = max(0, min(C, in_page - a * C));
-        {  // q~ = scale*log2e * R(-(page_pos + a*C)) q as f16 pairs; one angle per lane per pair
-            const int64_t pos0 = static_cast<int64_t>(kv.page_pos[pg0 + p]) + a * C;
+        {  // q~ = R(-(page_pos + a*C)) (scale*log2e q) as f16 pairs; one angle per lane per pair
+            const int64_t pos0 = static_cast<int64_t>(pw.page_pos(j)) + a * C;
 #pragma unroll
             for (int r = 0; r < PPL; ++r) {
                 const int pr = lane + 32 * r;
                 float c, s;
                 rope_cos_sin(pos0, my_freq[r], c, s);
 #pragma unroll
-                for (int hh = 0; hh < kMaxG; ++hh) {
+                for (int hh = 0; hh < kMaxG; ++hh) {  // rows past G stay zero
+                    if (hh >= G) break;
                     const float2 qq = *reinterpret_cast<const float2*>(qs + hh * HD + 2 * pr);
-                    qt[hh * S::qstride + pr] = __floats2half2_rn((qq.x * c + qq.y * s) * scale_log2,
-                                                                 (-qq.x * s + qq.y * c) * scale_log2);
+                    qt[hh * S::qstride + pr] = __floats2half2_rn(qq.x * c + qq.y * s, -qq.x * s + qq.y * c);
                 }
             }
         }
@@ -255,14 +329,22 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
         for (int kk = 0; kk < KS; ++kk) {
             const uint32_t b0 = *reinterpret_cast<const uint32_t*>(qg0 + 8 * kk),
                            b1 = *reinterpret_cast<const uint32_t*>(qg0 + 8 * kk + 4);
-            float2 z[2][2];  // {scale, zero} of dims 2pr, 2pr+1 for pairs pr = 8kk + t and pr + 4
+            // Scale pairs (one per code shift) and zero pairs of dims 2pr, 2pr+1, pairs pr = 8kk + t and pr
+            // + 4.
+            __half2 ks[2][kDwShifts<N>], kz[2];
             DwKWord<N> kw[2][2];
 #pragma unroll
             for (int hp = 0; hp < 2; ++hp) {
                 const int pr = 8 * kk + 4 * hp;  // + t (in kst / kscale)
-                const uint2 u = kscale[pr];
-                z[hp][0] = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
-                z[hp][1] = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+                const uint2 u = kscale[pr];      // {scale, zero} of dim 2(pr + t), then of dim 2(pr + t) + 1
+                const uint32_t sp = __byte_perm(u.x, u.y, 0x5410), zp = __byte_perm(u.x, u.y, 0x7632);
+#pragma unroll
+                for (int i = 0; i < kDwShifts<N>; ++i) {  // times 2^-(i*N) (f16 bits): exact scaling
+                    const uint32_t inv = (15u - i * N) << 10 | (15u - i * N) << 26;
+                    ks[hp][i] = *reinterpret_cast<const __half2*>(&sp);
+                    if (i > 0) ks[hp][i] = __hmul2(ks[hp][i], *reinterpret_cast<const __half2*>(&inv));
+                }
+                kz[hp] = *reinterpret_cast<const __half2*>(&zp);
                 kw[hp][0].load(kst + (2 * (pr + t)) * row);
                 kw[hp][1].load(kst + (2 * (pr + t) + 1) * row);
             }
@@ -272,14 +354,11 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
 #pragma unroll
                 for (int hp = 0; hp < 2; ++hp) {
                     const int pr = 8 * kk + 4 * hp;  // + t (in rt0)
-                    // {cos, sin} of tokens 8g + 2tl and 8g + 2tl + 1 for pair pr + t, one 16-byte load.
-                    const float4 cs = rt0[(pr * kDwRtabStride + 2 * tl) / 2];
-                    const float k0 = fmaf(z[hp][0].x, kw[hp][0].code(2 * tl), z[hp][0].y);
-                    const float k1 = fmaf(z[hp][1].x, kw[hp][1].code(2 * tl), z[hp][1].y);
-                    const float k2 = fmaf(z[hp][0].x, kw[hp][0].code(2 * tl + 1), z[hp][0].y);
-                    const float k3 = fmaf(z[hp][1].x, kw[hp][1].code(2 * tl + 1), z[hp][1].y);
-                    af[2 * hp] = pack_half2(k0 * cs.x - k1 * cs.y, k0 * cs.y + k1 * cs.x);
-                    af[2 * hp + 1] = pack_half2(k2 * cs.z - k3 * cs.w, k2 * cs.w + k3 * cs.z);
+                    // Rotation pairs of tokens 8g + 2tl and 8g + 2tl + 1 for pair pr + t, one 16-byte load.
+                    const uint4 cs = rt0[(pr * kDwRtabStride + 2 * tl) / 2];
+                    af[2 * hp] = dw_k_rot<N>(kw[hp][0], kw[hp][1], 2 * tl, ks[hp], kz[hp], cs.x, cs.y);
+                    af[2 * hp + 1] =
+                        dw_k_rot<N>(kw[hp][0], kw[hp][1], 2 * tl + 1, ks[hp], kz[hp], cs.z, cs.w);
                 }
                 mma_f16(sc[tl], af, b0, b1);
             }
@@ -340,8 +419,17 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
                 sp[h] = __byte_perm(sz[2 * h], sz[2 * h + 1], 0x5410);
                 zp[h] = __byte_perm(sz[2 * h], sz[2 * h + 1], 0x7632);
             }
-            const __half2 s01 = *reinterpret_cast<const __half2*>(&sp[0]),
-                          s23 = *reinterpret_cast<const __half2*>(&sp[1]);
+            __half2 s01[kDwShifts<N>], s23[kDwShifts<N>];  // scale pairs per code shift (times 2^-sh, exact)
+#pragma unroll
+            for (int i = 0; i < kDwShifts<N>; ++i) {
+                const uint32_t inv = (15u - i * N) << 10 | (15u - i * N) << 26;
+                s01[i] = *reinterpret_cast<const __half2*>(&sp[0]);
+                s23[i] = *reinterpret_cast<const __half2*>(&sp[1]);
+                if (i > 0) {
+                    s01[i] = __hmul2(s01[i], *reinterpret_cast<const __half2*>(&inv));
+                    s23[i] = __hmul2(s23[i], *reinterpret_cast<const __half2*>(&inv));
+                }
+            }
             const __half2 z01 = *reinterpret_cast<const __half2*>(&zp[0]),
                           z23 = *reinterpret_cast<const __half2*>(&zp[1]);
 #pragma unroll
