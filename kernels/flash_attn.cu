@@ -3,26 +3,38 @@
 
 namespace docket::cuda {
 
-constexpr int kBr = 64, kBc = 64, kFaWarps = 4;
+// Each warp owns 32 query rows (two 16-row MMA tiles), so every K / V fragment read from shared memory feeds
+// two MMAs and the two tiles' chains interleave: with 16 rows per warp the kernel ran at ~150 TFLOP/s on the
+// H100, stalled on fixed-latency dependencies at 2 warps per scheduler (ncu).
+constexpr int kFaWarps = 4, kMt = 2, kBr = 16 * kMt * kFaWarps, kBc = 64;
 
 template <int HD>
 struct FaSmem {
     static constexpr int stride = HD + 8;  // halves per smem row: +16 bytes keeps ldmatrix rows off one bank
-    static constexpr int tile = 64 * stride;
-    static constexpr size_t bytes = static_cast<size_t>(5) * tile * sizeof(__half);  // Q, 2x K, 2x V
+    static constexpr int q_tile = kBr * stride;
+    static constexpr int kv_tile = kBc * stride;
+    static constexpr size_t bytes =
+        (static_cast<size_t>(q_tile) + 4 * kv_tile) * sizeof(__half);  // Q, 2x K, 2x V
 };
 
-// Loads rows [row0, row0+64) of a [n_rows][row_stride] f16 matrix (head offset applied) into smem,
-// zero-filling rows past n_rows. 16-byte cp.async per thread.
-template <int HD>
+// Loads rows [row0, row0+ROWS) of a [n_rows][row_stride] f16 matrix (head offset applied) into smem,
+// zero-filling rows past n_rows. 16-byte cp.async per thread: a thread keeps its column and steps its row
+// by the rows one pass of the block covers (the address math once, not per copy).
+template <int HD, int ROWS>
 static __device__ __forceinline__ void load_tile_async(__half* dst, const __half* src, int64_t row0,
                                                        int64_t n_rows, int64_t row_stride) {
-    constexpr int chunks = HD / 8;  // 16-byte chunks per row
-    for (int c = threadIdx.x; c < 64 * chunks; c += blockDim.x) {
-        const int r = c / chunks, col = (c % chunks) * 8;
-        const int64_t gr = row0 + r;
-        const __half* s = src + (gr < n_rows ? gr : 0) * row_stride + col;
-        cp_async16(dst + r * FaSmem<HD>::stride + col, s, gr < n_rows ? 16 : 0);
+    constexpr int chunks = HD / 8;                // 16-byte chunks per row
+    constexpr int pass = 32 * kFaWarps / chunks;  // rows per pass of the block
+    static_assert(ROWS % pass == 0, "tile rows must be whole passes");
+    const int r0 = threadIdx.x / chunks, col = (threadIdx.x % chunks) * 8;
+    const int left =
+        static_cast<int>(min(max(n_rows - row0 - r0, int64_t{0}), int64_t{ROWS}));  // rows in range
+    const __half* s = src + (row0 + r0) * row_stride + col;
+    __half* d = dst + r0 * FaSmem<HD>::stride + col;
+#pragma unroll
+    for (int i = 0; i < ROWS / pass; ++i) {
+        const bool in = i * pass < left;
+        cp_async16(d + i * pass * FaSmem<HD>::stride, in ? s + i * pass * row_stride : src, in ? 16 : 0);
     }
 }
 
@@ -33,9 +45,10 @@ static __global__ void __launch_bounds__(32 * kFaWarps)
                       float scale_log2, __half* __restrict__ out) {
     extern __shared__ __align__(16) unsigned char fa_smem_raw[];
     __half* sq = reinterpret_cast<__half*>(fa_smem_raw);
-    __half* sk = sq + FaSmem<HD>::tile;      // 2 buffers
-    __half* sv = sk + 2 * FaSmem<HD>::tile;  // 2 buffers
+    __half* sk = sq + FaSmem<HD>::q_tile;       // 2 buffers
+    __half* sv = sk + 2 * FaSmem<HD>::kv_tile;  // 2 buffers
     constexpr int S = FaSmem<HD>::stride;
+    constexpr int NT = kBc / 8;  // 8-key score tiles per row block
 
     const int tile = gridDim.x - 1 - blockIdx.x;  // heaviest (last) query tiles first
     const int h = blockIdx.y, kvh = h / (n_heads / n_kv_heads);
@@ -55,136 +68,164 @@ static __global__ void __launch_bounds__(32 * kFaWarps)
     const int64_t kv_end = min(n_kv, last_row + off + 1);
     const int n_tiles = static_cast<int>((kv_end + kBc - 1) / kBc);
 
-    load_tile_async<HD>(sq, qh, q0, n_q, q_stride);
-    load_tile_async<HD>(sk, kh, 0, n_kv, kv_stride);
-    load_tile_async<HD>(sv, vh, 0, n_kv, kv_stride);
+    load_tile_async<HD, kBr>(sq, qh, q0, n_q, q_stride);
+    load_tile_async<HD, kBc>(sk, kh, 0, n_kv, kv_stride);
+    load_tile_async<HD, kBc>(sv, vh, 0, n_kv, kv_stride);
     cp_async_commit();
 
-    uint32_t qf[HD / 16][4];
-    float o[HD / 8][4];
+    float o[kMt][HD / 8][4];
 #pragma unroll
-    for (int i = 0; i < HD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // rows g and g+8 of this warp
-    const int64_t row_a = q0 + warp * 16 + g, row_b = row_a + 8;
+    for (int mt = 0; mt < kMt; ++mt)
+#pragma unroll
+        for (int i = 0; i < HD / 8; ++i) o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.0f;
+    // Running max (raw score units) and sum of rows g and g+8 of each of the warp's two row tiles.
+    float m[kMt][2], l[kMt][2];
+#pragma unroll
+    for (int mt = 0; mt < kMt; ++mt) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
+    const int64_t wrow0 = q0 + warp * 16 * kMt;  // the warp's first query row
 
     for (int it = 0; it < n_tiles; ++it) {
         const int buf = it & 1;
         if (it + 1 < n_tiles) {
-            load_tile_async<HD>(sk + (buf ^ 1) * FaSmem<HD>::tile, kh, static_cast<int64_t>(it + 1) * kBc,
-                                n_kv, kv_stride);
-            load_tile_async<HD>(sv + (buf ^ 1) * FaSmem<HD>::tile, vh, static_cast<int64_t>(it + 1) * kBc,
-                                n_kv, kv_stride);
+            load_tile_async<HD, kBc>(sk + (buf ^ 1) * FaSmem<HD>::kv_tile, kh,
+                                     static_cast<int64_t>(it + 1) * kBc, n_kv, kv_stride);
+            load_tile_async<HD, kBc>(sv + (buf ^ 1) * FaSmem<HD>::kv_tile, vh,
+                                     static_cast<int64_t>(it + 1) * kBc, n_kv, kv_stride);
         }
         cp_async_commit();
         cp_async_wait<1>();
         __syncthreads();
-        if (it == 0) {
-            // Q fragments stay in registers for the whole loop.
-#pragma unroll
-            for (int kc = 0; kc < HD / 16; ++kc) {
-                const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, c = kc * 16 + (lane >> 4) * 8;
-                ldmatrix_x4(qf[kc], sq + r * S + c);
-            }
-        }
-        const __half* ks = sk + buf * FaSmem<HD>::tile;
-        const __half* vs = sv + buf * FaSmem<HD>::tile;
-
-        // S = Q K^T for this warp's 16 rows x 64 keys.
-        float s[kBc / 8][4];
-#pragma unroll
-        for (int i = 0; i < kBc / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
-#pragma unroll
-        for (int n2 = 0; n2 < kBc / 16; ++n2) {
-#pragma unroll
-            for (int kc = 0; kc < HD / 16; ++kc) {
-                uint32_t b[4];
-                const int key = n2 * 16 + (lane & 7) + ((lane >> 4) << 3),
-                          dim = kc * 16 + ((lane >> 3) & 1) * 8;
-                ldmatrix_x4(b, ks + key * S + dim);
-                mma_f16(s[2 * n2], qf[kc], b[0], b[1]);
-                mma_f16(s[2 * n2 + 1], qf[kc], b[2], b[3]);
-            }
-        }
-        // Scale into log2 units and mask (causal + past n_kv).
         const int64_t j0 = static_cast<int64_t>(it) * kBc;
-        const bool need_mask = j0 + kBc - 1 > q0 + warp * 16 + off || j0 + kBc > n_kv;
+        // A tile whose first key is past this warp's last row (+ off) is fully masked for it: skipped.
+        if (j0 <= wrow0 + 16 * kMt - 1 + off) {
+            const __half* ks = sk + buf * FaSmem<HD>::kv_tile;
+            const __half* vs = sv + buf * FaSmem<HD>::kv_tile;
+
+            // S = Q K^T for this warp's 32 rows x 64 keys; each K fragment serves both row tiles.
+            float s[kMt][NT][4];
 #pragma unroll
-        for (int nt = 0; nt < kBc / 8; ++nt) {
+            for (int mt = 0; mt < kMt; ++mt)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                float x = s[nt][e] * scale_log2;
-                if (need_mask) {
-                    const int64_t col = j0 + nt * 8 + 2 * t + (e & 1);
-                    const int64_t row = e < 2 ? row_a : row_b;
-                    if (col > row + off || col >= n_kv) x = -INFINITY;
+                for (int i = 0; i < NT; ++i) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < HD / 16; ++kc) {
+                uint32_t qa[kMt][4];
+#pragma unroll
+                for (int mt = 0; mt < kMt; ++mt) {
+                    const int r = warp * 16 * kMt + mt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8,
+                              c = kc * 16 + (lane >> 4) * 8;
+                    ldmatrix_x4(qa[mt], sq + r * S + c);
                 }
-                s[nt][e] = x;
+#pragma unroll
+                for (int n2 = 0; n2 < kBc / 16; ++n2) {
+                    uint32_t b[4];
+                    const int key = n2 * 16 + (lane & 7) + ((lane >> 4) << 3),
+                              dim = kc * 16 + ((lane >> 3) & 1) * 8;
+                    ldmatrix_x4(b, ks + key * S + dim);
+#pragma unroll
+                    for (int mt = 0; mt < kMt; ++mt) {
+                        mma_f16(s[mt][2 * n2], qa[mt], b[0], b[1]);
+                        mma_f16(s[mt][2 * n2 + 1], qa[mt], b[2], b[3]);
+                    }
+                }
             }
-        }
-        // Online softmax per row; each row's 64 values live on the 4 lanes of a quad.
-        float mx0 = m0, mx1 = m1;
+            // Mask (causal + past n_kv) where this tile reaches the diagonal or the end, in 32-bit offsets
+            // from the warp's first row and the tile's first key: key c of row r is masked when
+            // c - r > wrow0 + off - j0 (causal) or c >= n_kv - j0.
+            if (j0 + kBc - 1 > wrow0 + off || j0 + kBc > n_kv) {
+                const int causal =
+                    static_cast<int>(max(min(wrow0 + off - j0, int64_t{1} << 20), -(int64_t{1} << 20)));
+                const int end = static_cast<int>(min(n_kv - j0, int64_t{1} << 20));
 #pragma unroll
-        for (int nt = 0; nt < kBc / 8; ++nt) {
-            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float base0 = mx0 == -INFINITY ? 0.0f : mx0, base1 = mx1 == -INFINITY ? 0.0f : mx1;
-        const float a0 = exp2f(m0 - base0), a1 = exp2f(m1 - base1);
-        m0 = mx0;
-        m1 = mx1;
-        l0 *= a0;
-        l1 *= a1;
+                for (int mt = 0; mt < kMt; ++mt)
 #pragma unroll
-        for (int i = 0; i < HD / 8; ++i) {
-            o[i][0] *= a0;
-            o[i][1] *= a0;
-            o[i][2] *= a1;
-            o[i][3] *= a1;
-        }
-        uint32_t pa[kBc / 16][4];
+                    for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-        for (int nt = 0; nt < kBc / 8; ++nt) {
-            const float p0 = exp2f(s[nt][0] - base0), p1 = exp2f(s[nt][1] - base0);
-            const float p2 = exp2f(s[nt][2] - base1), p3 = exp2f(s[nt][3] - base1);
-            l0 += p0 + p1;
-            l1 += p2 + p3;
-            pa[nt >> 1][(nt & 1) * 2] = pack_half2(p0, p1);
-            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_half2(p2, p3);
-        }
-        // O += P V.
+                        for (int e = 0; e < 4; ++e) {
+                            const int c = nt * 8 + 2 * t + (e & 1), r = mt * 16 + g + (e < 2 ? 0 : 8);
+                            if (c - r > causal || c >= end) s[mt][nt][e] = -INFINITY;
+                        }
+            }
+            // Online softmax per row (raw scores; the scale is folded into one FFMA before exp2). Each row's
+            // 64 values live on the 4 lanes of a quad.
+            uint32_t pa[kMt][kBc / 16][4];
 #pragma unroll
-        for (int dp = 0; dp < HD / 16; ++dp) {
+            for (int mt = 0; mt < kMt; ++mt) {
+                float mx0 = m[mt][0], mx1 = m[mt][1];
 #pragma unroll
-            for (int kk = 0; kk < kBc / 16; ++kk) {
-                uint32_t b[4];
-                const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, dim = dp * 16 + (lane >> 4) * 8;
-                ldmatrix_x4_trans(b, vs + key * S + dim);
-                mma_f16(o[2 * dp], pa[kk], b[0], b[1]);
-                mma_f16(o[2 * dp + 1], pa[kk], b[2], b[3]);
+                for (int nt = 0; nt < NT; ++nt) {
+                    mx0 = fmaxf(mx0, fmaxf(s[mt][nt][0], s[mt][nt][1]));
+                    mx1 = fmaxf(mx1, fmaxf(s[mt][nt][2], s[mt][nt][3]));
+                }
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+                const float nb0 = mx0 == -INFINITY ? 0.0f : -mx0 * scale_log2,
+                            nb1 = mx1 == -INFINITY ? 0.0f : -mx1 * scale_log2;
+                const float a0 = exp2_approx(fmaf(m[mt][0], scale_log2, nb0)),
+                            a1 = exp2_approx(fmaf(m[mt][1], scale_log2, nb1));
+                m[mt][0] = mx0, m[mt][1] = mx1;
+                l[mt][0] *= a0, l[mt][1] *= a1;
+#pragma unroll
+                for (int i = 0; i < HD / 8; ++i) {
+                    o[mt][i][0] *= a0;
+                    o[mt][i][1] *= a0;
+                    o[mt][i][2] *= a1;
+                    o[mt][i][3] *= a1;
+                }
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    const float p0 = exp2_approx(fmaf(s[mt][nt][0], scale_log2, nb0)),
+                                p1 = exp2_approx(fmaf(s[mt][nt][1], scale_log2, nb0));
+                    const float p2 = exp2_approx(fmaf(s[mt][nt][2], scale_log2, nb1)),
+                                p3 = exp2_approx(fmaf(s[mt][nt][3], scale_log2, nb1));
+                    l[mt][0] += p0 + p1;
+                    l[mt][1] += p2 + p3;
+                    pa[mt][nt >> 1][(nt & 1) * 2] = pack_half2(p0, p1);
+                    pa[mt][nt >> 1][(nt & 1) * 2 + 1] = pack_half2(p2, p3);
+                }
+            }
+            // O += P V; each V fragment serves both row tiles.
+#pragma unroll
+            for (int dp = 0; dp < HD / 16; ++dp) {
+#pragma unroll
+                for (int kk = 0; kk < kBc / 16; ++kk) {
+                    uint32_t b[4];
+                    const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8,
+                              dim = dp * 16 + (lane >> 4) * 8;
+                    ldmatrix_x4_trans(b, vs + key * S + dim);
+#pragma unroll
+                    for (int mt = 0; mt < kMt; ++mt) {
+                        mma_f16(o[mt][2 * dp], pa[mt][kk], b[0], b[1]);
+                        mma_f16(o[mt][2 * dp + 1], pa[mt][kk], b[2], b[3]);
+                    }
+                }
             }
         }
         __syncthreads();  // the buffer is refilled next iteration
     }
     cp_async_wait<0>();
 
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
 #pragma unroll
-    for (int i = 0; i < HD / 8; ++i) {
-        const int col = i * 8 + 2 * t;
-        if (row_a < n_q)
-            *reinterpret_cast<__half2*>(out + row_a * q_stride + static_cast<int64_t>(h) * HD + col) =
-                __floats2half2_rn(o[i][0] * inv0, o[i][1] * inv0);
-        if (row_b < n_q)
-            *reinterpret_cast<__half2*>(out + row_b * q_stride + static_cast<int64_t>(h) * HD + col) =
-                __floats2half2_rn(o[i][2] * inv1, o[i][3] * inv1);
+    for (int mt = 0; mt < kMt; ++mt) {
+        float l0 = l[mt][0], l1 = l[mt][1];
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+        const int64_t row_a = wrow0 + mt * 16 + g, row_b = row_a + 8;
+#pragma unroll
+        for (int i = 0; i < HD / 8; ++i) {
+            const int col = i * 8 + 2 * t;
+            if (row_a < n_q)
+                *reinterpret_cast<__half2*>(out + row_a * q_stride + static_cast<int64_t>(h) * HD + col) =
+                    __floats2half2_rn(o[mt][i][0] * inv0, o[mt][i][1] * inv0);
+            if (row_b < n_q)
+                *reinterpret_cast<__half2*>(out + row_b * q_stride + static_cast<int64_t>(h) * HD + col) =
+                    __floats2half2_rn(o[mt][i][2] * inv1, o[mt][i][3] * inv1);
+        }
     }
 }
 
