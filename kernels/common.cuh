@@ -45,6 +45,30 @@ __device__ __forceinline__ void store_as(void* out, int64_t i, float v, DType t)
     else
         static_cast<__nv_bfloat16*>(out)[i] = __float2bfloat16_rn(v);
 }
+// Four consecutive values v at element 4*i4 of out (type T known at compile time): one 16-byte (f32) or
+// 8-byte (f16, bf16) store; out must be aligned to that.
+template <DType T>
+__device__ __forceinline__ void store4_as(void* out, int64_t i4, const float (&v)[4]) {
+    if constexpr (T == DType::f32) {
+        static_cast<float4*>(out)[i4] = make_float4(v[0], v[1], v[2], v[3]);
+    } else if constexpr (T == DType::f16) {
+        const __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
+        static_cast<uint2*>(out)[i4] =
+            make_uint2(*reinterpret_cast<const uint32_t*>(&a), *reinterpret_cast<const uint32_t*>(&b));
+    } else {
+        const __nv_bfloat162 a = __floats2bfloat162_rn(v[0], v[1]), b = __floats2bfloat162_rn(v[2], v[3]);
+        static_cast<uint2*>(out)[i4] =
+            make_uint2(*reinterpret_cast<const uint32_t*>(&a), *reinterpret_cast<const uint32_t*>(&b));
+    }
+}
+// Whether out can take store4_as of type t.
+inline bool store4_aligned(const void* out, DType t) {
+    return reinterpret_cast<uintptr_t>(out) % (t == DType::f32 ? 16 : 8) == 0;
+}
+inline bool aligned16(const void* p) {
+    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -265,6 +265,22 @@ void add_elementwise_cases(std::vector<Case>& cases) {
                              return rel_err(out, ref);
                          }});
     }
+    // Shapes that take the scalar kernel (dim % 4 != 0) and the vector kernel with f16 out (SmolLM2's 576).
+    for (int dim : {576, 4098}) {
+        cases.push_back(
+            {dim == 576 ? "rmsnorm f16 out, dim 576 (4-wide)" : "rmsnorm f16 out, dim 4098 (scalar)", 1e-3,
+             [dim](std::mt19937_64& rng, std::string& why) {
+                 const int rows = 5;
+                 auto x = randn(rng, rows * dim, 3.0f), w = randn(rng, dim, 0.2f, 1.0f);
+                 auto dx = to_device(x), dw = to_device(w);
+                 auto dout = poisoned<float>(rows * dim);
+                 CHECK_OK(cuda::rmsnorm(dx.as<float>(), dw.as<float>(), rows, dim, 1e-5f, dout.get(),
+                                        cuda::DType::f16, nullptr));
+                 std::vector<float> ref(rows * dim);
+                 twin::rmsnorm(x.data(), w.data(), rows, dim, 1e-5f, ref.data());
+                 return rel_err(from_f16(to_host<uint16_t>(dout, ref.size())), ref);
+             }});
+    }
     cases.push_back({"rope f32, positions to 131071", 1e-5, [](std::mt19937_64& rng, std::string& why) {
                          const int n_heads = 4, hd = 128;
                          std::vector<int32_t> pos = {0, 1, 100, 4095, 32767, 100000, 131071};
@@ -290,6 +306,24 @@ void add_elementwise_cases(std::vector<Case>& cases) {
              twin::swiglu(g.data(), u.data(), n, ref.data());
              return rel_err(to_host<float>(dout, n), ref);
          }});
+    // A tail of 3 after the 4-wide part, f16 out; and inputs one float off 16-byte alignment (scalar kernel).
+    for (int shift : {0, 1}) {
+        cases.push_back({shift ? "swiglu f32, unaligned inputs (scalar)" : "swiglu f16 out, n % 4 = 3",
+                         shift ? 1e-5 : 1e-3, [shift](std::mt19937_64& rng, std::string& why) {
+                             const int64_t n = 3 * 14336 + 3;
+                             auto g = randn(rng, n + shift, 3.0f), u = randn(rng, n + shift);
+                             auto dg = to_device(g), du = to_device(u);
+                             const cuda::DType t = shift ? cuda::DType::f32 : cuda::DType::f16;
+                             auto dout = poisoned<float>(n);
+                             CHECK_OK(cuda::swiglu(dg.as<float>() + shift, du.as<float>() + shift, n,
+                                                   dout.get(), t, nullptr));
+                             std::vector<float> ref(n);
+                             twin::swiglu(g.data() + shift, u.data() + shift, n, ref.data());
+                             auto out =
+                                 shift ? to_host<float>(dout, n) : from_f16(to_host<uint16_t>(dout, n));
+                             return rel_err(out, ref);
+                         }});
+    }
     for (float temp : {0.0f, 0.8f}) {
         cases.push_back({temp == 0.0f ? "sample greedy (argmax)" : "sample temperature 0.8 (Gumbel-max)", 0.0,
                          [temp](std::mt19937_64& rng, std::string& why) {
