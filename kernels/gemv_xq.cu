@@ -3,6 +3,7 @@
 
 #include "common.cuh"
 #include "gemv_xq.cuh"
+#include "mma.cuh"
 #include "quant_blocks.cuh"
 #include "xq_format.cuh"
 
@@ -172,14 +173,16 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int i) {
 
 // Group g of a row as integer codes: c[0..3] hold 16 codes (one per byte) for elements base0..base0+15,
 // c[4..7] for base1..base1+15; element value = d_h * code + m_h for half h.
-template <GgmlType T>
+// S: the row sits in shared memory (plain loads; __ldg is for global memory only).
+template <GgmlType T, bool S = false>
 __device__ __forceinline__ void int_group(const uint8_t* __restrict__ row, int g, uint32_t c[8], float& d0,
                                           float& m0, float& d1, float& m1, int& base0, int& base1) {
     if constexpr (T == GgmlType::Q4_K) {
         const int blk = g >> 3, k = g & 7, j = k >> 1, h = k & 1;
         const uint8_t* b = row + static_cast<int64_t>(blk) * 144;
-        const uint4 hd = __ldg(reinterpret_cast<const uint4*>(b));
-        const uint4 u = __ldg(reinterpret_cast<const uint4*>(b + 16 + 32 * j + 16 * h));
+        const uint4* ph = reinterpret_cast<const uint4*>(b);
+        const uint4* pu = reinterpret_cast<const uint4*>(b + 16 + 32 * j + 16 * h);
+        const uint4 hd = S ? *ph : __ldg(ph), u = S ? *pu : __ldg(pu);
         const float d = __half2float(__ushort_as_half(static_cast<uint16_t>(hd.x & 0xffff)));
         const float dmin = __half2float(__ushort_as_half(static_cast<uint16_t>(hd.x >> 16)));
         int s0, mm0, s1, mm1;
@@ -202,14 +205,14 @@ __device__ __forceinline__ void int_group(const uint8_t* __restrict__ row, int g
     } else if constexpr (T == GgmlType::Q4_0 || T == GgmlType::Q4_1) {
         constexpr int B = T == GgmlType::Q4_0 ? 18 : 20;
         const uint8_t* b = row + static_cast<int64_t>(g) * B;
-        const float d = __half2float(__ushort_as_half(__ldg(reinterpret_cast<const uint16_t*>(b))));
-        const float m = T == GgmlType::Q4_1
-                            ? __half2float(__ushort_as_half(__ldg(reinterpret_cast<const uint16_t*>(b + 2))))
-                            : -8.0f * d;
+        const uint16_t* p16 = reinterpret_cast<const uint16_t*>(b);
+        const float d = __half2float(__ushort_as_half(S ? p16[0] : __ldg(p16)));
+        const float m =
+            T == GgmlType::Q4_1 ? __half2float(__ushort_as_half(S ? p16[1] : __ldg(p16 + 1))) : -8.0f * d;
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            const uint32_t w = T == GgmlType::Q4_1 ? __ldg(reinterpret_cast<const uint32_t*>(b + 4) + i)
-                                                   : ld32_2(b + 2 + 4 * i);
+            const uint32_t* p32 = reinterpret_cast<const uint32_t*>(b + 4) + i;
+            const uint32_t w = T == GgmlType::Q4_1 ? (S ? *p32 : __ldg(p32)) : ld32_2(b + 2 + 4 * i);
             c[i] = w & 0x0F0F0F0Fu, c[4 + i] = (w >> 4) & 0x0F0F0F0Fu;
         }
         d0 = d1 = d, m0 = m1 = m;
@@ -217,7 +220,8 @@ __device__ __forceinline__ void int_group(const uint8_t* __restrict__ row, int g
         base1 = base0 + 16;
     } else if constexpr (T == GgmlType::Q8_0) {
         const uint8_t* b = row + static_cast<int64_t>(g) * 34;
-        d0 = d1 = __half2float(__ushort_as_half(__ldg(reinterpret_cast<const uint16_t*>(b))));
+        const uint16_t* p16 = reinterpret_cast<const uint16_t*>(b);
+        d0 = d1 = __half2float(__ushort_as_half(S ? *p16 : __ldg(p16)));
         m0 = m1 = 0.0f;
 #pragma unroll
         for (int i = 0; i < 8; ++i) c[i] = ld32_2(b + 2 + 4 * i);
@@ -396,6 +400,85 @@ static __global__ void __launch_bounds__(32 * W, MINB) gemv_xq_kernel_minb(DK_GE
 }
 #undef DK_GEMV_XQ_PARAMS
 
+// Rows staged in shared memory: a block copies its R rows (contiguous, constant) with 16-byte cp.async
+// before the dependent-launch wait, so the weight reads start while the previous kernel drains and are not
+// held in registers (the register-loading kernel keeps ~64-72 KB of reads in flight per SM, about what the
+// H100 needs at loaded latency). Then the W warps split each row's groups as above, rows one after another
+// per group so that a load of x serves all R rows. Dynamic shared memory: R * row_bytes + 16.
+template <GgmlType T, int R, int W>
+static __global__ void __launch_bounds__(32 * W)
+    gemv_xq_staged_kernel(XqMats m, int n_mats, size_t row_bytes, int n_groups,
+                          const int8_t* __restrict__ xhi, const int8_t* __restrict__ xlo,
+                          const float* __restrict__ xs, const float* __restrict__ xsum) {
+    extern __shared__ __align__(16) uint8_t gx_rows[];
+    constexpr int kThreads = 32 * W;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int set = blockIdx.x;
+    const int mi = set < m.set_end[0] ? 0 : (n_mats > 1 && set < m.set_end[1]) ? 1 : 2;
+    if (mi >= n_mats) {
+        pdl_launch_dependents();
+        pdl_wait();
+        return;
+    }
+    const int first_set = mi == 0 ? 0 : mi == 1 ? m.set_end[0] : m.set_end[1];
+    const uint8_t* wm = mi == 0 ? m.w[0] : mi == 1 ? m.w[1] : m.w[2];
+    float* ym = mi == 0 ? m.y[0] : mi == 1 ? m.y[1] : m.y[2];
+    const int n_out = mi == 0 ? m.n_out[0] : mi == 1 ? m.n_out[1] : m.n_out[2];
+    const bool acc = mi == 0 ? m.acc[0] : mi == 1 ? m.acc[1] : m.acc[2];
+    const int r0 = R * (set - first_set);
+    const int nr = min(R, n_out - r0);
+    // Copy [src, src + bytes) from its 16-byte-aligned start (rows of 20- or 34-byte blocks need not be
+    // aligned; the bytes before src belong to the previous row); the last chunk reads only what is left.
+    const uint8_t* src = wm + static_cast<size_t>(r0) * row_bytes;
+    const int head = static_cast<int>(reinterpret_cast<uintptr_t>(src) & 15);
+    const uint8_t* src_al = src - head;
+    const int total = head + static_cast<int>(static_cast<size_t>(nr) * row_bytes);
+    for (int o = threadIdx.x * 16; o < total; o += kThreads * 16)
+        cp_async16(gx_rows + o, src_al + o, min(16, total - o));
+    cp_async_commit();
+    pdl_launch_dependents();
+    pdl_wait();  // x (and y when accumulating) come from earlier kernels
+    cp_async_wait<0>();
+    __syncthreads();
+    const uint8_t* rows = gx_rows + head;
+    float accr[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) accr[r] = 0.0f;
+    for (int g = threadIdx.x; g < n_groups; g += kThreads) {
+        uint32_t c[8];
+        float d0, m0, d1, m1;
+        int base0, base1;
+        int_group<T, true>(rows, g, c, d0, m0, d1, m1, base0, base1);  // row 0 also gives the x offsets
+        const int4 h0 = __ldg(reinterpret_cast<const int4*>(xhi + base0));
+        const int4 l0 = __ldg(reinterpret_cast<const int4*>(xlo + base0));
+        const int4 h1 = __ldg(reinterpret_cast<const int4*>(xhi + base1));
+        const int4 l1 = __ldg(reinterpret_cast<const int4*>(xlo + base1));
+        const float s0 = __ldg(xs + base0 / kXqBlock), s1 = __ldg(xs + base1 / kXqBlock);
+        const float u0 = __ldg(xsum + base0 / kXqBlock), u1 = __ldg(xsum + base1 / kXqBlock);
+        accr[0] += d0 * half_dot(c, h0, l0, s0) + m0 * u0 + d1 * half_dot(c + 4, h1, l1, s1) + m1 * u1;
+#pragma unroll
+        for (int r = 1; r < R; ++r) {
+            if (r >= nr) break;
+            int_group<T, true>(rows + r * row_bytes, g, c, d0, m0, d1, m1, base0, base1);
+            accr[r] += d0 * half_dot(c, h0, l0, s0) + m0 * u0 + d1 * half_dot(c + 4, h1, l1, s1) + m1 * u1;
+        }
+    }
+    __shared__ float part[W][R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+        const float v = warp_sum(accr[r]);
+        if (lane == 0) part[warp][r] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < nr) {
+        float v = 0.0f;
+#pragma unroll
+        for (int w = 0; w < W; ++w) v += part[w][threadIdx.x];
+        float* y = ym + r0 + threadIdx.x;
+        *y = acc ? *y + v : v;
+    }
+}
+
 template <GgmlType T, int R, int W, int U, int MINB>
 constexpr auto gemv_xq_kernel_ptr() {
     if constexpr (MINB > 0)
@@ -424,26 +507,47 @@ constexpr GemvXqEntry all_types() {
          gemv_xq_kernel_ptr<GgmlType::Q8_0, R, W, U, MB>(), gemv_xq_kernel_ptr<GgmlType::Q4_0, R, W, U, MB>(),
          gemv_xq_kernel_ptr<GgmlType::Q4_1, R, W, U, MB>()}};
 }
+template <int R, int W>
+constexpr GemvXqEntry all_types_staged() {
+    return {{R, W, 1, 0, true},
+            {gemv_xq_staged_kernel<GgmlType::Q4_K, R, W>, gemv_xq_staged_kernel<GgmlType::Q6_K, R, W>,
+             gemv_xq_staged_kernel<GgmlType::Q8_0, R, W>, gemv_xq_staged_kernel<GgmlType::Q4_0, R, W>,
+             gemv_xq_staged_kernel<GgmlType::Q4_1, R, W>}};
+}
+template <int R, int W>
+constexpr GemvXqEntry q4k_staged() {
+    return {{R, W, 1, 0, true},
+            {gemv_xq_staged_kernel<GgmlType::Q4_K, R, W>, nullptr, nullptr, nullptr, nullptr}};
+}
 template <int R, int W, int U, int MB>
 constexpr GemvXqEntry q4k_only() {
     return {{R, W, U, MB},
             {gemv_xq_kernel_ptr<GgmlType::Q4_K, R, W, U, MB>(), nullptr, nullptr, nullptr, nullptr}};
 }
 
-// The first four are compiled for every type (the decode path's choices, picked by the sweep in bench gpu on
-// the H100, 2026-11-22: RESULTS.md); the rest are Q4_K tuning points for that sweep, all free of spills on
-// sm_90 (registers on sm_90 / nvcc 13 in the comments). Dropped after that sweep as slower everywhere: R 2-4
-// with 2 groups in flight per thread (U = 2: 120-161 registers), 8 warps with U = 2.
+// Compiled for every type: the decode path's choices (the first two) and the register-loading configs the
+// decode path used before, kept for `CudaModelOptions::gemv_staged = false` (A/B in bench gpu --compare).
+// The rest are Q4_K tuning points for the sweep in bench gpu, all free of spills on sm_90 (registers on
+// sm_90 / nvcc 13 in the comments). Measured on the H100 (2026-11-22, RESULTS.md): in the decode graph the
+// staged 4-row configs for all four GEMV groups gave +4% tokens/s at context 0 over the register configs
+// (the isolated sweep, where small matrices are launch-bound, shows no difference); 8-row staged q|k|v/wo
+// or 8-warp gate|up were slower. Dropped after the first sweep as slower everywhere: R 2-4 with 2 groups in
+// flight per thread (U = 2: 120-161 registers), 8 warps with U = 2; after the second, a wave of blocks
+// striding over the row sets with the next sets prefetched to L2 (slower for every shape).
 const GemvXqEntry kEntries[] = {
-    all_types<2, 4, 1, 0>(),  // 62: q|k|v, wo
-    all_types<2, 2, 1, 0>(),  // 62: gate|up (0.56 of HBM vs 0.50 for 4 rows x 4 warps)
-    all_types<2, 8, 1, 0>(),  // 58: down (0.38 vs 0.35 for 2 rows x 4 warps)
-    all_types<4, 4, 1, 0>(),  // 94: the previous gate|up choice
-    q4k_only<1, 4, 1, 0>(),   // 40: twice the blocks, a third of the registers
-    q4k_only<4, 2, 1, 0>(),   // 94
-    q4k_only<1, 2, 2, 0>(),   // 80: 64 threads per row, both groups in flight (n_in 4096: one step)
-    q4k_only<1, 4, 2, 0>(),   // 80: n_in 14336 in 2 steps instead of 4
-    q4k_only<4, 4, 1, 6>(),   // 80: 6 blocks per SM instead of 5
+    all_types_staged<4, 4>(),  // 48: q|k|v, wo, gate|up
+    all_types_staged<4, 8>(),  // 48: down
+    all_types<2, 4, 1, 0>(),   // 62: q|k|v, wo without staging
+    all_types<2, 2, 1, 0>(),   // 62: gate|up without staging (0.56 of HBM vs 0.50 for 4 rows x 4 warps)
+    all_types<2, 8, 1, 0>(),   // 58: down without staging (0.38 vs 0.35 for 2 rows x 4 warps)
+    all_types<4, 4, 1, 0>(),   // 94
+    q4k_only<1, 4, 1, 0>(),    // 40: twice the blocks, a third of the registers
+    q4k_only<4, 2, 1, 0>(),    // 94
+    q4k_only<1, 2, 2, 0>(),    // 80: 64 threads per row, both groups in flight (n_in 4096: one step)
+    q4k_only<1, 4, 2, 0>(),    // 80: n_in 14336 in 2 steps instead of 4
+    q4k_only<4, 4, 1, 6>(),    // 80: 6 blocks per SM instead of 5
+    q4k_staged<8, 4>(),        // 56
+    q4k_staged<8, 2>(),        // 56
 };
 
 int type_index(GgmlType t) {
@@ -453,7 +557,8 @@ int type_index(GgmlType t) {
 }
 
 bool same_config(const GemvXqConfig& a, const GemvXqConfig& b) {
-    return a.rows == b.rows && a.warps == b.warps && a.unroll == b.unroll && a.min_blocks == b.min_blocks;
+    return a.rows == b.rows && a.warps == b.warps && a.unroll == b.unroll && a.min_blocks == b.min_blocks &&
+           a.staged == b.staged;
 }
 
 // The kernel of `cfg` for `type`, or nullptr when that pair is not compiled.
@@ -467,14 +572,21 @@ GemvXqFn find_kernel(GgmlType type, const GemvXqConfig& cfg) {
 
 std::string config_name(const GemvXqConfig& c) {
     return "rows " + std::to_string(c.rows) + " warps " + std::to_string(c.warps) + " unroll " +
-           std::to_string(c.unroll) + " min_blocks " + std::to_string(c.min_blocks);
+           std::to_string(c.unroll) + " min_blocks " + std::to_string(c.min_blocks) +
+           (c.staged ? " staged" : "");
 }
 }  // namespace
 
-GemvXqConfig gemv_xq_decode_config(int n_mats, int64_t n_in) {
-    // 2 rows per block throughout; 2 warps for gate|up (0.56 of HBM), 8 for the long rows of down (0.38),
-    // 4 for q|k|v and wo.
+GemvXqConfig gemv_xq_decode_config(int n_mats, int64_t n_in, bool staged) {
     GemvXqConfig c;
+    if (staged) {  // rows staged in shared memory: 4 rows; 8 warps for the long rows of down, else 4
+        c.rows = 4;
+        c.warps = n_mats == 1 && n_in >= 8192 ? 8 : 4;
+        c.staged = true;
+        return c;
+    }
+    // Register loads: 2 rows per block; 2 warps for gate|up (0.56 of HBM), 8 for the long rows of down
+    // (0.38), 4 for q|k|v and wo.
     c.rows = 2;
     c.warps = n_mats == 2 ? 2 : n_in >= 8192 ? 8 : 4;
     return c;
@@ -519,7 +631,20 @@ Status gemv_xq(GgmlType type, const GemvXqMat* mats, int n_mats, int64_t n_in, c
     const auto* base = static_cast<const int8_t*>(xq);
     const auto* xs = reinterpret_cast<const float*>(base + 2 * n_in);
     const float* xsum = xs + n_in / kXqBlock;
-    return cuda_status(launch_kernel(fn, dim3(sets), dim3(32 * cfg.warps), 0, stream, pdl, m, n_mats,
+    size_t smem = 0;
+    if (cfg.staged) {
+        smem = static_cast<size_t>(R) * row_bytes + 16;
+        if (smem > 48 * 1024) {  // opt in; the limit (227 KB less the kernel's static bytes) is checked here
+            const cudaError_t e =
+                cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+            if (e != cudaSuccess) {
+                (void)cudaGetLastError();  // not sticky: later launches must not report it
+                return bad_arg(op, config_name(cfg) + ": " + std::to_string(smem) +
+                                       " bytes of rows do not fit in shared memory");
+            }
+        }
+    }
+    return cuda_status(launch_kernel(fn, dim3(sets), dim3(32 * cfg.warps), smem, stream, pdl, m, n_mats,
                                      row_bytes, n_groups, base, base + n_in, xs, xsum),
                        op, "launch");
 }
@@ -534,9 +659,10 @@ Result<GemvXqKernelInfo> gemv_xq_kernel_info(GgmlType type, GemvXqConfig cfg) {
     GemvXqKernelInfo info;
     info.regs = a.numRegs;
     info.local_bytes = static_cast<int>(a.localSizeBytes);
-    DK_TRY(
-        cuda_status(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info.blocks_per_sm, fn, 32 * cfg.warps, 0),
-                    "gemv_xq_kernel_info", "occupancy"));
+    DK_TRY(cuda_status(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                           &info.blocks_per_sm, fn, 32 * cfg.warps,
+                           cfg.staged ? static_cast<size_t>(cfg.rows) * gpu_row_bytes(type, 4096) + 16 : 0),
+                       "gemv_xq_kernel_info", "occupancy"));
     return info;
 }
 

@@ -44,11 +44,14 @@ struct GemvXqMat {
 // Shape of one gemv_xq kernel: `rows` rows per block, `warps` warps per block splitting each row's 32-weight
 // groups, `unroll` groups per thread per row loaded before use, `min_blocks` > 0 an occupancy hint (resident
 // blocks per SM the register allocation must allow). Same result for every config; a tuning choice.
+// `staged`: the block's rows are copied into shared memory (cp.async, before the dependent-launch wait)
+// and read from there; unroll 1, no min_blocks. blocks_per_sm of such a config assumes n_in 4096.
 struct GemvXqConfig {
     int rows = 2;
     int warps = 4;
     int unroll = 1;
     int min_blocks = 0;
+    bool staged = false;
 };
 
 struct GemvXqConfigInfo {
@@ -56,9 +59,10 @@ struct GemvXqConfigInfo {
     bool all_types;  // compiled for every gemv_xq_supported type; false: Q4_K only (tuning points)
 };
 
-// The config the decode path uses for n_mats fused matrices of n_in inputs: per shape, the fastest of the
-// H100 sweep (bench gpu; tests/bench/RESULTS.md). Compiled for every type.
-GemvXqConfig gemv_xq_decode_config(int n_mats, int64_t n_in);
+// The config the decode path uses for n_mats fused matrices of n_in inputs: staged rows (the fastest in the
+// H100 decode graph) or, with staged false, the register-loading config of the isolated sweep (bench gpu;
+// tests/bench/RESULTS.md). Compiled for every type.
+GemvXqConfig gemv_xq_decode_config(int n_mats, int64_t n_in, bool staged = true);
 
 // The compiled configs; all_types marks those compiled for every type (the decode path uses them).
 std::vector<GemvXqConfigInfo> gemv_xq_configs();

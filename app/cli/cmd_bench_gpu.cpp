@@ -176,21 +176,22 @@ int run_cuda(const Args& args, const std::string& model_path) {
                 if (!info) return fail("bench gpu", info.status().to_string());
                 const GemvXqConfig d = gemv_xq_decode_config(sh.mats, sh.n_in);  // the decode path's
                 const bool prod = c.rows == d.rows && c.warps == d.warps && c.unroll == d.unroll &&
-                                  c.min_blocks == d.min_blocks;
+                                  c.min_blocks == d.min_blocks && c.staged == d.staged;
                 std::printf(
-                    "gemv   %-24s int8 R%d W%d U%d MB%-2d %3d regs %2d blk/SM%s: %7.1f us = %5.0f GB/s = "
+                    "gemv   %-24s int8 R%d W%d U%d MB%-2d%s %3d regs %2d blk/SM%s: %7.1f us = %5.0f GB/s = "
                     "%4.2f "
                     "of HBM%s\n",
-                    sh.name, c.rows, c.warps, c.unroll, c.min_blocks, info->regs, info->blocks_per_sm,
-                    info->local_bytes ? " SPILLS" : "", *ms * 1e3, bytes / (*ms * 1e-3) / 1e9, of_hbm(*ms),
-                    prod ? "  (production)" : "");
+                    sh.name, c.rows, c.warps, c.unroll, c.min_blocks, c.staged ? " staged" : "", info->regs,
+                    info->blocks_per_sm, info->local_bytes ? " SPILLS" : "", *ms * 1e3,
+                    bytes / (*ms * 1e-3) / 1e9, of_hbm(*ms), prod ? "  (production)" : "");
                 if (prod) prod_ms = *ms;
                 if (*ms < best_ms) best_ms = *ms, best = c;
             }
             std::printf(
-                "gemv   %-24s best R%d W%d U%d MB%d: %7.1f us = %4.2f of HBM (production %.1f us, %+.1f%%)\n",
-                sh.name, best.rows, best.warps, best.unroll, best.min_blocks, best_ms * 1e3, of_hbm(best_ms),
-                prod_ms * 1e3, 100.0 * (prod_ms - best_ms) / prod_ms);
+                "gemv   %-24s best R%d W%d U%d MB%d%s: %7.1f us = %4.2f of HBM (production %.1f us, "
+                "%+.1f%%)\n",
+                sh.name, best.rows, best.warps, best.unroll, best.min_blocks, best.staged ? " staged" : "",
+                best_ms * 1e3, of_hbm(best_ms), prod_ms * 1e3, 100.0 * (prod_ms - best_ms) / prod_ms);
         }
     }
 
@@ -251,19 +252,21 @@ int run_cuda(const Args& args, const std::string& model_path) {
     // their gain shows in one run.
     struct Variant {
         const char* name;
-        bool pdl, attn_pdl, attn_prefetch, side;
+        bool pdl, attn_pdl, attn_prefetch, side, staged;
     };
-    std::vector<Variant> variants = {{"", true, false, true, true}};
+    std::vector<Variant> variants = {{"", true, false, true, true, true}};
     if (args.has("--compare"))
-        variants.insert(variants.end(), {{"no-pdl", false, false, true, true},
-                                         {"attn-pdl", true, true, true, true},
-                                         {"no-next-prefetch", true, false, false, true},
-                                         {"no-side-stream", true, false, true, false}});
+        variants.insert(variants.end(), {{"no-pdl", false, false, true, true, true},
+                                         {"attn-pdl", true, true, true, true, true},
+                                         {"no-next-prefetch", true, false, false, true, true},
+                                         {"no-side-stream", true, false, true, false, true},
+                                         {"no-staged-gemv", true, false, true, true, false}});
     for (long long ctx_tokens : contexts) {
         for (KvFormat f : formats) {
             for (const Variant& var : variants) {
                 if (ctx_tokens == 0 && f != formats.front()) continue;
-                // At context 0 there is no attention to speak of: only the default and no-pdl variants.
+                // At context 0 there is no attention to speak of: only the default, no-pdl and
+                // no-staged-gemv.
                 if (ctx_tokens == 0 && (var.attn_pdl || !var.attn_prefetch || !var.side)) continue;
                 CudaModelOptions o;
                 o.max_chunk = 64;
@@ -272,6 +275,7 @@ int run_cuda(const Args& args, const std::string& model_path) {
                 o.attn_pdl = var.attn_pdl;
                 o.attn_prefetch = var.attn_prefetch;
                 o.attn_side_stream = var.side;
+                o.gemv_staged = var.staged;
                 size_t free0 = 0, total = 0;
                 cudaMemGetInfo(&free0, &total);
                 auto gm = CudaModel::create(model, ctx, o);

@@ -131,11 +131,12 @@ void add_gemv_xq_config_cases(std::vector<Case>& cases) {
     for (const cuda::GemvXqConfigInfo& ci : cuda::gemv_xq_configs()) {
         const cuda::GemvXqConfig c = ci.cfg;
         for (int64_t n_in : {768, 2304, 4096, 14336})
-            cases.push_back({fmt::format("gemv_xq Q4_K config R{} W{} U{} MB{}, n_in {} (dependent launches)",
-                                         c.rows, c.warps, c.unroll, c.min_blocks, n_in),
-                             1e-3, [c, n_in](std::mt19937_64& rng, std::string& why) {
-                                 return run_gemv_xq(rng, why, GgmlType::Q4_K, n_in, 0, c);
-                             }});
+            cases.push_back(
+                {fmt::format("gemv_xq Q4_K config R{} W{} U{} MB{}{}, n_in {} (dependent launches)", c.rows,
+                             c.warps, c.unroll, c.min_blocks, c.staged ? " staged" : "", n_in),
+                 1e-3, [c, n_in](std::mt19937_64& rng, std::string& why) {
+                     return run_gemv_xq(rng, why, GgmlType::Q4_K, n_in, 0, c);
+                 }});
         if (ci.all_types || refusal) continue;
         refusal = true;
         cases.push_back({fmt::format("gemv_xq Q6_K refuses the Q4_K-only config R{} W{} U{} MB{}", c.rows,
@@ -193,8 +194,8 @@ void add_weight_cases(std::vector<Case>& cases) {
                 const int64_t n_in = producer == 0 ? 2048 : producer == 1 ? (kq ? 768 : 576) : 14336;
                 cases.push_back(
                     {fmt::format(
-                         "gemv_xq {} {} rows x {} warps per block, n_in {}, x from {} (dependent launches)",
-                         ggml_type_name(t), cfg.rows, cfg.warps, n_in,
+                         "gemv_xq {} {} rows x {} warps per block{}, n_in {}, x from {} (dependent launches)",
+                         ggml_type_name(t), cfg.rows, cfg.warps, cfg.staged ? " (staged)" : "", n_in,
                          producer == 0   ? "quantize_x"
                          : producer == 1 ? "rmsnorm_quantize_x"
                                          : "swiglu_quantize_x"),

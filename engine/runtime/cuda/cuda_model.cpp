@@ -383,7 +383,7 @@ Status CudaModel::decode_gemv(std::initializer_list<DecodeMat> mats, DecodeIn in
     GemvXqMat xm[3];
     int n = 0;
     for (const DecodeMat& m : mats) xm[n++] = {m.w->p, m.w->n_out, m.y, m.accumulate};
-    return gemv_xq(t, xm, n, n_in, xq_, s, gemv_xq_decode_config(n, n_in), pdl_);
+    return gemv_xq(t, xm, n, n_in, xq_, s, gemv_xq_decode_config(n, n_in, opt_.gemv_staged), pdl_);
 }
 
 Status CudaModel::decode_body() {

@@ -32,6 +32,9 @@ struct CudaModelOptions {
     bool attn_pdl = false;
     bool attn_prefetch = true;     // DecodeAttnShape::prefetch_next
     bool attn_side_stream = true;  // live-tail attention beside the snapshot's (DecodeAttnShape::side)
+    // Decode GEMVs copy their rows into shared memory before the dependent-launch wait (gemv_xq's staged
+    // configs): +4% tokens/s at context 0 on the H100 over loading them into registers (false).
+    bool gemv_staged = true;
 };
 
 class CudaModel {
