@@ -254,20 +254,21 @@ int run_cuda(const Args& args, const std::string& model_path) {
         const char* name;
         bool pdl, attn_pdl, attn_prefetch, side, staged;
     };
-    std::vector<Variant> variants = {{"", true, false, true, true, true}};
+    std::vector<Variant> variants = {{"", true, true, true, true, true}};
     if (args.has("--compare"))
         variants.insert(variants.end(), {{"no-pdl", false, false, true, true, true},
-                                         {"attn-pdl", true, true, true, true, true},
-                                         {"no-next-prefetch", true, false, false, true, true},
-                                         {"no-side-stream", true, false, true, false, true},
-                                         {"no-staged-gemv", true, false, true, true, false}});
+                                         {"no-attn-pdl", true, false, true, true, true},
+                                         {"no-next-prefetch", true, true, false, true, true},
+                                         {"no-side-stream", true, true, true, false, true},
+                                         {"no-staged-gemv", true, true, true, true, false}});
     for (long long ctx_tokens : contexts) {
         for (KvFormat f : formats) {
             for (const Variant& var : variants) {
                 if (ctx_tokens == 0 && f != formats.front()) continue;
                 // At context 0 there is no attention to speak of: only the default, no-pdl and
                 // no-staged-gemv.
-                if (ctx_tokens == 0 && (var.attn_pdl || !var.attn_prefetch || !var.side)) continue;
+                if (ctx_tokens == 0 && ((var.pdl && !var.attn_pdl) || !var.attn_prefetch || !var.side))
+                    continue;
                 CudaModelOptions o;
                 o.max_chunk = 64;
                 o.capacity = 1024;

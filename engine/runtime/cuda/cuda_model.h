@@ -28,8 +28,9 @@ struct CudaModelOptions {
     // Decode kernels as programmatic dependent launches (sm_90+ only; ignored elsewhere): each kernel's
     // blocks start while the previous one drains, and the GEMVs prefetch their weights before waiting.
     bool use_pdl = true;
-    // The attention kernels as dependent launches too: measured 2% slower at 32k int4 (H100), so off.
-    bool attn_pdl = false;
+    // The attention kernels as dependent launches too. With the GEMVs loading into registers this was 2.5%
+    // slower at 32k int4 (H100); with staged GEMVs (gemv_staged) it is faster (bench gpu --compare).
+    bool attn_pdl = true;
     bool attn_prefetch = true;     // DecodeAttnShape::prefetch_next
     bool attn_side_stream = true;  // live-tail attention beside the snapshot's (DecodeAttnShape::side)
     // Decode GEMVs copy their rows into shared memory before the dependent-launch wait (gemv_xq's staged
