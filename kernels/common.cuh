@@ -79,6 +79,21 @@ __device__ __forceinline__ float warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
+// Sum of v over the block (blockDim.x a multiple of 32, at most 1024), returned to every thread. Two
+// barriers; uses 32 floats of shared memory.
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float part[32];
+    v = warp_sum(v);
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = v;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float w = threadIdx.x < (blockDim.x + 31) / 32 ? part[threadIdx.x] : 0.0f;
+        w = warp_sum(w);
+        if (threadIdx.x == 0) part[0] = w;
+    }
+    __syncthreads();
+    return part[0];
+}
 
 // Programmatic dependent launch (sm_90+; no-ops elsewhere and when the launch did not ask for it). A kernel
 // launched with pdl = true may start while the previous kernel in the stream still runs, so it must call

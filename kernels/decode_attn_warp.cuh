@@ -146,43 +146,44 @@ __device__ __forceinline__ uint32_t and_or(uint32_t x, uint32_t m, uint32_t c) {
 template <int N>
 constexpr int kDwShifts = N >= 8 ? 1 : 8 / N;
 
-// Element i (compile-time) of two tokens' V slices as f16x2 {token a, token b}, dequantized with the
-// per-token zero pair z and the scale pair s[sh / N], pre-divided by 2^sh for a code sitting sh bits up in
-// its byte: one PRMT gathers that byte of both tokens, codes become exact f16 without a shift (0x6400 | c
-// is 1024 + c), then one HFMA2.
+// The N-bit codes at bit offset `bit` (compile-time after unrolling) of words wa and wb as the dequantized
+// f16 pair {a, b}: one PRMT gathers the code's byte of both words, the codes become exact f16 without a
+// shift (0x6400 | c is 1024 + c; a code sitting sh bits up in its byte reads as c * 2^sh, which the scale
+// pair s[sh / N], pre-divided by 2^sh, undoes), then one HFMA2 with s and the zero pair z.
+template <int N>
+__device__ __forceinline__ __half2 dw_dq_pair(uint32_t wa, uint32_t wb, int bit,
+                                              const __half2 (&s)[kDwShifts<N>], __half2 z) {
+    const int byte = bit / 8, sh = bit % 8;
+    const uint32_t x = __byte_perm(wa, wb, static_cast<uint32_t>(byte | (4 + byte) << 8));
+    const uint32_t m = ((1u << N) - 1) << sh;
+    const uint32_t cb = and_or(x, m | m << 16, 0x64006400u);
+    const uint32_t k1024 = 0x64006400u;
+    const __half2 c =
+        __hsub2(*reinterpret_cast<const __half2*>(&cb), *reinterpret_cast<const __half2*>(&k1024));
+    return __hfma2(c, s[sh / N], z);
+}
+
+// Element i of two tokens' V slices as f16x2 {token a, token b}, with the tokens' scale pairs (per shift)
+// and zero pair.
 template <KvFormat F, int HD>
 __device__ __forceinline__ uint32_t dw_v_pair(const DaVSlice<F, HD>& a, const DaVSlice<F, HD>& b, int i,
                                               const __half2 (&s)[kDwShifts<DaSmem<F, HD>::N>], __half2 z) {
     constexpr int N = DaSmem<F, HD>::N;
-    const int bit = i * N, wi = bit / 32, byte = (bit % 32) / 8, sh = bit % 8;
-    const uint32_t x = __byte_perm(a.w[wi], b.w[wi], static_cast<uint32_t>(byte | (4 + byte) << 8));
-    const uint32_t m = ((1u << N) - 1) << sh;
-    const uint32_t cb = and_or(x, m | m << 16, 0x64006400u);
-    const uint32_t k1024 = 0x64006400u;
-    const __half2 c =
-        __hsub2(*reinterpret_cast<const __half2*>(&cb), *reinterpret_cast<const __half2*>(&k1024));
-    const __half2 v = __hfma2(c, s[sh / N], z);
+    const int bit = i * N;
+    const __half2 v = dw_dq_pair<N>(a.w[bit / 32], b.w[bit / 32], bit % 32, s, z);
     return *reinterpret_cast<const uint32_t*>(&v);
 }
 
 // The rotated K pair {dim 2P, dim 2P+1} of token j (0..7, compile-time after unrolling) of a lane group's
-// 8 tokens, as the f16x2 MMA operand. w0 / w1: that group's K code words of dims 2P / 2P+1. The two codes
-// are gathered into the halves of one word (one PRMT, shared by the tokens of one byte) and made exact f16
-// by the 0x6400 exponent trick without shifting: a code sitting `sh` bits up reads as c * 2^sh, which the
-// scale pair s[sh / N] (pre-divided by 2^sh, exact) undoes; then one HFMA2 with the zero pair z, and the
-// rotation by the token's {cos, cos} / {-sin, sin} pairs: k*cc + swap(k)*ss.
+// 8 tokens, as the f16x2 MMA operand. w0 / w1: that group's K code words of dims 2P / 2P+1, dequantized
+// with the dims' scale pairs (per shift) and zero pair, then rotated by the token's {cos, cos} / {-sin, sin}
+// pairs: k*cc + swap(k)*ss.
 template <int N>
 __device__ __forceinline__ uint32_t dw_k_rot(const DwKWord<N>& w0, const DwKWord<N>& w1, int j,
                                              const __half2 (&s)[kDwShifts<N>], __half2 z, uint32_t cc,
                                              uint32_t ss) {
-    const int bit = j * N, wi = bit / 32, byte = (bit % 32) / 8, sh = bit % 8;
-    const uint32_t x = __byte_perm(w0.w[wi], w1.w[wi], static_cast<uint32_t>(byte | (4 + byte) << 8));
-    const uint32_t m = ((1u << N) - 1) << sh;
-    const uint32_t cb = and_or(x, m | m << 16, 0x64006400u);
-    const uint32_t k1024 = 0x64006400u;
-    const __half2 c =
-        __hsub2(*reinterpret_cast<const __half2*>(&cb), *reinterpret_cast<const __half2*>(&k1024));
-    const __half2 k = __hfma2(c, s[sh / N], z);
+    const int bit = j * N;
+    const __half2 k = dw_dq_pair<N>(w0.w[bit / 32], w1.w[bit / 32], bit % 32, s, z);
     const __half2 r = __hfma2(__lowhigh2highlow(k), *reinterpret_cast<const __half2*>(&ss),
                               __hmul2(k, *reinterpret_cast<const __half2*>(&cc)));
     return *reinterpret_cast<const uint32_t*>(&r);

@@ -76,17 +76,7 @@ static __global__ void rmsnorm_xq_kernel(const float* __restrict__ x, const floa
 #pragma unroll
         for (int i = 0; i < kXqBlock; ++i) ss += v[i] * v[i];
     }
-    __shared__ float part[32];
-    ss = warp_sum(ss);
-    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        float v = threadIdx.x < (blockDim.x + 31) / 32 ? part[threadIdx.x] : 0.0f;
-        v = warp_sum(v);
-        if (threadIdx.x == 0) part[0] = v;
-    }
-    __syncthreads();
-    const float r = rsqrtf(part[0] / dim + eps);
+    const float r = rsqrtf(block_sum(ss) / dim + eps);
     for (int b = threadIdx.x; b < nb; b += blockDim.x) {
         float v[kXqBlock], wv[kXqBlock];
         load16(x + static_cast<int64_t>(b) * kXqBlock, v);
@@ -256,6 +246,26 @@ struct XqMats {
     bool acc[3];
 };
 
+// The block's per-thread row sums added up (warps, then across warps in shared memory) into ym[r0 .. r0+nr).
+template <int R, int W>
+__device__ __forceinline__ void xq_store_rows(const float (&accr)[R], float* ym, int r0, int nr, bool acc,
+                                              int lane, int warp) {
+    __shared__ float part[W][R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+        const float v = warp_sum(accr[r]);
+        if (lane == 0) part[warp][r] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < nr) {
+        float v = 0.0f;
+#pragma unroll
+        for (int w = 0; w < W; ++w) v += part[w][threadIdx.x];
+        float* y = ym + r0 + threadIdx.x;
+        *y = acc ? *y + v : v;
+    }
+}
+
 // Sum over one 16-element half: scale_x * (256 * <c, hi> + <c, lo>).
 __device__ __forceinline__ float half_dot(const uint32_t* c, const int4& hi, const int4& lo, float sx) {
     int sh = __dp4a(static_cast<int>(c[0]), hi.x, 0);
@@ -369,20 +379,7 @@ __device__ __forceinline__ void gemv_xq_block(XqMats m, int n_mats, size_t row_b
             }
         }
     }
-    __shared__ float part[W][R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-        const float v = warp_sum(accr[r]);
-        if (lane == 0) part[warp][r] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < nr) {
-        float v = 0.0f;
-#pragma unroll
-        for (int w = 0; w < W; ++w) v += part[w][threadIdx.x];
-        float* y = ym + r0 + threadIdx.x;
-        *y = acc ? *y + v : v;
-    }
+    xq_store_rows<R, W>(accr, ym, r0, nr, acc, lane, warp);
 }
 
 // Two kernels because any minBlocks in __launch_bounds__, even 1, changes ptxas's register allocation, so
@@ -415,7 +412,7 @@ static __global__ void __launch_bounds__(32 * W)
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int set = blockIdx.x;
     const int mi = set < m.set_end[0] ? 0 : (n_mats > 1 && set < m.set_end[1]) ? 1 : 2;
-    if (mi >= n_mats) {
+    if (mi >= n_mats) {  // past the last matrix: nothing to read or write
         pdl_launch_dependents();
         pdl_wait();
         return;
@@ -463,20 +460,7 @@ static __global__ void __launch_bounds__(32 * W)
             accr[r] += d0 * half_dot(c, h0, l0, s0) + m0 * u0 + d1 * half_dot(c + 4, h1, l1, s1) + m1 * u1;
         }
     }
-    __shared__ float part[W][R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-        const float v = warp_sum(accr[r]);
-        if (lane == 0) part[warp][r] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < nr) {
-        float v = 0.0f;
-#pragma unroll
-        for (int w = 0; w < W; ++w) v += part[w][threadIdx.x];
-        float* y = ym + r0 + threadIdx.x;
-        *y = acc ? *y + v : v;
-    }
+    xq_store_rows<R, W>(accr, ym, r0, nr, acc, lane, warp);
 }
 
 template <GgmlType T, int R, int W, int U, int MINB>

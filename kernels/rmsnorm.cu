@@ -7,17 +7,7 @@ static __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* 
     const float* xr = x + static_cast<int64_t>(blockIdx.x) * dim;
     float ss = 0.0f;
     for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
-    __shared__ float part[32];
-    ss = warp_sum(ss);
-    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        float v = threadIdx.x < blockDim.x / 32 ? part[threadIdx.x] : 0.0f;
-        v = warp_sum(v);
-        if (threadIdx.x == 0) part[0] = v;
-    }
-    __syncthreads();
-    const float scale = rsqrtf(part[0] / dim + eps);
+    const float scale = rsqrtf(block_sum(ss) / dim + eps);
     const int64_t base = static_cast<int64_t>(blockIdx.x) * dim;
     for (int i = threadIdx.x; i < dim; i += blockDim.x)
         store_as(out, base + i, xr[i] * scale * w[i], out_type);
@@ -36,17 +26,7 @@ static __global__ void rmsnorm4_kernel(const float* __restrict__ x, const float*
         const float4 v = xr[i];
         ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
     }
-    __shared__ float part[32];
-    ss = warp_sum(ss);
-    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        float v = threadIdx.x < blockDim.x / 32 ? part[threadIdx.x] : 0.0f;
-        v = warp_sum(v);
-        if (threadIdx.x == 0) part[0] = v;
-    }
-    __syncthreads();
-    const float scale = rsqrtf(part[0] / dim + eps);
+    const float scale = rsqrtf(block_sum(ss) / dim + eps);
     const int64_t base4 = static_cast<int64_t>(blockIdx.x) * d4;
     for (int i = threadIdx.x; i < d4; i += blockDim.x) {
         const float4 v = xr[i], g = w4[i];
