@@ -152,6 +152,49 @@ struct DaMmaSmem {
     static constexpr size_t bytes = stages * L::stage + L::rtab + qs + qt + sp;
 };
 
+// Merges the W warps of a block, each holding O^T tiles (dims x heads 2t, 2t+1, MMA fragment layout) and its
+// running max / sum for those heads, through the shared memory at `smem` (free: the caller has passed a
+// barrier after its last use) and writes the block's partial (O, m, l) of the G heads: head hh at
+// wo0 + hh * head_stride.
+template <int W, int HD>
+__device__ __forceinline__ void da_merge_warps(float* smem, const float (&o)[HD / 16][4],
+                                               const float (&m_run)[2], const float (&l_run)[2], int G,
+                                               float* wo0, int64_t head_stride) {
+    constexpr int KS = HD / 16, DPL = HD / 8;
+    const int tid = threadIdx.x, warp = tid >> 5, g = (tid & 31) >> 2, t = tid & 3;
+    float* sO = smem;  // [warp][head][HD]
+    float* sM = sO + W * kMaxG * HD;
+    float* sL = sM + W * kMaxG;
+#pragma unroll
+    for (int mt = 0; mt < KS; ++mt) {  // rows g / g+8 of tile mt are dims DPL*g + 2mt, + 1
+        float* w0 = sO + (warp * kMaxG + 2 * t) * HD + DPL * g + 2 * mt;
+        *reinterpret_cast<float2*>(w0) = make_float2(o[mt][0], o[mt][2]);
+        *reinterpret_cast<float2*>(w0 + HD) = make_float2(o[mt][1], o[mt][3]);
+    }
+    if (g == 0) {
+        sM[warp * kMaxG + 2 * t] = m_run[0], sM[warp * kMaxG + 2 * t + 1] = m_run[1];
+        sL[warp * kMaxG + 2 * t] = l_run[0], sL[warp * kMaxG + 2 * t + 1] = l_run[1];
+    }
+    __syncthreads();
+    for (int i = tid; i < G * HD; i += 32 * W) {
+        const int hh = i / HD, d = i % HD;
+        float M = -INFINITY;
+        for (int w = 0; w < W; ++w) M = fmaxf(M, sM[w * kMaxG + hh]);
+        float acc = 0.0f, l = 0.0f;
+        if (M != -INFINITY)
+            for (int w = 0; w < W; ++w) {
+                const float mw = sM[w * kMaxG + hh];
+                if (mw == -INFINITY) continue;
+                const float f = exp2f(mw - M);
+                acc += sO[(w * kMaxG + hh) * HD + d] * f;
+                l += sL[w * kMaxG + hh] * f;
+            }
+        float* wo = wo0 + hh * head_stride;
+        wo[d] = acc;
+        if (d == 0) wo[HD] = M, wo[HD + 1] = l;
+    }
+}
+
 // Token and dim orders inside a warp's 16-token tile (free choices, since both MMAs sum over them):
 //   scores: A row g is chunk token 16w + 2g and row g + 8 is token 16w + 2g + 1, so one K byte (or int8 pair)
 //     holds both of a lane's tokens for a dim;
@@ -168,7 +211,6 @@ static __global__ void __launch_bounds__(kDaThreads)
     constexpr int N = L::N;
     constexpr int HALF = HD / 2;
     constexpr int KS = HD / 16;  // 16-dim steps
-    constexpr int DPL = HD / 8;  // V dims per lane
     extern __shared__ __align__(16) uint8_t da_smem[];
     uint8_t* stage0 = da_smem;
     constexpr int NS = S::stages;
@@ -337,36 +379,9 @@ static __global__ void __launch_bounds__(kDaThreads)
     }
     cp_async_wait<0>();
     __syncthreads();
-    // Merge the warps: sO[w][head][HD], sM[w][head], sL[w][head] over the rotation table.
-    float* sO = reinterpret_cast<float*>(rtab);
-    float* sM = sO + 4 * kMaxG * HD;
-    float* sL = sM + 4 * kMaxG;
-#pragma unroll
-    for (int mt = 0; mt < KS; ++mt) {  // rows g / g+8 of tile mt are dims DPL*g + 2mt, + 1
-        float* w0 = sO + (warp * kMaxG + 2 * t) * HD + DPL * g + 2 * mt;
-        *reinterpret_cast<float2*>(w0) = make_float2(o[mt][0], o[mt][2]);
-        *reinterpret_cast<float2*>(w0 + HD) = make_float2(o[mt][1], o[mt][3]);
-    }
-    if (g == 0) {
-        sM[warp * kMaxG + 2 * t] = m_run[0], sM[warp * kMaxG + 2 * t + 1] = m_run[1];
-        sL[warp * kMaxG + 2 * t] = l_run[0], sL[warp * kMaxG + 2 * t + 1] = l_run[1];
-    }
-    __syncthreads();
-    for (int i = tid; i < G * HD; i += kDaThreads) {
-        const int hh = i / HD, d = i % HD;
-        float M = -INFINITY;
-        for (int w = 0; w < 4; ++w) M = fmaxf(M, sM[w * kMaxG + hh]);
-        float acc = 0.0f, l = 0.0f;
-        if (M != -INFINITY)
-            for (int w = 0; w < 4; ++w) {
-                const float mw = sM[w * kMaxG + hh];
-                if (mw == -INFINITY) continue;
-                const float f = exp2f(mw - M);
-                acc += sO[(w * kMaxG + hh) * HD + d] * f;
-                l += sL[w * kMaxG + hh] * f;
-            }
-        float* wo = ws + ((static_cast<int64_t>(b) * n_heads + kvh * G + hh) * total_splits + sg) * (HD + 2);
-        wo[d] = acc;
-        if (d == 0) wo[HD] = M, wo[HD + 1] = l;
-    }
+    // Merge the warps over the rotation table.
+    da_merge_warps<kDaThreads / 32, HD>(
+        reinterpret_cast<float*>(rtab), o, m_run, l_run, G,
+        ws + ((static_cast<int64_t>(b) * n_heads + kvh * G) * total_splits + sg) * (HD + 2),
+        static_cast<int64_t>(total_splits) * (HD + 2));
 }

@@ -21,8 +21,8 @@
 // one, for about half the instructions of the f32 path (K was ~7 instructions per element, most of the
 // kernel's issue slots).
 
-constexpr int kDwRtabStride =
-    kChunk + 2;  // 8-byte entries per rotation-table row: 16-byte loads without conflicts
+// Rotation-table row stride in 8-byte entries: 16-byte loads without bank conflicts.
+constexpr int kDwRtabStride = kChunk + 2;
 constexpr int kDwSmemMax = 227 * 1024;  // sm_90 opt-in shared memory per block
 
 template <KvFormat F, int HD>
@@ -204,7 +204,6 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     constexpr int NT = S::threads;
     constexpr int HALF = HD / 2;
     constexpr int KS = HD / 16;  // 16-dim steps
-    constexpr int DPL = HD / 8;  // V dims per lane
     constexpr int NS = S::stages;
     constexpr int PPL = HALF / 32;  // RoPE pairs of q~ per lane
     extern __shared__ __align__(16) uint8_t dw_smem[];
@@ -446,35 +445,7 @@ static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     }
     cp_async_wait<0>();
     __syncthreads();  // every warp is done with all of shared memory, which the merge area reuses
-    float* sO = reinterpret_cast<float*>(dw_smem);  // [warp][head][HD]
-    float* sM = sO + W * kMaxG * HD;
-    float* sL = sM + W * kMaxG;
-#pragma unroll
-    for (int mt = 0; mt < KS; ++mt) {  // rows g / g+8 of tile mt are dims DPL*g + 2mt, + 1
-        float* w0 = sO + (warp * kMaxG + 2 * t) * HD + DPL * g + 2 * mt;
-        *reinterpret_cast<float2*>(w0) = make_float2(o[mt][0], o[mt][2]);
-        *reinterpret_cast<float2*>(w0 + HD) = make_float2(o[mt][1], o[mt][3]);
-    }
-    if (g == 0) {
-        sM[warp * kMaxG + 2 * t] = m_run[0], sM[warp * kMaxG + 2 * t + 1] = m_run[1];
-        sL[warp * kMaxG + 2 * t] = l_run[0], sL[warp * kMaxG + 2 * t + 1] = l_run[1];
-    }
-    __syncthreads();
-    for (int i = tid; i < G * HD; i += NT) {
-        const int hh = i / HD, d = i % HD;
-        float M = -INFINITY;
-        for (int w = 0; w < W; ++w) M = fmaxf(M, sM[w * kMaxG + hh]);
-        float acc = 0.0f, l = 0.0f;
-        if (M != -INFINITY)
-            for (int w = 0; w < W; ++w) {
-                const float mw = sM[w * kMaxG + hh];
-                if (mw == -INFINITY) continue;
-                const float f = exp2f(mw - M);
-                acc += sO[(w * kMaxG + hh) * HD + d] * f;
-                l += sL[w * kMaxG + hh] * f;
-            }
-        float* wo = ws + ((static_cast<int64_t>(b) * n_heads + kvh * G + hh) * total_splits + sg) * (HD + 2);
-        wo[d] = acc;
-        if (d == 0) wo[HD] = M, wo[HD + 1] = l;
-    }
+    da_merge_warps<W, HD>(reinterpret_cast<float*>(dw_smem), o, m_run, l_run, G,
+                          ws + ((static_cast<int64_t>(b) * n_heads + kvh * G) * total_splits + sg) * (HD + 2),
+                          static_cast<int64_t>(total_splits) * (HD + 2));
 }
