@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "decode_attn.cuh"
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "paged_kv.cuh"
 #include "util/status.h"
 
