@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "format/kv_codec.h"
 #include "runtime/cuda/backend.h"
 
 #if DOCKET_HAVE_CUDA
@@ -24,7 +25,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: docket-cli bench gpu --model FILE.gguf [--chunks 512,4096,16384] [--contexts "
     "0,8192,32768,131072]\n"
-    "                            [--formats f16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n"
+    "                            [--codecs fp16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n"
     "                            [--compare]   (decode also without dependent launches, with them for\n"
     "                                           attention too, without the next-chunk prefetch, with the\n"
     "                                           live tail's attention on the main stream)\n";
@@ -46,10 +47,6 @@ using namespace docket::cuda;
         ::docket::Status st_ = (expr);                               \
         if (!st_.is_ok()) return fail("bench gpu", st_.to_string()); \
     } while (0)
-
-const char* fmt_name(KvFormat f) {
-    return f == KvFormat::f16 ? "f16" : f == KvFormat::int8 ? "int8" : f == KvFormat::int4 ? "int4" : "int2";
-}
 
 int run_cuda(const Args& args, const std::string& model_path) {
     auto ctx_r = CudaContext::create(0);
@@ -86,13 +83,13 @@ int run_cuda(const Args& args, const std::string& model_path) {
     auto steps_arg = args.get_int("--steps", 32, 1, 4096);
     if (!steps_arg) return fail("bench gpu", steps_arg.status().to_string());
     const int steps = static_cast<int>(*steps_arg);
-    std::vector<KvFormat> formats;
-    for (const auto& f : {std::string("f16"), std::string("int8"), std::string("int4"), std::string("int2")})
-        if (args.get("--formats", "f16,int8,int4,int2").find(f) != std::string::npos)
-            formats.push_back(f == "f16"    ? KvFormat::f16
-                              : f == "int8" ? KvFormat::int8
-                              : f == "int4" ? KvFormat::int4
-                                            : KvFormat::int2);
+    std::vector<Codec> formats;
+    std::stringstream codec_list(args.get("--codecs", "fp16,int8,int4,int2"));
+    for (std::string name; std::getline(codec_list, name, ',');) {
+        auto codec = kv_page::parse_codec(name, "--codecs");
+        if (!codec) return fail("bench gpu", codec.status().message());
+        formats.push_back(*codec);
+    }
     std::mt19937 rng(1234);
 
     // Prefill.
@@ -135,7 +132,7 @@ int run_cuda(const Args& args, const std::string& model_path) {
                                          {"no-side-stream", true, true, true, false, true},
                                          {"no-staged-gemv", true, true, true, true, false}});
     for (long long ctx_tokens : contexts) {
-        for (KvFormat f : formats) {
+        for (Codec f : formats) {
             for (const Variant& var : variants) {
                 if (ctx_tokens == 0 && f != formats.front()) continue;
                 // At context 0 there is no attention to speak of: only the default, no-pdl and
@@ -171,10 +168,9 @@ int run_cuda(const Args& args, const std::string& model_path) {
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 const double tok_s = steps / sec;
                 const double kv_bytes_tok =
-                    ctx_tokens == 0
-                        ? 0.0
-                        : static_cast<double>(kv_page_layout(f, 64, c.n_head_kv, c.head_dim).page_bytes) /
-                              64.0 * c.n_layer;
+                    ctx_tokens == 0 ? 0.0
+                                    : static_cast<double>(kv_page::page_bytes(f, c.n_head_kv, c.head_dim)) /
+                                          kv_page::kTokens * c.n_layer;
                 const double bytes = weights + kv_bytes_tok * (ctx_tokens + 3 + steps / 2);
                 const double bw = bytes * tok_s / 1e9;
                 std::printf(
@@ -182,8 +178,8 @@ int run_cuda(const Args& args, const std::string& model_path) {
                     "= %4.2f "
                     "of HBM"
                     "   GPU memory %.2f GB\n",
-                    ctx_tokens, ctx_tokens ? fmt_name(f) : "-", var.name, tok_s, 1e3 / tok_s, bytes / 1e9, bw,
-                    bw / hbm, (free0 - free1) / 1e9);
+                    ctx_tokens, ctx_tokens ? kv_page::codec_name(f) : "-", var.name, tok_s, 1e3 / tok_s,
+                    bytes / 1e9, bw, bw / hbm, (free0 - free1) / 1e9);
                 if (ctx_tokens > 0 && &var == &variants.front()) {
                     for (int impl : {0, 2, 1}) {
                         uint64_t kb = 0;
@@ -217,8 +213,8 @@ int run(const std::vector<std::string>& argv) {
         std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown({"--model", "--chunks", "--contexts", "--formats", "--steps", "--backend",
-                                 "--compare", "--help"});
+    if (auto bad = args.unknown(
+            {"--model", "--chunks", "--contexts", "--codecs", "--steps", "--backend", "--compare", "--help"});
         !bad.empty())
         return fail("bench gpu", "unknown option " + bad[0] + "\n" + kUsage);
     auto choice = select_backend(args.get("--backend", "cuda"));

@@ -13,7 +13,7 @@ namespace docket::cuda {
 // Random f16 pairs in (-2, 2) over `bytes` (a multiple of 4 KB), written as 4 KB "pages" (16 tokens x 1 head
 // x 64 dims): non-zero data for copies, GEMMs and GEMV matrices.
 static Status fill_random(uint8_t* dst, size_t bytes, uint64_t seed, cudaStream_t stream) {
-    return kv_fill_random(KvFormat::f16, 16, 1, 64, 4096, static_cast<int64_t>(bytes / 4096), seed, dst,
+    return kv_fill_random(Codec::fp16, 16, 1, 64, 4096, static_cast<int64_t>(bytes / 4096), seed, dst,
                           stream);
 }
 
