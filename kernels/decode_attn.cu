@@ -12,12 +12,12 @@ constexpr int kChunk = 64;  // tokens scored per step (a page, or a 64-token sli
 // fall in opposite bank halves.
 constexpr int kRtabStride = kChunk + 8;
 
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 struct DaSmem {
-    static constexpr int N = F == KvFormat::f16 ? 16 : F == KvFormat::int8 ? 8 : F == KvFormat::int4 ? 4 : 2;
+    static constexpr int N = kv_page::codec_bits(F);
     static constexpr int k_bytes = kChunk * HD * N / 8;  // codes of one chunk, one head
-    static constexpr int ks_bytes = F == KvFormat::f16 ? 0 : HD * 4;
-    static constexpr int vs_bytes = F == KvFormat::f16 ? 0 : kChunk * 4;
+    static constexpr int ks_bytes = F == Codec::fp16 ? 0 : HD * 4;
+    static constexpr int vs_bytes = F == Codec::fp16 ? 0 : kChunk * 4;
     static constexpr int stage = 2 * k_bytes + ks_bytes + vs_bytes;  // K, V, K scales, V scales
     static constexpr int rtab = HD / 2 * kRtabStride * 8;            // cos/sin(b * theta_i), padded rows
     static constexpr int qt = kMaxG * HD * 4;
@@ -30,7 +30,7 @@ static __device__ __forceinline__ void copy_async(uint8_t* dst, const uint8_t* s
     for (int o = threadIdx.x * 16; o < bytes; o += kDaThreads * 16) cp_async16(dst + o, src + o, 16);
 }
 
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 static __global__ void __launch_bounds__(kDaThreads)
     decode_attn_kernel(const float* __restrict__ q, PagedKv kv, int n_heads, int G,
                        const float* __restrict__ inv_freq, float scale_log2, int n_splits, int split_base,
@@ -80,11 +80,11 @@ static __global__ void __launch_bounds__(kDaThreads)
     auto issue = [&](int ci, uint8_t* st) {
         const int p = p_begin + ci / cpp, a = ci % cpp;
         const uint8_t* page = kv.pool + static_cast<size_t>(kv.indices[pg0 + p]) * kv.page_bytes;
-        const KvPageLayout lay = kv_page_layout(F, T, kv.n_kv_heads, HD);
+        const kv_page::PageLayout lay = kv_page::page_layout(F, kv.n_kv_heads, HD, T);
         const size_t head_codes = static_cast<size_t>(T) * HD * N / 8;
         const uint8_t* kc = page + lay.k_codes + kvh * head_codes;
         const uint8_t* vc = page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8;
-        if (F == KvFormat::f16 || C == T) {
+        if (F == Codec::fp16 || C == T) {
             copy_async(st, kc + static_cast<size_t>(a) * C * HD * N / 8, C * HD * N / 8);
         } else {  // K codes are [dim][token]: one 64-token row slice per dim
             const int row = C * N / 8, stride = T * N / 8;
@@ -94,7 +94,7 @@ static __global__ void __launch_bounds__(kDaThreads)
             }
         }
         copy_async(st + L::k_bytes, vc, C * HD * N / 8);
-        if (F != KvFormat::f16) {
+        if (F != Codec::fp16) {
             copy_async(st + 2 * L::k_bytes, page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4, HD * 4);
             copy_async(st + 2 * L::k_bytes + L::ks_bytes,
                        page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, C * 4);
@@ -146,7 +146,7 @@ static __global__ void __launch_bounds__(kDaThreads)
 #pragma unroll 4
                 for (int pr = hf; pr < HALF; pr += 2) {
                     float k0, k1;
-                    if constexpr (F == KvFormat::f16) {
+                    if constexpr (F == Codec::fp16) {
                         const float2 kk =
                             __half22float2(reinterpret_cast<const __half2*>(kcodes)[(tb * HD) / 2 + pr]);
                         k0 = kk.x;
@@ -212,7 +212,7 @@ static __global__ void __launch_bounds__(kDaThreads)
             }
             for (int tb = 0; tb < len; ++tb) {
                 float v0, v1;
-                if constexpr (F == KvFormat::f16) {
+                if constexpr (F == Codec::fp16) {
                     const float2 vv =
                         __half22float2(reinterpret_cast<const __half2*>(vcodes)[(tb * HD) / 2 + vi]);
                     v0 = vv.x;
@@ -308,7 +308,7 @@ size_t decode_attention_workspace(const DecodeAttnShape& s, int n_sources) {
 
 // Whether this device gives a block the warp kernel's shared memory (sm_90: 227 KB; sm_80 163 KB and
 // sm_86/89 99 KB do not for every format): where not, quantized pages take the block-per-chunk kernel.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 static bool dw_fits_device() {
     static int fits = -1;
     if (fits < 0) {
@@ -324,7 +324,7 @@ static bool dw_fits_device() {
 }
 
 // Raises the warp kernel's shared-memory limit once per instantiation.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 static Status dw_prepare() {
     static bool attr_set = false;
     if (!attr_set) {
@@ -338,7 +338,7 @@ static Status dw_prepare() {
 }
 
 // Resident warp-kernel blocks per SM for format F, 1 if the query fails; 0 where the kernel does not fit.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 static int dw_blocks_per_sm() {
     static int n = -1;
     if (n < 0) {
@@ -358,25 +358,25 @@ static int dw_blocks_per_sm() {
 }
 
 template <int HD>
-static int dw_blocks_per_sm_fmt(KvFormat f) {
+static int dw_blocks_per_sm_fmt(Codec f) {
     switch (f) {
-        case KvFormat::int8:
-            return dw_blocks_per_sm<KvFormat::int8, HD>();
-        case KvFormat::int4:
-            return dw_blocks_per_sm<KvFormat::int4, HD>();
-        case KvFormat::int2:
-            return dw_blocks_per_sm<KvFormat::int2, HD>();
+        case Codec::int8:
+            return dw_blocks_per_sm<Codec::int8, HD>();
+        case Codec::int4:
+            return dw_blocks_per_sm<Codec::int4, HD>();
+        case Codec::int2:
+            return dw_blocks_per_sm<Codec::int2, HD>();
         default:
             return 0;
     }
 }
 
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 static Status launch_decode(const float* q, const PagedKv& kv, const DecodeAttnShape& s, int G, int n_splits,
                             int split_base, int total_splits, float* ws, cudaStream_t stream) {
     const dim3 grid(n_splits, kv.n_kv_heads, s.batch);
     const float scale_log2 = s.scale * 1.4426950408889634f;
-    if constexpr (F != KvFormat::f16) {
+    if constexpr (F != Codec::fp16) {
         if (s.impl == 0 && dw_fits_device<F, HD>()) {
             DK_TRY((dw_prepare<F, HD>()));
             return cuda_status(
@@ -420,21 +420,21 @@ template <int HD>
 static Status launch_decode_fmt(const float* q, const PagedKv& kv, const DecodeAttnShape& s, int G,
                                 int n_splits, int split_base, int total_splits, float* ws,
                                 cudaStream_t stream) {
-    switch (kv.format) {
-        case KvFormat::f16:
-            return launch_decode<KvFormat::f16, HD>(q, kv, s, G, n_splits, split_base, total_splits, ws,
-                                                    stream);
-        case KvFormat::int8:
-            return launch_decode<KvFormat::int8, HD>(q, kv, s, G, n_splits, split_base, total_splits, ws,
-                                                     stream);
-        case KvFormat::int4:
-            return launch_decode<KvFormat::int4, HD>(q, kv, s, G, n_splits, split_base, total_splits, ws,
-                                                     stream);
-        case KvFormat::int2:
-            return launch_decode<KvFormat::int2, HD>(q, kv, s, G, n_splits, split_base, total_splits, ws,
-                                                     stream);
+    switch (kv.codec) {
+        case Codec::fp16:
+            return launch_decode<Codec::fp16, HD>(q, kv, s, G, n_splits, split_base, total_splits, ws,
+                                                  stream);
+        case Codec::int8:
+            return launch_decode<Codec::int8, HD>(q, kv, s, G, n_splits, split_base, total_splits, ws,
+                                                  stream);
+        case Codec::int4:
+            return launch_decode<Codec::int4, HD>(q, kv, s, G, n_splits, split_base, total_splits, ws,
+                                                  stream);
+        case Codec::int2:
+            return launch_decode<Codec::int2, HD>(q, kv, s, G, n_splits, split_base, total_splits, ws,
+                                                  stream);
     }
-    return bad_arg("decode_attention", "unknown KV format");
+    return bad_arg("decode_attention", "unknown KV codec");
 }
 
 Status decode_attention(const float* q, const PagedKv* sources, int n_sources, const DecodeAttnShape& s,
@@ -457,10 +457,10 @@ Status decode_attention(const float* q, const PagedKv* sources, int n_sources, c
         if (T < 16 || T > 256 || T % 16 != 0 || (T > kChunk && T % kChunk != 0))
             return bad_arg(op,
                            "page_tokens must be 16, 32, 48, 64, 128, 192 or 256, got " + std::to_string(T));
-        const KvPageLayout lay = kv_page_layout(kv.format, T, n_kv, s.head_dim);
-        if (kv.page_bytes < lay.page_bytes || kv.page_bytes % 16 != 0)
+        const kv_page::PageLayout lay = kv_page::page_layout(kv.codec, n_kv, s.head_dim, T);
+        if (kv.page_bytes < lay.bytes || kv.page_bytes % 16 != 0)
             return bad_arg(op, "page_bytes " + std::to_string(kv.page_bytes) +
-                                   " is smaller than the layout's " + std::to_string(lay.page_bytes));
+                                   " is smaller than the layout's " + std::to_string(lay.bytes));
         if (!kv.pool || !kv.indptr || !kv.indices || !kv.last_page_len || !kv.page_pos)
             return bad_arg(op, "null pointer in the paged KV descriptor");
     }
@@ -474,8 +474,8 @@ Status decode_attention(const float* q, const PagedKv* sources, int n_sources, c
         if (cudaGetDevice(&dev) == cudaSuccess)
             cudaDeviceGetAttribute(&sm, cudaDevAttrMultiProcessorCount, dev);
         for (int i = 0; i < n_sources; ++i) {
-            const int per_sm = s.head_dim == 64 ? dw_blocks_per_sm_fmt<64>(sources[i].format)
-                                                : dw_blocks_per_sm_fmt<128>(sources[i].format);
+            const int per_sm = s.head_dim == 64 ? dw_blocks_per_sm_fmt<64>(sources[i].codec)
+                                                : dw_blocks_per_sm_fmt<128>(sources[i].codec);
             if (per_sm == 0) continue;  // f16, or a device without the shared memory: block per chunk
             // Rounded down: one block past the wave costs a whole second wave (seen: 17 x 8 = 136 blocks on
             // 132 SMs ran 2x slower than a wave would).

@@ -1,7 +1,7 @@
 #pragma once
 // Decode attention over a paged KV cache, split over the sequence ("flash-decoding"): each block scores one
 // range of pages for one KV head and all query heads of its GQA group, keeping an online softmax; a second
-// kernel merges the splits. Pages are read in place in their stored format (f16, int8, int4, int2; see
+// kernel merges the splits. Pages are read in place in their stored codec (fp16, int8, int4, int2; see
 // paged_kv.cuh) — codes are dequantized in registers, never into a copy — and keys, stored before RoPE, are
 // rotated to page_pos + token inside the kernel.
 #include "common.cuh"

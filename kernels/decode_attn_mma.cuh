@@ -22,33 +22,33 @@ struct DaChunk {
     int a;
 };
 // Slice a (of C tokens) of pool page `page_id`.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 __device__ __forceinline__ DaChunk da_chunk_of_page(const PagedKv& kv, int kvh, int32_t page_id, int a,
                                                     int C) {
     constexpr int N = DaSmem<F, HD>::N;
     const int T = kv.page_tokens;
     const uint8_t* page = kv.pool + static_cast<size_t>(page_id) * kv.page_bytes;
-    const KvPageLayout lay = kv_page_layout(F, T, kv.n_kv_heads, HD);
+    const kv_page::PageLayout lay = kv_page::page_layout(F, kv.n_kv_heads, HD, T);
     const size_t head_codes = static_cast<size_t>(T) * HD * N / 8;
     return {page + lay.k_codes + kvh * head_codes,
             page + lay.v_codes + kvh * head_codes + static_cast<size_t>(a) * C * HD * N / 8,
             page + lay.k_scales + static_cast<size_t>(kvh) * HD * 4,
             page + lay.v_scales + (static_cast<size_t>(kvh) * T + a * C) * 4, a};
 }
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 __device__ __forceinline__ DaChunk da_chunk(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
                                             int ci) {
     return da_chunk_of_page<F, HD>(kv, kvh, kv.indices[pg0 + p_begin + ci / cpp], ci % cpp, C);
 }
 
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 __device__ __forceinline__ void da_issue(const PagedKv& kv, int kvh, int pg0, int p_begin, int cpp, int C,
                                          int ci, uint8_t* st) {
     using L = DaSmem<F, HD>;
     constexpr int N = L::N;
     const int T = kv.page_tokens;
     const DaChunk ch = da_chunk<F, HD>(kv, kvh, pg0, p_begin, cpp, C, ci);
-    if (F == KvFormat::f16 || C == T) {
+    if (F == Codec::fp16 || C == T) {
         copy_async(st, ch.kc + static_cast<size_t>(ch.a) * C * HD * N / 8, C * HD * N / 8);
     } else {  // K codes are [dim][token]: one 64-token row slice per dim
         const int row = C * N / 8, stride = T * N / 8;
@@ -58,7 +58,7 @@ __device__ __forceinline__ void da_issue(const PagedKv& kv, int kvh, int pg0, in
         }
     }
     copy_async(st + L::k_bytes, ch.vc, C * HD * N / 8);
-    if (F != KvFormat::f16) {
+    if (F != Codec::fp16) {
         copy_async(st + 2 * L::k_bytes, ch.ks, HD * 4);
         copy_async(st + 2 * L::k_bytes + L::ks_bytes, ch.vs, C * 4);
     }
@@ -74,11 +74,11 @@ __device__ __forceinline__ float code_f(uint32_t c) {
 // Keys of dims d, d+1 for the chunk tokens tt (even) and tt+1, from a stage with row = C*N/8 bytes per dim
 // (K codes [dim][token]) or [token][dim] halves (f16). Two adjacent tokens share one byte (int4/int2) or one
 // 16-bit word (int8), so each dim costs one shared load. k[0..1]: dims d, d+1 of token tt; k[2..3]: of tt+1.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 __device__ __forceinline__ void da_k2(const uint8_t* st, int row, int d, int tt, float2 z0, float2 z1,
                                       float k[4]) {
     constexpr int N = DaSmem<F, HD>::N;
-    if constexpr (F == KvFormat::f16) {
+    if constexpr (F == Codec::fp16) {
         const __half2* h = reinterpret_cast<const __half2*>(st);
         const float2 a = __half22float2(h[(tt * HD + d) / 2]), b = __half22float2(h[((tt + 1) * HD + d) / 2]);
         k[0] = a.x, k[1] = a.y, k[2] = b.x, k[3] = b.y;
@@ -102,7 +102,7 @@ __device__ __forceinline__ void da_k2(const uint8_t* st, int row, int d, int tt,
 
 // The HD/8 consecutive V elements [d0, d0 + HD/8) of one token row (HD*N/8 bytes at vrow) as raw words: one
 // 2..32-byte shared load per token instead of one byte load per element.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 struct DaVSlice {
     static constexpr int N = DaSmem<F, HD>::N;
     static constexpr int DPL = HD / 8;         // dims per lane
@@ -127,7 +127,7 @@ struct DaVSlice {
     }
     // Element i (compile-time after unrolling) dequantized with the token's {scale, zero}.
     __device__ __forceinline__ float at(int i, float2 sz) const {
-        if constexpr (F == KvFormat::f16) {
+        if constexpr (F == Codec::fp16) {
             const uint32_t h = (w[i / 2] >> (16 * (i % 2))) & 0xffffu;
             return __half2float(__ushort_as_half(static_cast<uint16_t>(h)));
         } else {
@@ -137,7 +137,7 @@ struct DaVSlice {
     }
 };
 
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 struct DaMmaSmem {
     using L = DaSmem<F, HD>;
     static constexpr int qstride = HD / 2 + 4;      // half2 per head row of q~ (+4: rows hit other banks)
@@ -200,7 +200,7 @@ __device__ __forceinline__ void da_merge_warps(float* smem, const float (&o)[HD 
 //     holds both of a lane's tokens for a dim;
 //   O^T = V^T P^T: A row g of dim tile mt is dim (HD/8) g + 2 mt and row g + 8 is dim (HD/8) g + 2 mt + 1, so
 //     a lane's dims over all tiles are HD/8 consecutive elements of a V row, fetched with one wide load.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 static __global__ void __launch_bounds__(kDaThreads)
     decode_attn_mma_kernel(const float* __restrict__ q, PagedKv kv, int n_heads, int G,
                            const float* __restrict__ inv_freq, float scale_log2, int n_splits, int split_base,
@@ -303,7 +303,7 @@ static __global__ void __launch_bounds__(kDaThreads)
             for (int hp = 0; hp < 2; ++hp) {  // pairs i0 = 8kk + t and i0 + 4
                 const int pr = 8 * kk + t + 4 * hp;
                 float2 z0 = make_float2(0.0f, 0.0f), z1 = z0;  // {scale, zero} of dims 2pr, 2pr+1, once
-                if constexpr (F != KvFormat::f16) {
+                if constexpr (F != Codec::fp16) {
                     const uint2 u = reinterpret_cast<const uint2*>(st + 2 * L::k_bytes)[pr];
                     z0 = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
                     z1 = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
@@ -359,7 +359,7 @@ static __global__ void __launch_bounds__(kDaThreads)
             vok[j] = 16 * warp + 2 * t + (j & 1) + 8 * (j >> 1) < len;
             vsl[j].load(vc + tt * (HD * N / 8) + g * VS::bytes);
             vsz[j] = make_float2(0.0f, 0.0f);
-            if constexpr (F != KvFormat::f16)
+            if constexpr (F != Codec::fp16)
                 vsz[j] =
                     __half22float2(reinterpret_cast<const __half2*>(st + 2 * L::k_bytes + L::ks_bytes)[tt]);
         }

@@ -25,11 +25,11 @@
 constexpr int kDwRtabStride = kChunk + 2;
 constexpr int kDwSmemMax = 227 * 1024;  // sm_90 opt-in shared memory per block
 
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 struct DwSmem {
     using L = DaSmem<F, HD>;
     // 16 warps where the block still fits one stage per warp (int4, int2), else 8 (int8: 17 KB stages).
-    static constexpr int warps = F == KvFormat::int8 ? 8 : 16;
+    static constexpr int warps = F == Codec::int8 ? 8 : 16;
     static constexpr int threads = warps * 32;
     static constexpr int rtab = HD / 2 * kDwRtabStride * 8;  // cos/sin(j * theta_i), [HD/2][kDwRtabStride]
     static constexpr int qstride = HD / 2 + 4;      // half2 per head row of q~ (+4: rows hit other banks)
@@ -85,7 +85,7 @@ struct DwPageWindow {
 };
 
 // Stages chunk slice a of page `page_id` (same bytes as da_issue) with the 32 lanes of one warp.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 __device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int32_t page_id, int a, int C,
                                          uint8_t* st, int lane) {
     using L = DaSmem<F, HD>;
@@ -108,7 +108,7 @@ __device__ __forceinline__ void dw_issue(const PagedKv& kv, int kvh, int32_t pag
 
 // The bytes dw_issue stages for that slice, prefetched into L2 instead (no shared memory touched): lets a
 // dependent launch start its first chunk's DRAM reads before it may write its ring.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 __device__ __forceinline__ void dw_prefetch(const PagedKv& kv, int kvh, int32_t page_id, int a, int C,
                                             int lane) {
     constexpr int N = DaSmem<F, HD>::N;
@@ -166,7 +166,7 @@ __device__ __forceinline__ __half2 dw_dq_pair(uint32_t wa, uint32_t wb, int bit,
 
 // Element i of two tokens' V slices as f16x2 {token a, token b}, with the tokens' scale pairs (per shift)
 // and zero pair.
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 __device__ __forceinline__ uint32_t dw_v_pair(const DaVSlice<F, HD>& a, const DaVSlice<F, HD>& b, int i,
                                               const __half2 (&s)[kDwShifts<DaSmem<F, HD>::N>], __half2 z) {
     constexpr int N = DaSmem<F, HD>::N;
@@ -190,12 +190,12 @@ __device__ __forceinline__ uint32_t dw_k_rot(const DwKWord<N>& w0, const DwKWord
     return *reinterpret_cast<const uint32_t*>(&r);
 }
 
-template <KvFormat F, int HD>
+template <Codec F, int HD>
 static __global__ void __launch_bounds__(DwSmem<F, HD>::threads, 1)
     decode_attn_warp_kernel(const float* __restrict__ q, PagedKv kv, int n_heads, int G,
                             const float* __restrict__ inv_freq, float scale_log2, int n_splits,
                             int split_base, int total_splits, float* __restrict__ ws, bool prefetch_next) {
-    static_assert(F != KvFormat::f16, "f16 stages do not fit; f16 uses decode_attn_mma_kernel");
+    static_assert(F != Codec::fp16, "f16 stages do not fit; f16 uses decode_attn_mma_kernel");
     using L = DaSmem<F, HD>;
     using S = DwSmem<F, HD>;
     using VS = DaVSlice<F, HD>;

@@ -1,7 +1,7 @@
 #pragma once
 // Embedding lookup from a quantized table.
 #include "common.cuh"
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 
 namespace docket::cuda {
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "common.cuh"
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "util/status.h"
 
 namespace docket::cuda {

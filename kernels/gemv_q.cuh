@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "util/status.h"
 
 namespace docket::cuda {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "util/status.h"
 
 namespace docket::cuda {

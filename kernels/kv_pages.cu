@@ -28,8 +28,8 @@ static __global__ void kv_append_kernel(const float* __restrict__ k, const float
 
 Status kv_append_f16(const float* k, const float* v, const int32_t* slots, int64_t n_tok, int n_kv_heads,
                      int head_dim, int page_tokens, size_t page_bytes, uint8_t* pool, cudaStream_t stream) {
-    const KvPageLayout lay = kv_page_layout(KvFormat::f16, page_tokens, n_kv_heads, head_dim);
-    if (n_tok <= 0 || n_kv_heads <= 0 || head_dim <= 0 || page_tokens <= 0 || page_bytes < lay.page_bytes)
+    const kv_page::PageLayout lay = kv_page::page_layout(Codec::fp16, n_kv_heads, head_dim, page_tokens);
+    if (n_tok <= 0 || n_kv_heads <= 0 || head_dim <= 0 || page_tokens <= 0 || page_bytes < lay.bytes)
         return bad_arg("kv_append_f16", "bad shape or page size");
     const int64_t n = n_tok * n_kv_heads * head_dim;
     kv_append_kernel<<<ceil_div(n, 256), 256, 0, stream>>>(k, v, slots, n, n_kv_heads, head_dim, page_tokens,
@@ -62,9 +62,9 @@ static __global__ void kv_append_rope_q_kernel(const float* __restrict__ k, cons
 Status kv_append_f16_rope_q(const float* k, const float* v, const int32_t* slot, const int32_t* pos,
                             int n_kv_heads, int n_heads, int head_dim, int page_tokens, size_t page_bytes,
                             uint8_t* pool, float* q, const float* inv_freq, cudaStream_t stream, bool pdl) {
-    const KvPageLayout lay = kv_page_layout(KvFormat::f16, page_tokens, n_kv_heads, head_dim);
+    const kv_page::PageLayout lay = kv_page::page_layout(Codec::fp16, n_kv_heads, head_dim, page_tokens);
     if (n_kv_heads <= 0 || n_heads <= 0 || head_dim <= 0 || head_dim % 2 || page_tokens <= 0 ||
-        page_bytes < lay.page_bytes || !inv_freq)
+        page_bytes < lay.bytes || !inv_freq)
         return bad_arg("kv_append_f16_rope_q", "bad shape or page size");
     const int n = std::max(n_kv_heads * head_dim, n_heads * head_dim / 2);
     return cuda_status(launch_kernel(kv_append_rope_q_kernel, dim3(ceil_div(n, 256)), dim3(256), 0, stream,
@@ -99,9 +99,9 @@ static __global__ void kv_gather_kernel(const uint8_t* __restrict__ pool, size_t
 Status kv_gather_f16(const uint8_t* pool, size_t page_bytes, int page_tokens, const int32_t* page_ids,
                      const int32_t* page_pos, int64_t n_tok, int n_kv_heads, int head_dim,
                      const float* inv_freq, __half* k_out, __half* v_out, cudaStream_t stream) {
-    const KvPageLayout lay = kv_page_layout(KvFormat::f16, page_tokens, n_kv_heads, head_dim);
+    const kv_page::PageLayout lay = kv_page::page_layout(Codec::fp16, n_kv_heads, head_dim, page_tokens);
     if (n_tok <= 0 || n_kv_heads <= 0 || head_dim <= 0 || head_dim % 2 || page_tokens <= 0 ||
-        page_bytes < lay.page_bytes)
+        page_bytes < lay.bytes)
         return bad_arg("kv_gather_f16", "bad shape or page size");
     const int64_t n = n_tok * n_kv_heads * (head_dim / 2);
     kv_gather_kernel<<<ceil_div(n, 256), 256, 0, stream>>>(pool, page_bytes, lay.v_codes, page_tokens,
@@ -119,7 +119,7 @@ static __device__ __forceinline__ float unit(uint32_t h) {
     return (h >> 8) * (1.0f / 16777216.0f);
 }
 
-static __global__ void kv_fill_kernel(KvFormat f, KvPageLayout lay, size_t page_bytes, int64_t n_words,
+static __global__ void kv_fill_kernel(Codec f, kv_page::PageLayout lay, size_t page_bytes, int64_t n_words,
                                       uint64_t seed, uint8_t* pool) {
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // 4-byte word
     if (i >= n_words) return;
@@ -127,13 +127,13 @@ static __global__ void kv_fill_kernel(KvFormat f, KvPageLayout lay, size_t page_
     const size_t o = i * 4 % page_bytes;
     const uint32_t h = hash32(seed * 0x9E3779B97F4A7C15ull + i);
     uint32_t w = h;
-    if (f == KvFormat::f16 || o >= lay.k_scales) {
+    if (f == Codec::fp16 || o >= lay.k_scales) {
         float a, b;
-        if (f == KvFormat::f16) {
+        if (f == Codec::fp16) {
             a = (unit(h) - 0.5f) * 4.0f;
             b = (unit(hash32(h + 1)) - 0.5f) * 4.0f;
         } else {  // {scale, zero}
-            const int bits = kv_bits(f);
+            const int bits = kv_page::codec_bits(f);
             a = (0.2f + unit(h)) * 2.0f / ((1 << bits) - 1);
             b = -(0.2f + unit(hash32(h + 1)));
         }
@@ -143,13 +143,13 @@ static __global__ void kv_fill_kernel(KvFormat f, KvPageLayout lay, size_t page_
     reinterpret_cast<uint32_t*>(pool + page * page_bytes)[o / 4] = w;
 }
 
-Status kv_fill_random(KvFormat format, int page_tokens, int n_kv_heads, int head_dim, size_t page_bytes,
+Status kv_fill_random(Codec codec, int page_tokens, int n_kv_heads, int head_dim, size_t page_bytes,
                       int64_t n_pages, uint64_t seed, uint8_t* pool, cudaStream_t stream) {
-    const KvPageLayout lay = kv_page_layout(format, page_tokens, n_kv_heads, head_dim);
-    if (n_pages <= 0 || page_bytes < lay.page_bytes || page_bytes % 4)
+    const kv_page::PageLayout lay = kv_page::page_layout(codec, n_kv_heads, head_dim, page_tokens);
+    if (n_pages <= 0 || page_bytes < lay.bytes || page_bytes % 4)
         return bad_arg("kv_fill_random", "bad shape");
     const int64_t n_words = n_pages * static_cast<int64_t>(page_bytes / 4);
-    kv_fill_kernel<<<ceil_div(n_words, 256), 256, 0, stream>>>(format, lay, page_bytes, n_words, seed, pool);
+    kv_fill_kernel<<<ceil_div(n_words, 256), 256, 0, stream>>>(codec, lay, page_bytes, n_words, seed, pool);
     return launch_status("kv_fill_random");
 }
 

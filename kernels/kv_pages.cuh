@@ -25,8 +25,8 @@ Status kv_gather_f16(const uint8_t* pool, size_t page_bytes, int page_tokens, co
                      const int32_t* page_pos, int64_t n_tok, int n_kv_heads, int head_dim,
                      const float* inv_freq, __half* k_out, __half* v_out, cudaStream_t stream);
 
-// Fills n_pages pages of `format` with random codes and plausible scales (|x| up to ~2), from `seed`.
-Status kv_fill_random(KvFormat format, int page_tokens, int n_kv_heads, int head_dim, size_t page_bytes,
+// Fills n_pages pages of `codec` with random codes and plausible scales (|x| up to ~2), from `seed`.
+Status kv_fill_random(Codec codec, int page_tokens, int n_kv_heads, int head_dim, size_t page_bytes,
                       int64_t n_pages, uint64_t seed, uint8_t* pool, cudaStream_t stream);
 
 }  // namespace docket::cuda

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 
 namespace docket::cuda {
 

@@ -9,15 +9,13 @@
 #include <sstream>
 
 #include "command.h"
+#include "format/kv_codec.h"
 #include "runtime/cuda/backend.h"
 
 #if DOCKET_HAVE_CUDA
-#include "gemm_q.cuh"
-#include "gemv_q.cuh"
-#include "gemv_xq.cuh"
-#include "kv_pages.cuh"
 #include "runtime/cuda/cuda_context.h"
 #include "runtime/cuda/cuda_model.h"
+#include "runtime/cuda/kernel_bench.h"
 #include "runtime/model.h"
 #endif
 
@@ -27,7 +25,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: docket-cli bench gpu --model FILE.gguf [--chunks 512,4096,16384] [--contexts "
     "0,8192,32768,131072]\n"
-    "                            [--formats f16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n"
+    "                            [--codecs fp16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n"
     "                            [--compare]   (decode also without dependent launches, with them for\n"
     "                                           attention too, without the next-chunk prefetch, with the\n"
     "                                           live tail's attention on the main stream)\n";
@@ -50,30 +48,6 @@ using namespace docket::cuda;
         if (!st_.is_ok()) return fail("bench gpu", st_.to_string()); \
     } while (0)
 
-// Median milliseconds of `reps` runs of f on the compute stream, timed with events.
-template <typename F>
-Result<double> time_ms(CudaContext& ctx, int warm, int reps, F&& f) {
-    for (int i = 0; i < warm; ++i) DK_TRY(f());
-    DK_TRY(ctx.sync_compute());
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-        DK_ASSIGN_OR_RETURN(Event a, Event::create(true));
-        DK_ASSIGN_OR_RETURN(Event b, Event::create(true));
-        DK_TRY(a.record(ctx.compute()));
-        DK_TRY(f());
-        DK_TRY(b.record(ctx.compute()));
-        DK_TRY(b.sync());
-        DK_ASSIGN_OR_RETURN(float ms, Event::elapsed_ms(a, b));
-        t.push_back(ms);
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
-
-const char* fmt_name(KvFormat f) {
-    return f == KvFormat::f16 ? "f16" : f == KvFormat::int8 ? "int8" : f == KvFormat::int4 ? "int4" : "int2";
-}
-
 int run_cuda(const Args& args, const std::string& model_path) {
     auto ctx_r = CudaContext::create(0);
     if (!ctx_r) return fail("bench gpu", ctx_r.status().to_string());
@@ -81,119 +55,15 @@ int run_cuda(const Args& args, const std::string& model_path) {
     std::printf("GPU: %s, %d SMs, %.1f GiB\n", ctx.props().name, ctx.props().multiProcessorCount,
                 ctx.props().totalGlobalMem / 1073741824.0);
 
-    // Limit 1: HBM bandwidth, device-to-device copy of 2 GiB, bytes read + written.
-    const size_t cbytes = size_t{2} << 30;
-    auto src = DeviceBuffer::alloc(cbytes, "copy source"), dst = DeviceBuffer::alloc(cbytes, "copy target");
-    if (!src || !dst) return fail("bench gpu", "cannot allocate the copy buffers");
-    BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 16384, cbytes / 16384, 7, src->as<uint8_t>(),
-                             ctx.compute()));
-    auto copy_ms = time_ms(ctx, 2, 10, [&] {
-        return cuda_error(
-            cudaMemcpyAsync(dst->get(), src->get(), cbytes, cudaMemcpyDeviceToDevice, ctx.compute()), "copy");
-    });
-    if (!copy_ms) return fail("bench gpu", copy_ms.status().to_string());
-    const double hbm = 2.0 * cbytes / (*copy_ms * 1e-3) / 1e9;
+    // The limits this run is measured against, then the GEMV alone in every compiled config.
+    auto limits = measure_gpu_limits(ctx);
+    if (!limits) return fail("bench gpu", limits.status().to_string());
+    const double hbm = limits->hbm_gb_s, tflops = limits->bf16_tflops;
     std::printf("limit  HBM copy (read+write)            %8.0f GB/s\n", hbm);
-    // Limit 2: bf16 GEMM 8192^3 on random (non-zero) data.
-    const int64_t g = 8192;
-    BENCH_TRY(kv_fill_random(KvFormat::f16, 64, 1, 64, 16384, g * g * 2 * 2 / 16384, 9, src->as<uint8_t>(),
-                             ctx.compute()));
-    auto* A = src->as<__nv_bfloat16>();
-    auto* B = A + g * g;
-    auto gemm_ms = time_ms(
-        ctx, 3, 10, [&] { return gemm_bf16(ctx.cublas(), A, B, dst->as<float>(), g, g, g, ctx.compute()); });
-    if (!gemm_ms) return fail("bench gpu", gemm_ms.status().to_string());
-    const double tflops = 2.0 * g * g * g / (*gemm_ms * 1e-3) / 1e12;
     std::printf("limit  bf16 GEMM 8192^3 (cuBLAS)         %8.0f TFLOP/s\n", tflops);
-    *src = DeviceBuffer();
-    *dst = DeviceBuffer();
-    // GEMV alone, Q4_K at the 8B shapes (random codes and scales), fresh matrices per rep so L2 holds none:
-    // the f32 kernel, then every compiled config of the integer kernel (dp4a; fused matrices in one launch;
-    // gemv_xq_configs(); "production" marks gemv_xq_decode_config's choice), then the fastest per shape.
-    {
-        struct Shape {
-            const char* name;
-            int64_t n_in, n_out;
-            int mats;
-        };
-        const Shape shapes[] = {{"down 14336->4096", 14336, 4096, 1},
-                                {"gate|up 4096->2x14336", 4096, 14336, 2},
-                                {"q|k|v 4096->4096+2x1024", 4096, 2048, 3},
-                                {"wo 4096->4096", 4096, 4096, 1}};
-        const int64_t max_in = 14336;
-        auto xf = DeviceBuffer::alloc(max_in * 4, "x"), xq = DeviceBuffer::alloc(gemv_xq_bytes(max_in), "xq"),
-             yb = DeviceBuffer::alloc(3 * 14336 * 4, "y");
-        if (!xf || !xq || !yb) return fail("bench gpu", "cannot allocate GEMV buffers");
-        // Random f16 pairs in (-2, 2), written as 4 KB "pages" (16 tokens x 1 head x 64 dims).
-        BENCH_TRY(kv_fill_random(KvFormat::f16, 16, 1, 64, 4096, max_in * 4 / 4096, 3, xf->as<uint8_t>(),
-                                 ctx.compute()));
-        const std::vector<GemvXqConfigInfo> configs = gemv_xq_configs();
-        for (const Shape& sh : shapes) {
-            const int64_t outs[3] = {sh.mats == 3 ? 4096 : sh.n_out, sh.mats == 3 ? 1024 : sh.n_out, 1024};
-            size_t bytes = 0;
-            for (int i = 0; i < sh.mats; ++i) bytes += ggml_row_size(GgmlType::Q4_K, sh.n_in) * outs[i];
-            // Rotate over copies totalling >= 160 MB (> 3x the 50 MB L2), so a rep finds none of its matrices
-            // left in L2 by the previous reps (q|k|v is 14 MB: 4 copies would not be enough).
-            const int sets = std::max<int>(4, static_cast<int>((160e6 + bytes - 1) / bytes));
-            std::vector<DeviceBuffer> w;
-            for (int i = 0; i < sets * sh.mats; ++i) {
-                const size_t b = ggml_row_size(GgmlType::Q4_K, sh.n_in) * outs[i % sh.mats];
-                auto m = DeviceBuffer::alloc(b, "gemv matrix");
-                if (!m) return fail("bench gpu", m.status().to_string());
-                BENCH_TRY(kv_fill_random(KvFormat::f16, 16, 1, 64, 4096, b / 4096, 11 + i, m->as<uint8_t>(),
-                                         ctx.compute()));
-                w.push_back(std::move(*m));
-            }
-            int rep = 0;
-            auto time_int = [&](const GemvXqConfig& cfg) {
-                return time_ms(ctx, 3, 30, [&]() -> Status {
-                    const int set = rep++ % sets;
-                    GemvXqMat mats[3];
-                    for (int i = 0; i < sh.mats && i < 3; ++i)
-                        mats[i] = {w[set * sh.mats + i].get(), outs[i], yb->as<float>() + i * 14336, false};
-                    DK_TRY(quantize_x(xf->as<float>(), sh.n_in, xq->get(), ctx.compute()));
-                    return gemv_xq(GgmlType::Q4_K, mats, sh.mats, sh.n_in, xq->get(), ctx.compute(), cfg);
-                });
-            };
-            auto ms_f32 = time_ms(ctx, 3, 20, [&]() -> Status {
-                const int set = rep++ % sets;
-                for (int i = 0; i < sh.mats; ++i)
-                    DK_TRY(gemv_q(GgmlType::Q4_K, w[set * sh.mats + i].get(), sh.n_in, outs[i],
-                                  xf->as<float>(), 1, yb->as<float>() + i * 14336, false, ctx.compute()));
-                return Status::ok();
-            });
-            if (!ms_f32) return fail("bench gpu", ms_f32.status().to_string());
-            auto of_hbm = [&](double ms) { return bytes / (ms * 1e-3) / 1e9 / hbm; };
-            std::printf("gemv   %-24s Q4_K %6.1f MB, %d copies: f32 %7.1f us = %4.2f of HBM\n", sh.name,
-                        bytes / 1e6, sets, *ms_f32 * 1e3, of_hbm(*ms_f32));
-            double best_ms = 1e30, prod_ms = 0;
-            GemvXqConfig best{};
-            for (size_t k = 0; k < configs.size(); ++k) {
-                const GemvXqConfig& c = configs[k].cfg;
-                auto ms = time_int(c);
-                if (!ms) return fail("bench gpu", ms.status().to_string());
-                auto info = gemv_xq_kernel_info(GgmlType::Q4_K, c);
-                if (!info) return fail("bench gpu", info.status().to_string());
-                const GemvXqConfig d = gemv_xq_decode_config(sh.mats, sh.n_in);  // the decode path's
-                const bool prod = c.rows == d.rows && c.warps == d.warps && c.unroll == d.unroll &&
-                                  c.min_blocks == d.min_blocks && c.staged == d.staged;
-                std::printf(
-                    "gemv   %-24s int8 R%d W%d U%d MB%-2d%s %3d regs %2d blk/SM%s: %7.1f us = %5.0f GB/s = "
-                    "%4.2f "
-                    "of HBM%s\n",
-                    sh.name, c.rows, c.warps, c.unroll, c.min_blocks, c.staged ? " staged" : "", info->regs,
-                    info->blocks_per_sm, info->local_bytes ? " SPILLS" : "", *ms * 1e3,
-                    bytes / (*ms * 1e-3) / 1e9, of_hbm(*ms), prod ? "  (production)" : "");
-                if (prod) prod_ms = *ms;
-                if (*ms < best_ms) best_ms = *ms, best = c;
-            }
-            std::printf(
-                "gemv   %-24s best R%d W%d U%d MB%d%s: %7.1f us = %4.2f of HBM (production %.1f us, "
-                "%+.1f%%)\n",
-                sh.name, best.rows, best.warps, best.unroll, best.min_blocks, best.staged ? " staged" : "",
-                best_ms * 1e3, of_hbm(best_ms), prod_ms * 1e3, 100.0 * (prod_ms - best_ms) / prod_ms);
-        }
-    }
+    auto gemv = bench_gemv_q4k(ctx, hbm);
+    if (!gemv) return fail("bench gpu", gemv.status().to_string());
+    for (const std::string& line : *gemv) std::printf("%s\n", line.c_str());
 
     auto model_r = Model::load(model_path);
     if (!model_r) return fail("bench gpu", model_r.status().to_string());
@@ -213,13 +83,13 @@ int run_cuda(const Args& args, const std::string& model_path) {
     auto steps_arg = args.get_int("--steps", 32, 1, 4096);
     if (!steps_arg) return fail("bench gpu", steps_arg.status().to_string());
     const int steps = static_cast<int>(*steps_arg);
-    std::vector<KvFormat> formats;
-    for (const auto& f : {std::string("f16"), std::string("int8"), std::string("int4"), std::string("int2")})
-        if (args.get("--formats", "f16,int8,int4,int2").find(f) != std::string::npos)
-            formats.push_back(f == "f16"    ? KvFormat::f16
-                              : f == "int8" ? KvFormat::int8
-                              : f == "int4" ? KvFormat::int4
-                                            : KvFormat::int2);
+    std::vector<Codec> formats;
+    std::stringstream codec_list(args.get("--codecs", "fp16,int8,int4,int2"));
+    for (std::string name; std::getline(codec_list, name, ',');) {
+        auto codec = kv_page::parse_codec(name, "--codecs");
+        if (!codec) return fail("bench gpu", codec.status().message());
+        formats.push_back(*codec);
+    }
     std::mt19937 rng(1234);
 
     // Prefill.
@@ -262,7 +132,7 @@ int run_cuda(const Args& args, const std::string& model_path) {
                                          {"no-side-stream", true, true, true, false, true},
                                          {"no-staged-gemv", true, true, true, true, false}});
     for (long long ctx_tokens : contexts) {
-        for (KvFormat f : formats) {
+        for (Codec f : formats) {
             for (const Variant& var : variants) {
                 if (ctx_tokens == 0 && f != formats.front()) continue;
                 // At context 0 there is no attention to speak of: only the default, no-pdl and
@@ -298,10 +168,9 @@ int run_cuda(const Args& args, const std::string& model_path) {
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 const double tok_s = steps / sec;
                 const double kv_bytes_tok =
-                    ctx_tokens == 0
-                        ? 0.0
-                        : static_cast<double>(kv_page_layout(f, 64, c.n_head_kv, c.head_dim).page_bytes) /
-                              64.0 * c.n_layer;
+                    ctx_tokens == 0 ? 0.0
+                                    : static_cast<double>(kv_page::page_bytes(f, c.n_head_kv, c.head_dim)) /
+                                          kv_page::kTokens * c.n_layer;
                 const double bytes = weights + kv_bytes_tok * (ctx_tokens + 3 + steps / 2);
                 const double bw = bytes * tok_s / 1e9;
                 std::printf(
@@ -309,8 +178,8 @@ int run_cuda(const Args& args, const std::string& model_path) {
                     "= %4.2f "
                     "of HBM"
                     "   GPU memory %.2f GB\n",
-                    ctx_tokens, ctx_tokens ? fmt_name(f) : "-", var.name, tok_s, 1e3 / tok_s, bytes / 1e9, bw,
-                    bw / hbm, (free0 - free1) / 1e9);
+                    ctx_tokens, ctx_tokens ? kv_page::codec_name(f) : "-", var.name, tok_s, 1e3 / tok_s,
+                    bytes / 1e9, bw, bw / hbm, (free0 - free1) / 1e9);
                 if (ctx_tokens > 0 && &var == &variants.front()) {
                     for (int impl : {0, 2, 1}) {
                         uint64_t kb = 0;
@@ -344,8 +213,8 @@ int run(const std::vector<std::string>& argv) {
         std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown({"--model", "--chunks", "--contexts", "--formats", "--steps", "--backend",
-                                 "--compare", "--help"});
+    if (auto bad = args.unknown(
+            {"--model", "--chunks", "--contexts", "--codecs", "--steps", "--backend", "--compare", "--help"});
         !bad.empty())
         return fail("bench gpu", "unknown option " + bad[0] + "\n" + kUsage);
     auto choice = select_backend(args.get("--backend", "cuda"));

@@ -16,6 +16,7 @@
 #include <random>
 
 #include "command.h"
+#include "format/kv_codec.h"
 #include "store/block_reader.h"
 #include "store/store.h"
 
@@ -102,8 +103,8 @@ std::vector<store::AlignedBuffer> make_page_sets(store::Codec codec, const store
                     v[i] = 0.3f * n01(rng);
                 }
                 const int valid = static_cast<int>(std::min<int64_t>(64, tokens - int64_t{p} * 64));
-                (void)store::encode_page(codec, s.n_kv_heads, s.head_dim, k.data(), v.data(), valid,
-                                         buf.data() + (static_cast<size_t>(l) * n_pages + p) * pb);
+                (void)kv_page::encode_page(codec, s.n_kv_heads, s.head_dim, k.data(), v.data(), valid,
+                                           buf.data() + (static_cast<size_t>(l) * n_pages + p) * pb);
             }
         }
         out.push_back(std::move(buf));
@@ -217,11 +218,9 @@ int run(const std::vector<std::string>& argv) {
     const uint64_t size = parse_size(args.get("--size", "2G"));
     if (size < (64ull << 20)) return fail("bench store", "--size must be at least 64M (e.g. 2G)");
     const std::string codec_name = args.get("--codec", "int4");
-    store::Codec codec = store::Codec::int4;
-    bool found = false;
-    for (int c = 0; c < kv_page::kNumCodecs; ++c)
-        if (codec_name == kv_page::codec_name(store::Codec(c))) codec = store::Codec(c), found = true;
-    if (!found) return fail("bench store", "--codec must be fp16, int8, int4 or int2");
+    auto codec_r = kv_page::parse_codec(codec_name, "--codec");
+    if (!codec_r) return fail("bench store", codec_r.status().message());
+    const store::Codec codec = *codec_r;
     const std::string shape_name = args.get("--shape", "llama3-8b");
     store::KvShape shape;
     if (shape_name == "llama3-8b")
@@ -309,7 +308,7 @@ int run(const std::vector<std::string>& argv) {
         auto t0 = Clock::now();
         for (uint64_t i = 0; written < size; ++i) {
             store::SnapshotKey key;
-            key.codec = store::default_codec_params(codec, shape.head_dim);
+            key.codec = kv_page::default_codec_params(codec, shape.head_dim);
             key.content = Hash128{i, 0xBE4C};
             const auto& set = sets[i % sets.size()];
             auto id = (*st)->put_pages(key, shape, tokens, [&](int l, int p) {

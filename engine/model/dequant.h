@@ -3,7 +3,7 @@
 // Also reference quantizers for the formats `make-model` writes.
 #include <cstdint>
 
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "util/half.h"
 #include "util/status.h"
 

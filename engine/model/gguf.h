@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "util/mapped_file.h"
 #include "util/status.h"
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "model/gguf.h"
 #include "util/status.h"
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "util/status.h"
 
 namespace docket {

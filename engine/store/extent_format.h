@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "format/kv_page.h"
 #include "store/aligned_buffer.h"
-#include "store/kv_page.h"
 #include "util/status.h"
 
 namespace docket::store {

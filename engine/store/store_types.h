@@ -5,10 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "store/kv_codec.h"
+#include "format/kv_codec.h"
 #include "util/hash128.h"
 
 namespace docket::store {
+
+// The page vocabulary is format/'s (kv_page.h, kv_codec.h); the store names its two types as they are.
+using kv_page::Codec;
+using kv_page::CodecParams;
 
 struct IoFaults;
 

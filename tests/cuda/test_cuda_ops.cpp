@@ -14,6 +14,7 @@
 #include "device.cuh"
 #include "embed.cuh"
 #include "flash_attn.cuh"
+#include "format/kv_codec.h"
 #include "gemm_q.cuh"
 #include "gemv_q.cuh"
 #include "gemv_xq.cuh"
@@ -380,15 +381,16 @@ void add_attention_cases(std::vector<Case>& cases) {
 
 // A batch of sequences over a shuffled page pool, pages placed at composed positions (segments at offsets).
 struct PagedFixture {
-    cuda::KvFormat fmt;
+    kv_page::Codec fmt;
     int T, n_kv, hd;
     std::vector<int> lens;
     size_t page_bytes = 0;
     std::vector<uint8_t> pool;
     std::vector<int32_t> indptr, indices, last_len, page_pos;
 
-    void build(std::mt19937_64& rng, int64_t pos_base) {
-        page_bytes = cuda::kv_page_layout(fmt, T, n_kv, hd).page_bytes;
+    // Pages made by the one CPU encoder (format/kv_codec.h), as the store makes them.
+    Status build(std::mt19937_64& rng, int64_t pos_base) {
+        page_bytes = kv_page::page_layout(fmt, n_kv, hd, T).bytes;
         int total_pages = 0;
         for (int n : lens) total_pages += (n + T - 1) / T;
         std::vector<int32_t> perm(total_pages + 3);
@@ -405,8 +407,8 @@ struct PagedFixture {
                 auto k = randn(rng, static_cast<size_t>(T) * n_kv * hd, 1.0f, 0.3f);
                 auto v = randn(rng, static_cast<size_t>(T) * n_kv * hd);
                 const int id = perm[next++];
-                twin::kv_encode_page(fmt, T, n_kv, hd, k.data(), v.data(), used,
-                                     pool.data() + id * page_bytes);
+                DK_TRY(kv_page::encode_page(fmt, n_kv, hd, k.data(), v.data(), used,
+                                            pool.data() + id * page_bytes, T));
                 indices.push_back(id);
                 page_pos.push_back(static_cast<int32_t>(pos));
                 // Every third page starts a new "segment" at a jump in position.
@@ -415,6 +417,7 @@ struct PagedFixture {
             indptr.push_back(static_cast<int32_t>(indices.size()));
             last_len.push_back(np ? n - (np - 1) * T : 0);
         }
+        return Status::ok();
     }
     cuda::PagedKv host() const {
         return {fmt,
@@ -453,16 +456,17 @@ struct PagedFixture {
 // (hd 128, 32 / 8 heads), a random query and the shape with 16 splits, all on the device.
 struct SnapAndTail {
     static constexpr int hd = 128, heads = 32, kv = 8;
-    PagedFixture snap{cuda::KvFormat::int4, 64, kv, hd, {64 * 40}},
-        live{cuda::KvFormat::f16, 64, kv, hd, {37}};
+    static constexpr int T = kv_page::kTokens;
+    PagedFixture snap{kv_page::Codec::int4, T, kv, hd, {T * 40}}, live{kv_page::Codec::fp16, T, kv, hd, {37}};
     cuda::DeviceBuffer dinv, dq;
     PagedFixture::Dev ds, dl;
     cuda::PagedKv src[2];
     cuda::DecodeAttnShape shape;
+    Status built;  // of the two fixtures' pages
 
     explicit SnapAndTail(std::mt19937_64& rng) {
-        snap.build(rng, 0);
-        live.build(rng, 64 * 40);
+        built = snap.build(rng, 0);
+        if (built.is_ok()) built = live.build(rng, T * 40);
         dinv = to_device(twin::rope_inv_freq(500000.0f, hd));
         dq = to_device(randn(rng, heads * hd));
         ds = snap.upload(), dl = live.upload();
@@ -472,19 +476,12 @@ struct SnapAndTail {
     }
 };
 
-const char* fmt_name(cuda::KvFormat f) {
-    return f == cuda::KvFormat::f16    ? "f16"
-           : f == cuda::KvFormat::int8 ? "int8"
-           : f == cuda::KvFormat::int4 ? "int4"
-                                       : "int2";
-}
-
 double run_decode(std::mt19937_64& rng, std::string& why, std::vector<PagedFixture> fx, int n_heads,
                   int n_splits, int64_t pos_base, int impl) {
     const int hd = fx[0].hd, batch = static_cast<int>(fx[0].lens.size());
     int max_pages = 0;
     for (auto& f : fx) {
-        f.build(rng, pos_base);
+        CHECK_OK(f.build(rng, pos_base));
         for (int b = 0; b < batch; ++b) max_pages = std::max(max_pages, f.indptr[b + 1] - f.indptr[b]);
     }
     auto inv = twin::rope_inv_freq(500000.0f, hd);
@@ -524,14 +521,14 @@ const char* impl_name(int impl) {
 }
 
 void add_decode_cases(std::vector<Case>& cases) {
-    using F = cuda::KvFormat;
+    using F = kv_page::Codec;
     for (int impl : {0, 2, 1}) {
-        for (F f : {F::f16, F::int8, F::int4, F::int2})
+        for (F f : {F::fp16, F::int8, F::int4, F::int2})
             for (int hd : {64, 128})
                 for (int T : {16, 64, 256}) {
                     const int heads = hd == 64 ? 9 : 32, kv = hd == 64 ? 3 : 8;
                     cases.push_back({fmt::format("decode_attention {} {} hd{} page{} heads {}/{} batch 3",
-                                                 impl_name(impl), fmt_name(f), hd, T, heads, kv),
+                                                 impl_name(impl), kv_page::codec_name(f), hd, T, heads, kv),
                                      1e-3, [=](std::mt19937_64& rng, std::string& why) {
                                          PagedFixture p{f, T, kv, hd, {1, 300, 1100}};
                                          return run_decode(rng, why, {p}, heads, 0, 1000, impl);
@@ -541,8 +538,8 @@ void add_decode_cases(std::vector<Case>& cases) {
             {fmt::format("decode_attention {} int4 snapshot pages + f16 live tail, positions near 128k",
                          impl_name(impl)),
              1e-3, [impl](std::mt19937_64& rng, std::string& why) {
-                 PagedFixture snap{F::int4, 64, 8, 128, {2000, 640}};
-                 PagedFixture tail{F::f16, 64, 8, 128, {37, 1}};
+                 PagedFixture snap{F::int4, kv_page::kTokens, 8, 128, {2000, 640}};
+                 PagedFixture tail{F::fp16, kv_page::kTokens, 8, 128, {37, 1}};
                  return run_decode(rng, why, {snap, tail}, 32, 0, 120000, impl);
              }});
         cases.push_back({fmt::format("decode_attention {} int2 one split (no merge), 4 heads per KV head",
@@ -583,7 +580,7 @@ void add_decode_cases(std::vector<Case>& cases) {
         for (int hd : {64, 128})
             cases.push_back({fmt::format("decode_attention warp per chunk {} hd{} one split, 1-3 chunks and "
                                          "49 chunks (idle warps, partial pages)",
-                                         fmt_name(f), hd),
+                                         kv_page::codec_name(f), hd),
                              1e-3, [=](std::mt19937_64& rng, std::string& why) {
                                  const int kv = hd == 64 ? 3 : 8, heads = hd == 64 ? 9 : 32;
                                  PagedFixture p{f, 64, kv, hd, {1, 65, 130, 64 * 48 + 17}};
@@ -594,6 +591,7 @@ void add_decode_cases(std::vector<Case>& cases) {
     cases.push_back({"decode_attention xq_out == quantize_x(out), dependent launches (int4 + f16)", 1e-6,
                      [](std::mt19937_64& rng, std::string& why) {
                          SnapAndTail f(rng);
+                         CHECK_OK(f.built);
                          cudaStream_t st = nullptr;
                          CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking),
                                                     "stream", "create"));
@@ -629,6 +627,7 @@ void add_decode_cases(std::vector<Case>& cases) {
     cases.push_back({"decode_attention live tail on a side stream == one stream (int4 + f16, bitwise)", 0.0,
                      [](std::mt19937_64& rng, std::string& why) {
                          SnapAndTail f(rng);
+                         CHECK_OK(f.built);
                          cudaStream_t st = nullptr, side = nullptr;
                          cudaEvent_t fork = nullptr, join = nullptr;
                          CHECK_OK(cuda::cuda_status(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking),
@@ -664,7 +663,7 @@ void add_decode_cases(std::vector<Case>& cases) {
                      [](std::mt19937_64& rng, std::string& why) {
                          const int hd = 128, heads = 32, kv = 8;
                          PagedFixture all{F::int4, 64, kv, hd, {700, 65, 1300}};
-                         all.build(rng, 5000);
+                         CHECK_OK(all.build(rng, 5000));
                          auto inv = twin::rope_inv_freq(500000.0f, hd);
                          auto q = randn(rng, 3 * heads * hd);
                          auto dinv = to_device(inv), dq = to_device(q);
@@ -707,7 +706,7 @@ void add_decode_cases(std::vector<Case>& cases) {
     cases.push_back({"kv_append_f16 + kv_gather_f16 (rotated) over shuffled pages", 1e-3,
                      [](std::mt19937_64& rng, std::string& why) {
                          const int T = 64, kv = 2, hd = 64, n = 150;
-                         const size_t pb = cuda::kv_page_layout(F::f16, T, kv, hd).page_bytes;
+                         const size_t pb = kv_page::page_layout(F::fp16, kv, hd, T).bytes;
                          std::vector<int32_t> pages = {5, 2, 7};
                          std::vector<int32_t> ppos = {0, 64, 9000};
                          std::vector<int32_t> slot_ids;

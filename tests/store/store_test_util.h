@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "store/kv_codec.h"
+#include "format/kv_codec.h"
 #include "store/store.h"
 
 namespace docket::test {
@@ -62,7 +62,7 @@ inline SeededSnapshot seeded_snapshot(uint64_t seed) {
     s.shape = store::KvShape{static_cast<int>(2 + rng() % 5), static_cast<int>(1 + rng() % 3), 64};
     s.n_tokens = static_cast<int64_t>(1 + rng() % 700);
     const auto codec = static_cast<store::Codec>(rng() % 4);
-    s.key.codec = store::default_codec_params(codec, s.shape.head_dim);
+    s.key.codec = kv_page::default_codec_params(codec, s.shape.head_dim);
     s.key.model = Hash128{0x1111, 0x2222};
     s.key.prefix = Hash128{0x3333, 0x4444};
     s.key.content = Hash128{seed, seed ^ 0xC0FFEEull};
@@ -80,9 +80,9 @@ inline std::vector<uint8_t> expected_pages(const SeededSnapshot& s, uint64_t see
         for (int p = 0; p < n_pages; ++p) {
             const int64_t t0 = int64_t{p} * kv_page::kTokens;
             const int valid = static_cast<int>(std::min<int64_t>(64, s.n_tokens - t0));
-            (void)store::encode_page(s.key.codec.codec, s.shape.n_kv_heads, s.shape.head_dim,
-                                     kv.k[l].data() + t0 * per_token, kv.v[l].data() + t0 * per_token, valid,
-                                     out.data() + (static_cast<size_t>(l) * n_pages + p) * pb);
+            (void)kv_page::encode_page(s.key.codec.codec, s.shape.n_kv_heads, s.shape.head_dim,
+                                       kv.k[l].data() + t0 * per_token, kv.v[l].data() + t0 * per_token,
+                                       valid, out.data() + (static_cast<size_t>(l) * n_pages + p) * pb);
         }
     return out;
 }

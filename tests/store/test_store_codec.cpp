@@ -5,9 +5,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "store/kv_codec.h"
-#include "store/kv_page.h"
+#include "format/kv_codec.h"
+#include "format/kv_page.h"
 #include "store_test_util.h"
+#include "util/half.h"
 
 using namespace docket;
 using namespace docket::store;
@@ -47,7 +48,7 @@ Err roundtrip_error(Codec c, const test::SyntheticKv& kv) {
 float half_at(const uint8_t* p) {
     uint16_t u;
     std::memcpy(&u, p, 2);
-    return f16_to_f32(u);
+    return fp16_to_fp32(u);
 }
 
 }  // namespace
@@ -80,7 +81,7 @@ private slots:
         auto kv = test::make_kv(7, {2, 3, 64}, 150);
         for (auto* layers : {&kv.k, &kv.v})
             for (auto& l : *layers)
-                for (float& x : l) x = f16_to_f32(f32_to_f16(x));  // make every input a half
+                for (float& x : l) x = fp16_to_fp32(fp32_to_fp16(x));  // make every input a half
         Err e = roundtrip_error(Codec::fp16, kv);
         QCOMPARE(e.k_rel, 0.0);
         QCOMPARE(e.v_rel, 0.0);
@@ -156,7 +157,8 @@ private slots:
         }
     }
 
-    // The bit positions documented in kv_page.h, checked from the raw bytes (what the CUDA kernels rely on).
+    // The bit positions documented in format/kv_page.h, checked from the raw bytes (what the CUDA kernels
+    // rely on).
     void codes_packed_as_documented() {
         const int H = 2, D = 8;
         for (Codec c : {Codec::int8, Codec::int4, Codec::int2}) {
@@ -235,6 +237,45 @@ private slots:
                  ErrorCode::invalid_argument);
         QCOMPARE(encode_page(Codec(9), 1, 64, k.data(), v.data(), 1, page.data()).code(),
                  ErrorCode::invalid_argument);
+    }
+    // One spelling per codec (format/kv_page.h): every name parses back to its codec; other spellings, such
+    // as the kernels' former "f16", are refused with a message naming the option and the codecs.
+    void codec_names_are_one_spelling() {
+        for (int c = 0; c < kp::kNumCodecs; ++c) {
+            auto r = kp::parse_codec(kp::codec_name(Codec(c)), "--codec");
+            QVERIFY(r.is_ok());
+            QCOMPARE(int(*r), c);
+        }
+        for (const char* bad : {"f16", "FP16", "int3", "", "int4 "}) {
+            auto r = kp::parse_codec(bad, "--codec");
+            QVERIFY2(!r.is_ok(), bad);
+            QCOMPARE(r.status().code(), ErrorCode::invalid_argument);
+            QVERIFY(r.status().message().find("--codec") != std::string::npos);
+            QVERIFY(r.status().message().find(kp::kCodecNames) != std::string::npos);
+        }
+    }
+    // Pages of other token counts (the CUDA kernels' tests) follow the same layout; counts outside 16..256 or
+    // not a multiple of 16 are refused.
+    void page_tokens_other_than_64() {
+        const auto kv = test::make_kv(7, {1, 2, 64}, 32);
+        for (int T : {16, 32, 256}) {
+            const int valid = std::min(T, 32);
+            std::vector<uint8_t> page(kp::page_bytes(Codec::int4, 2, 64, T));
+            QCOMPARE(page.size() % kp::kPageAlign, size_t(0));
+            QVERIFY(encode_page(Codec::int4, 2, 64, kv.k[0].data(), kv.v[0].data(), valid, page.data(), T)
+                        .is_ok());
+            std::vector<float> k(valid * 2 * 64), v(k.size());
+            QVERIFY(decode_page(Codec::int4, 2, 64, page.data(), valid, k.data(), v.data(), T).is_ok());
+            double num = 0, den = 0;
+            for (size_t i = 0; i < k.size(); ++i)
+                num += (k[i] - kv.k[0][i]) * (k[i] - kv.k[0][i]), den += kv.k[0][i] * kv.k[0][i];
+            QVERIFY2(std::sqrt(num / den) < 0.10, qPrintable(QString("page of %1 tokens").arg(T)));
+        }
+        std::vector<uint8_t> page(kp::page_bytes(Codec::int4, 2, 64, 256));
+        for (int T : {8, 17, 272})
+            QCOMPARE(
+                encode_page(Codec::int4, 2, 64, kv.k[0].data(), kv.v[0].data(), 1, page.data(), T).code(),
+                ErrorCode::invalid_argument);
     }
 };
 

@@ -8,7 +8,7 @@
 // exactly as ggml's reference does (so a fused dot equals dequantize_row + dot up to summation order).
 #include <cstdint>
 
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 
 namespace docket::cpu {
 

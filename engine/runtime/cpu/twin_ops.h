@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "decode_attn.cuh"
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 #include "paged_kv.cuh"
 #include "util/status.h"
 
@@ -35,17 +35,9 @@ int32_t sample_token(const float* logits, int n_vocab, float temperature, uint64
 // chunk at the end of the context (row i sees keys <= i + n_kv - n_q).
 void flash_attn_prefill(const float* q, const float* k, const float* v, int64_t n_q, int64_t n_kv,
                         int n_heads, int n_kv_heads, int head_dim, float scale, float* out);
-// Same contract as cuda::decode_attention, with every PagedKv pointer in host memory.
+// Same contract as cuda::decode_attention, with every PagedKv pointer in host memory. Pages are read with
+// the one CPU decoder (format/kv_codec.h); pages for the CUDA tests are made with its encoder.
 Status decode_attention(const float* q, const cuda::PagedKv* sources, int n_sources,
                         const cuda::DecodeAttnShape& s, float* out);
-// Encodes one page: k, v: [page_tokens][n_kv_heads][head_dim] f32 (K before RoPE), n_valid tokens used (the
-// rest encode as zeros). page: kv_page_layout(...).page_bytes bytes. KIVI-style asymmetric min/max
-// quantization.
-void kv_encode_page(cuda::KvFormat f, int page_tokens, int n_kv_heads, int head_dim, const float* k,
-                    const float* v, int n_valid, uint8_t* page);
-// Decodes one page back to [page_tokens][n_kv_heads][head_dim] f32 K (pre-RoPE) and V.
-void kv_decode_page(cuda::KvFormat f, int page_tokens, int n_kv_heads, int head_dim, const uint8_t* page,
-                    float* k, float* v);
-
 }  // namespace docket::twin
 #endif

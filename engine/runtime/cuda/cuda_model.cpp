@@ -66,8 +66,8 @@ Result<std::unique_ptr<CudaModel>> CudaModel::create(const Model& model, CudaCon
     if (c.head_dim != 64 && c.head_dim != 128)
         return make_error(ErrorCode::unsupported, "CUDA backend: head_dim {} (kernels ship 64 and 128)",
                           c.head_dim);
-    if (opt.capacity <= 0 || opt.max_chunk <= 0 || opt.page_tokens % 16 != 0 || opt.page_tokens > 256)
-        return Status(ErrorCode::invalid_argument, "CUDA backend: bad capacity, chunk or page size");
+    if (opt.capacity <= 0 || opt.max_chunk <= 0)
+        return Status(ErrorCode::invalid_argument, "CUDA backend: bad capacity or chunk size");
     std::unique_ptr<CudaModel> m(new CudaModel());
     m->ctx_ = &ctx;
     m->cfg_ = c;
@@ -137,7 +137,7 @@ Status CudaModel::upload_weights(const Model& model) {
 Status CudaModel::alloc_scratch() {
     const int64_t M = opt_.max_chunk, dim = cfg_.n_embd, ff = cfg_.n_ff, qd = cfg_.n_q_dim(),
                   kvd = cfg_.n_kv_dim();
-    const int64_t cap = opt_.capacity, T = opt_.page_tokens;
+    const int64_t cap = opt_.capacity, T = kv_page::kTokens;  // live pages are engine pages
     auto alloc = [&](size_t bytes, const char* what, auto** out) -> Status {
         DK_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::alloc(std::max<size_t>(bytes, 16), what));
         *out = static_cast<std::remove_pointer_t<decltype(out)>>(b.get());
@@ -170,8 +170,7 @@ Status CudaModel::alloc_scratch() {
     DK_TRY(alloc(M * 4, "slots", &slot_d_));
     // Live KV pool.
     pages_per_layer_ = static_cast<int32_t>((cap + T - 1) / T);
-    page_bytes_ =
-        kv_page_layout(KvFormat::f16, static_cast<int>(T), cfg_.n_head_kv, cfg_.head_dim).page_bytes;
+    page_bytes_ = kv_page::page_bytes(Codec::fp16, cfg_.n_head_kv, cfg_.head_dim);
     DK_TRY(alloc(page_bytes_ * pages_per_layer_ * cfg_.n_layer, "KV pages", &kv_pool_));
     DK_TRY(alloc(pages_per_layer_ * 4, "page ids", &live_indices_));
     DK_TRY(alloc(pages_per_layer_ * 4, "page positions", &live_pos_));
@@ -197,8 +196,8 @@ Status CudaModel::alloc_scratch() {
 
 PagedKv CudaModel::live_kv(int l) const {
     PagedKv kv;
-    kv.format = KvFormat::f16;
-    kv.page_tokens = opt_.page_tokens;
+    kv.codec = Codec::fp16;
+    kv.page_tokens = kv_page::kTokens;
     kv.n_kv_heads = cfg_.n_head_kv;
     kv.head_dim = cfg_.head_dim;
     kv.page_bytes = page_bytes_;
@@ -212,8 +211,8 @@ PagedKv CudaModel::live_kv(int l) const {
 
 PagedKv CudaModel::snap_kv(int l) const {
     PagedKv kv;
-    kv.format = snap_fmt_;
-    kv.page_tokens = opt_.page_tokens;
+    kv.codec = snap_codec_;
+    kv.page_tokens = kv_page::kTokens;
     kv.n_kv_heads = cfg_.n_head_kv;
     kv.head_dim = cfg_.head_dim;
     kv.page_bytes = snap_page_bytes_;
@@ -226,10 +225,10 @@ PagedKv CudaModel::snap_kv(int l) const {
     return kv;
 }
 
-Status CudaModel::set_random_snapshot(KvFormat format, int32_t n_tokens, uint64_t seed) {
+Status CudaModel::set_random_snapshot(Codec codec, int32_t n_tokens, uint64_t seed) {
     if (n_past_ != 0)
         return Status(ErrorCode::invalid_argument, "set_random_snapshot: reset() the live cache first");
-    const int T = opt_.page_tokens;
+    const int T = kv_page::kTokens;
     snap_pool_ = DeviceBuffer();
     snap_meta_ = DeviceBuffer();
     snap_tokens_ = 0;
@@ -237,12 +236,12 @@ Status CudaModel::set_random_snapshot(KvFormat format, int32_t n_tokens, uint64_
     if (n_tokens > 0) {
         if (n_tokens % T != 0)
             return Status(ErrorCode::invalid_argument, "snapshot tokens must fill whole pages");
-        snap_fmt_ = format;
+        snap_codec_ = codec;
         snap_pages_ = n_tokens / T;
-        snap_page_bytes_ = kv_page_layout(format, T, cfg_.n_head_kv, cfg_.head_dim).page_bytes;
+        snap_page_bytes_ = kv_page::page_bytes(codec, cfg_.n_head_kv, cfg_.head_dim);
         DK_ASSIGN_OR_RETURN(
             snap_pool_, DeviceBuffer::alloc(snap_page_bytes_ * snap_pages_ * cfg_.n_layer, "snapshot KV"));
-        DK_TRY(kv_fill_random(format, T, cfg_.n_head_kv, cfg_.head_dim, snap_page_bytes_,
+        DK_TRY(kv_fill_random(codec, T, cfg_.n_head_kv, cfg_.head_dim, snap_page_bytes_,
                               static_cast<int64_t>(snap_pages_) * cfg_.n_layer, seed,
                               snap_pool_.as<uint8_t>(), ctx_->compute()));
         std::vector<int32_t> meta = {0, snap_pages_, T};
@@ -311,9 +310,9 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
         DK_TRY(gemm_q(cb, L.wq.type, L.wq.p, dim, qd, a16, xb, n, q_, false, ws, s));
         DK_TRY(gemm_q(cb, L.wk.type, L.wk.p, dim, kvd, a16, xb, n, k_, false, ws, s));
         DK_TRY(gemm_q(cb, L.wv.type, L.wv.p, dim, kvd, a16, xb, n, v_, false, ws, s));
-        DK_TRY(kv_append_f16(k_, v_, slot_d_, n, cfg_.n_head_kv, hd, opt_.page_tokens, page_bytes_, pool, s));
+        DK_TRY(kv_append_f16(k_, v_, slot_d_, n, cfg_.n_head_kv, hd, kv_page::kTokens, page_bytes_, pool, s));
         DK_TRY(rope(q_, pos_d_, n, cfg_.n_head, hd, inv_freq_, q16_, DType::f16, s));
-        DK_TRY(kv_gather_f16(pool, page_bytes_, opt_.page_tokens, live_indices_, live_pos_, n_ctx,
+        DK_TRY(kv_gather_f16(pool, page_bytes_, kv_page::kTokens, live_indices_, live_pos_, n_ctx,
                              cfg_.n_head_kv, hd, inv_freq_, static_cast<__half*>(k16_),
                              static_cast<__half*>(v16_), s));
         DK_TRY(flash_attn_prefill(static_cast<const __half*>(q16_), static_cast<const __half*>(k16_),
@@ -407,7 +406,7 @@ Status CudaModel::decode_body() {
         DK_TRY(
             decode_gemv({{&L.wq, q_, false}, {&L.wk, k_, false}, {&L.wv, v_, false}}, {x_, attn_norm}, dim));
         DK_TRY(kv_append_f16_rope_q(k_, v_, step_ + 2, step_ + 1, cfg_.n_head_kv, cfg_.n_head, hd,
-                                    opt_.page_tokens, page_bytes_, const_cast<uint8_t*>(src[n_src - 1].pool),
+                                    kv_page::kTokens, page_bytes_, const_cast<uint8_t*>(src[n_src - 1].pool),
                                     q_, inv_freq_, s, pdl_));
         // The combine kernel also quantizes the attention output for wo when wo has the integer path.
         const std::initializer_list<DecodeMat> wo = {{&L.wo, x_, true}};
@@ -428,7 +427,7 @@ Status CudaModel::decode(int32_t token, std::vector<float>* logits, int32_t* nex
     if (n_past_ + 1 > opt_.capacity)
         return make_error(ErrorCode::invalid_argument, "decode: KV capacity {} is full", opt_.capacity);
     cudaStream_t s = ctx_->compute();
-    const int T = opt_.page_tokens;
+    const int T = kv_page::kTokens;
     const int32_t n = n_past_ + 1, n_pages = (n + T - 1) / T;
     int32_t* h = step_host_.as<int32_t>();
     h[0] = token, h[1] = snap_tokens_ + n_past_, h[2] = n_past_, h[3] = 0, h[4] = n_pages,
@@ -477,7 +476,7 @@ Result<uint64_t> CudaModel::run_decode_attention_only(int layer, int impl) {
     sh.impl = impl;
     PagedKv src[2];
     int n_src = 0;
-    uint64_t bytes = static_cast<uint64_t>((n_past_ + opt_.page_tokens - 1) / opt_.page_tokens) * page_bytes_;
+    uint64_t bytes = static_cast<uint64_t>(kv_page::pages_for_tokens(n_past_)) * page_bytes_;
     if (snap_tokens_ > 0) {
         src[n_src++] = snap_kv(layer);
         bytes += static_cast<uint64_t>(snap_pages_) * snap_page_bytes_;

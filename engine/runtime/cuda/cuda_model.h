@@ -22,7 +22,6 @@ namespace docket::cuda {
 struct CudaModelOptions {
     int32_t capacity = 4096;  // live tokens the KV cache holds
     int32_t max_chunk = 512;  // most tokens one prefill call processes at once (sizes the scratch)
-    int page_tokens = 64;
     bool use_graph = true;      // replay decode steps as a CUDA graph
     bool prefill_bf16 = false;  // bf16 instead of f16 operands in the prefill GEMMs (for comparison)
     // Decode kernels as programmatic dependent launches (sm_90+ only; ignored elsewhere): each kernel's
@@ -62,7 +61,7 @@ public:
 
     // A read-only prefix of `n_tokens` random quantized tokens per layer in `format` (benchmarks): decode
     // then attends over snapshot + live tokens. n_tokens 0 removes it.
-    Status set_random_snapshot(KvFormat format, int32_t n_tokens, uint64_t seed);
+    Status set_random_snapshot(Codec codec, int32_t n_tokens, uint64_t seed);
     int32_t snapshot_tokens() const { return snap_tokens_; }
 
     // Decode-attention kernel alone over the current caches of one layer (benchmark of its bandwidth):
@@ -118,7 +117,7 @@ private:
     int32_t* live_pos_ = nullptr;      // [pages_per_layer] page start positions (after the snapshot)
     // Snapshot prefix: [n_layer][snap_pages][snap_page_bytes].
     DeviceBuffer snap_pool_, snap_meta_;
-    KvFormat snap_fmt_ = KvFormat::int4;
+    Codec snap_codec_ = Codec::int4;
     int32_t snap_tokens_ = 0, snap_pages_ = 0;
     size_t snap_page_bytes_ = 0;
 

@@ -1,4 +1,4 @@
-#include "model/ggml_type.h"
+#include "format/ggml_type.h"
 
 namespace docket {
 namespace {

@@ -1,4 +1,4 @@
-#include "store/kv_codec.h"
+#include "format/kv_codec.h"
 
 #include "util/half.h"
 
@@ -7,25 +7,22 @@
 #include <cstring>
 #include <string>
 
-namespace docket::store {
-
-namespace kp = kv_page;
-
-uint16_t f32_to_f16(float f) {
-    return fp32_to_fp16(f);
-}
-
-float f16_to_f32(uint16_t u) {
-    return fp16_to_fp32(u);
-}
+namespace docket::kv_page {
 
 std::string codec_params_string(const CodecParams& p) {
-    return fmt::format("{};kg={};vg={};fmt={}", kp::codec_name(p.codec), p.k_group, p.v_group,
-                       kp::kFormatVersion);
+    return fmt::format("{};kg={};vg={};fmt={}", codec_name(p.codec), p.k_group, p.v_group, kFormatVersion);
 }
 
 CodecParams default_codec_params(Codec c, int head_dim) {
-    return CodecParams{c, kp::kTokens, head_dim};
+    return CodecParams{c, kTokens, head_dim};
+}
+
+Result<Codec> parse_codec(std::string_view name, std::string_view what) {
+    Codec c = Codec::fp16;
+    if (!codec_from_name(name, c))
+        return make_error(ErrorCode::invalid_argument, "{}: unknown codec '{}' (the codecs are {})", what,
+                          name, kCodecNames);
+    return c;
 }
 
 namespace {
@@ -37,15 +34,18 @@ float sanitize(float x) {
     return std::clamp(x, -kHalfMax, kHalfMax);
 }
 
-Status check_shape(Codec codec, int n_kv_heads, int head_dim, int valid) {
-    if (!kp::codec_valid(static_cast<uint32_t>(codec)))
+Status check_shape(Codec codec, int n_kv_heads, int head_dim, int valid, int page_tokens) {
+    if (!codec_valid(static_cast<uint32_t>(codec)))
         return make_error(ErrorCode::invalid_argument, "unknown codec id {}", static_cast<int>(codec));
     if (n_kv_heads <= 0 || n_kv_heads > 1024 || head_dim <= 0 || head_dim > 1024 || head_dim % 4 != 0)
         return make_error(ErrorCode::invalid_argument, "bad KV shape: {} kv heads x head_dim {}", n_kv_heads,
                           head_dim);
-    if (valid < 1 || valid > kp::kTokens)
+    if (page_tokens < 16 || page_tokens > 256 || page_tokens % 16 != 0)
+        return make_error(ErrorCode::invalid_argument,
+                          "page of {} tokens: pages hold 16..256 (a multiple of 16)", page_tokens);
+    if (valid < 1 || valid > page_tokens)
         return make_error(ErrorCode::invalid_argument, "page token count {} outside 1..{}", valid,
-                          kp::kTokens);
+                          page_tokens);
     return Status::ok();
 }
 
@@ -57,15 +57,15 @@ struct Quant {
     int qmax = 0;
     Quant(float lo, float hi, int bits) {
         qmax = (1 << bits) - 1;
-        zero_h = f32_to_f16(lo);
-        zero = f16_to_f32(zero_h);
+        zero_h = fp32_to_fp16(lo);
+        zero = fp16_to_fp32(zero_h);
         float s = std::max(0.0f, (hi - zero) / static_cast<float>(qmax));
-        scale_h = f32_to_f16(s);
-        scale = f16_to_f32(scale_h);
+        scale_h = fp32_to_fp16(s);
+        scale = fp16_to_fp32(scale_h);
         // Half rounding may shrink the scale so that hi no longer reaches qmax; nudge up one ulp then.
         if (scale > 0 && zero + scale * qmax < hi) {
             scale_h = static_cast<uint16_t>(scale_h + 1);
-            scale = f16_to_f32(scale_h);
+            scale = fp16_to_fp32(scale_h);
         }
         inv = scale > 0 ? 1.0f / scale : 0.0f;
     }
@@ -108,11 +108,11 @@ void quantize_group(int n, int bits, Get get, uint8_t* codes, uint8_t* scale_pai
 }  // namespace
 
 Status encode_page(Codec codec, int n_kv_heads, int head_dim, const float* k, const float* v, int valid,
-                   uint8_t* page) {
-    DK_TRY(check_shape(codec, n_kv_heads, head_dim, valid));
-    const kp::PageLayout L = kp::page_layout(codec, n_kv_heads, head_dim);
+                   uint8_t* page, int page_tokens) {
+    DK_TRY(check_shape(codec, n_kv_heads, head_dim, valid, page_tokens));
+    const PageLayout L = page_layout(codec, n_kv_heads, head_dim, page_tokens);
     std::memset(page, 0, L.bytes);
-    const int H = n_kv_heads, D = head_dim, T = kp::kTokens;
+    const int H = n_kv_heads, D = head_dim, T = page_tokens;
     auto at = [&](const float* x, int t, int h, int d) {
         return x[(static_cast<size_t>(t) * H + h) * D + d];
     };
@@ -124,16 +124,16 @@ Status encode_page(Codec codec, int n_kv_heads, int head_dim, const float* k, co
             for (int t = 0; t < valid; ++t)
                 for (int d = 0; d < D; ++d) {
                     const size_t o = ((static_cast<size_t>(h) * T + t) * D + d) * 2;
-                    uint16_t kh = f32_to_f16(sanitize(at(k, t, h, d))),
-                             vh = f32_to_f16(sanitize(at(v, t, h, d)));
+                    uint16_t kh = fp32_to_fp16(sanitize(at(k, t, h, d))),
+                             vh = fp32_to_fp16(sanitize(at(v, t, h, d)));
                     std::memcpy(ko + o, &kh, 2);
                     std::memcpy(vo + o, &vh, 2);
                 }
         return Status::ok();
     }
 
-    const int bits = kp::codec_bits(codec);
-    const size_t k_chan_bytes = static_cast<size_t>(T) * bits / 8;  // one channel's 64 token codes
+    const int bits = codec_bits(codec);
+    const size_t k_chan_bytes = static_cast<size_t>(T) * bits / 8;  // one channel's page_tokens codes
     const size_t v_row_bytes = static_cast<size_t>(D) * bits / 8;   // one token's head_dim codes
     // Keys: per channel (h, d) over the valid tokens.
     for (int h = 0; h < H; ++h)
@@ -155,17 +155,17 @@ Status encode_page(Codec codec, int n_kv_heads, int head_dim, const float* k, co
 }
 
 Status decode_page(Codec codec, int n_kv_heads, int head_dim, const uint8_t* page, int valid, float* k,
-                   float* v) {
-    DK_TRY(check_shape(codec, n_kv_heads, head_dim, valid));
-    const kp::PageLayout L = kp::page_layout(codec, n_kv_heads, head_dim);
-    const int H = n_kv_heads, D = head_dim, T = kp::kTokens;
+                   float* v, int page_tokens) {
+    DK_TRY(check_shape(codec, n_kv_heads, head_dim, valid, page_tokens));
+    const PageLayout L = page_layout(codec, n_kv_heads, head_dim, page_tokens);
+    const int H = n_kv_heads, D = head_dim, T = page_tokens;
     auto out = [&](float* x, int t, int h, int d) -> float& {
         return x[(static_cast<size_t>(t) * H + h) * D + d];
     };
     auto half_at = [&](size_t off) {
         uint16_t u;
         std::memcpy(&u, page + off, 2);
-        return f16_to_f32(u);
+        return fp16_to_fp32(u);
     };
 
     if (codec == Codec::fp16) {
@@ -179,7 +179,7 @@ Status decode_page(Codec codec, int n_kv_heads, int head_dim, const uint8_t* pag
         return Status::ok();
     }
 
-    const int bits = kp::codec_bits(codec);
+    const int bits = codec_bits(codec);
     const size_t k_chan_bytes = static_cast<size_t>(T) * bits / 8;
     const size_t v_row_bytes = static_cast<size_t>(D) * bits / 8;
     for (int h = 0; h < H; ++h)
@@ -201,4 +201,4 @@ Status decode_page(Codec codec, int n_kv_heads, int head_dim, const uint8_t* pag
     return Status::ok();
 }
 
-}  // namespace docket::store
+}  // namespace docket::kv_page

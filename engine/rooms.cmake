@@ -1,0 +1,26 @@
+# The rooms of the house and the doors between them: the ONE table that both the per-room libraries
+# (engine/CMakeLists.txt) and the include check (engine/check_rooms.cmake, run by the build and by ctest) read.
+#
+# DOCKET_DOORS_<room>: what files of <room> may #include besides their own room's headers. A door is a room
+# (every header in it) or one header ("util/status.h": that header only). The engine rooms are the folders
+# engine/<room>/; "kernels" is kernels/ (its headers are included by bare name, e.g. "gemv_q.cuh"), "app" is
+# app/. Doors go one way, down: api -> query, ingest -> kv -> runtime, store -> model -> util; format and
+# telemetry are leaves every engine room above util may use; only runtime reaches the kernels, which see the
+# page format and the Status type and nothing else of the engine.
+# Keep the room table in engine/README.md in step with this one.
+
+# Engine rooms from the bottom up (a room's doors are all below it, so libraries are defined in this order).
+set(DOCKET_ENGINE_ROOMS util format telemetry model store runtime kv ingest query api)
+
+set(DOCKET_DOORS_util)
+set(DOCKET_DOORS_format    util)
+set(DOCKET_DOORS_telemetry util)
+set(DOCKET_DOORS_model     util format telemetry)
+set(DOCKET_DOORS_store     model util format telemetry)
+set(DOCKET_DOORS_runtime   model util format telemetry kernels)
+set(DOCKET_DOORS_kv        runtime store model util format telemetry)
+set(DOCKET_DOORS_ingest    kv runtime store model util format telemetry)
+set(DOCKET_DOORS_query     kv runtime store model util format telemetry)
+set(DOCKET_DOORS_api       query ingest kv runtime store model util format telemetry)
+set(DOCKET_DOORS_kernels   format util/status.h)
+set(DOCKET_DOORS_app       api query ingest kv runtime store model util format telemetry)
