@@ -34,6 +34,10 @@ Stmt& Stmt::bind(int i, const Hash128& v) {
     if (int rc = sqlite3_bind_blob(s_, i, b, 16, SQLITE_TRANSIENT); rc != SQLITE_OK) bind_rc_ = rc;
     return *this;
 }
+Stmt& Stmt::bind_blob(int i, const void* data, size_t n) {
+    if (int rc = sqlite3_bind_blob64(s_, i, n ? data : "", n, SQLITE_TRANSIENT); rc != SQLITE_OK) bind_rc_ = rc;
+    return *this;
+}
 Stmt& Stmt::bind_null(int i) {
     if (int rc = sqlite3_bind_null(s_, i); rc != SQLITE_OK) bind_rc_ = rc;
     return *this;
@@ -63,6 +67,11 @@ void Stmt::reset() {
 std::string Stmt::col_text(int c) const {
     const unsigned char* t = sqlite3_column_text(s_, c);
     return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, c)) : std::string();
+}
+
+std::vector<uint8_t> Stmt::col_blob(int c) const {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(s_, c));
+    return p ? std::vector<uint8_t>(p, p + sqlite3_column_bytes(s_, c)) : std::vector<uint8_t>();
 }
 
 Hash128 Stmt::col_hash(int c) const {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/hash128.h"
 #include "util/status.h"
@@ -35,6 +36,7 @@ public:
     Stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
     Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
     Stmt& bind(int i, const Hash128& v);
+    Stmt& bind_blob(int i, const void* data, size_t n);
     Stmt& bind_null(int i);
 
     // true: a row is available; false: done. Errors (including a failed bind) come back as a Status.
@@ -46,6 +48,7 @@ public:
     double col_double(int c) const { return sqlite3_column_double(s_, c); }
     bool col_null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
     std::string col_text(int c) const;
+    std::vector<uint8_t> col_blob(int c) const;
     Hash128 col_hash(int c) const;  // zero hash when the column is not a 16-byte blob
 
 private:

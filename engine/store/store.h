@@ -14,12 +14,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
 
 #include "store/aligned_buffer.h"
 #include "store/block_reader.h"
+#include "store/catalog_types.h"
 #include "store/sqlite_db.h"
 #include "store/store_types.h"
 
@@ -46,6 +48,38 @@ public:
     Result<int64_t> ensure_document(int64_t collection_id, const std::string& path,
                                     const Hash128& content_hash);
     Result<int64_t> ensure_segment(int64_t document_id, int ordinal, const Hash128& content_hash);
+
+    // Catalog (store_catalog.cpp): what ingest wrote and query reads. Collections are created on first use.
+    Result<std::optional<int64_t>> find_collection(const std::string& name);
+    Result<std::vector<CollectionRow>> list_collections();
+    Result<std::vector<DocumentRow>> list_documents(int64_t collection_id);
+    Result<std::optional<DocumentRow>> find_document(int64_t collection_id, const std::string& path);
+    Result<DocumentRow> document(int64_t document_id);
+    // Starts (or restarts) a document's ingest: upserts the row as `ingesting` with this content hash; when the
+    // hash changed, the old segments (their text and routing keys) go. Segments of an unchanged document are
+    // kept, so a resumed ingest reuses the snapshots it finished.
+    Result<int64_t> begin_document(int64_t collection_id, const std::string& path, const Hash128& content_hash,
+                                   const DocumentMeta& meta);
+    // Replaces a document's segments (text into FTS5 with the document title) in one transaction.
+    Status put_segments(int64_t document_id, const std::vector<SegmentRow>& segments);
+    Result<std::vector<SegmentRow>> segments_of(int64_t document_id);
+    Result<SegmentRow> segment(int64_t segment_id);
+    Status finish_document(int64_t document_id, const std::string& status, const std::string& error,
+                           int64_t tokens);
+    // A file that could not be read: recorded with its reason (no segments).
+    Status record_document_error(int64_t collection_id, const std::string& path, const std::string& error);
+    // Removes documents (and collections) with their segments, then every snapshot no segment uses any more.
+    Status remove_document(int64_t document_id);
+    Status remove_collection(int64_t collection_id);
+    // BM25 over the collection's segments; `match` is an FTS5 MATCH expression. first_segments: only each
+    // document's first segment (where a contract names itself and its parties), for ranking documents.
+    Result<std::vector<TextHit>> search_text(int64_t collection_id, const std::string& match, int limit,
+                                             bool first_segments = false);
+    // Routing keys of a segment's content, keyed like its snapshot (model, prefix, content).
+    Status put_routing(const Hash128& model, const Hash128& prefix, const Hash128& content,
+                       const std::vector<uint8_t>& data);
+    Result<std::vector<RoutingRow>> routing_keys(int64_t collection_id, const Hash128& model,
+                                                 const Hash128& prefix);
 
     // Encodes and stores a snapshot of `n_tokens` tokens: kv(layer) gives each layer's K (before RoPE) and V
     // as [n_tokens, n_kv_heads, head_dim] f32. Returns the snapshot id. A ready snapshot with the same key is
@@ -95,6 +129,7 @@ private:
     Status remove_locked(int64_t snapshot_id);
     Result<int64_t> evict_locked();
     Result<CompactStats> compact_locked(double min_dead_fraction);
+    Status remove_unused_snapshots_locked(const std::set<Hash128>& content_hashes);
 
     std::string dir_, seg_dir_;
     StoreOptions opt_;

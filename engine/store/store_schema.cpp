@@ -100,6 +100,32 @@ CREATE TABLE model_fingerprints(
     ctime_ns INTEGER NOT NULL,
     fingerprint BLOB NOT NULL);
 )sql"},
+    // The catalog the ask path reads: per document its format, title and sizes; per segment its text, line span
+    // and token count; BM25 over segment text (FTS5, porter stemming, the document title as a second column);
+    // per-segment routing keys (page key summaries of a few layers) keyed like snapshots.
+    {3, "catalog: document metadata, segment text and lines, FTS5 over segments, routing keys", R"sql(
+ALTER TABLE documents ADD COLUMN title TEXT;
+ALTER TABLE documents ADD COLUMN format TEXT;
+ALTER TABLE documents ADD COLUMN encoding TEXT;
+ALTER TABLE documents ADD COLUMN chars INTEGER;
+ALTER TABLE documents ADD COLUMN tokens INTEGER;
+ALTER TABLE documents ADD COLUMN updated_at INTEGER;
+ALTER TABLE segments ADD COLUMN line_begin INTEGER;
+ALTER TABLE segments ADD COLUMN line_end INTEGER;
+ALTER TABLE segments ADD COLUMN text TEXT NOT NULL DEFAULT '';
+CREATE INDEX segments_content ON segments(content_hash);
+CREATE VIRTUAL TABLE segment_fts USING fts5(title, body, tokenize = 'porter unicode61');
+CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments BEGIN
+    DELETE FROM segment_fts WHERE rowid = old.id;
+END;
+-- Keyed like the snapshot they summarize (same content may stand in several documents); they go with it.
+CREATE TABLE routing_keys(
+    model_fp BLOB NOT NULL,
+    prefix_hash BLOB NOT NULL,
+    content_hash BLOB NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY(model_fp, prefix_hash, content_hash));
+)sql"},
 };
 
 }  // namespace

@@ -5,7 +5,7 @@
 
 namespace docket::store {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Applies every migration newer than the database's version, each in its own transaction. A database newer
 // than this build is refused (unsupported) rather than guessed at.

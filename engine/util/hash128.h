@@ -2,6 +2,7 @@
 // 128-bit content hashes (XXH3-128) as they enter snapshot keys and the index (16-byte BLOBs, low word
 // first).
 #include <cstdint>
+#include <compare>
 #include <cstring>
 #include <string>
 
@@ -12,6 +13,7 @@ namespace docket {
 struct Hash128 {
     uint64_t lo = 0, hi = 0;
     bool operator==(const Hash128&) const = default;
+    auto operator<=>(const Hash128&) const = default;
     std::string hex() const { return fmt::format("{:016x}{:016x}", hi, lo); }
     void to_bytes(uint8_t out[16]) const {
         std::memcpy(out, &lo, 8);
