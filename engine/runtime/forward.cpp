@@ -12,7 +12,29 @@ template <typename T>
 void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
+// Adds each row's attention probabilities to mass[n_keys]: the attention kernel leaves unnormalized
+// probabilities (exp(score - max), 0 where masked) in `scores`, [nr, lds] with lds = n_keys rounded up to 16.
+void accumulate_mass(const float* scores, int64_t nr, int32_t n_keys, float* mass) {
+    const int64_t lds = (n_keys + 15) / 16 * 16;
+    for (int64_t r = 0; r < nr; ++r) {
+        const float* s = scores + r * lds;
+        double sum = 0.0;
+        for (int32_t j = 0; j < n_keys; ++j) sum += s[j];
+        if (sum <= 0.0) continue;
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int32_t j = 0; j < n_keys; ++j) mass[j] += s[j] * inv;
+    }
+}
 }  // namespace
+
+bool ForwardProbe::wants_mass(int32_t layer) const {
+    return std::find(mass_layers.begin(), mass_layers.end(), layer) != mass_layers.end();
+}
+
+int ForwardProbe::query_slot(int32_t layer) const {
+    auto it = std::find(query_layers.begin(), query_layers.end(), layer);
+    return it == query_layers.end() ? -1 : static_cast<int>(it - query_layers.begin());
+}
 
 CpuForward::CpuForward(const Model& model, int n_threads, int ubatch)
     : model_(model), pool_(n_threads), ubatch_(std::max(1, ubatch)) {
@@ -90,6 +112,22 @@ Status CpuForward::rotate_keys(KvCache& cache, int32_t l) {
     return Status::ok();
 }
 
+void CpuForward::capture_queries(int32_t l, const float* q, int32_t n) {
+    const int slot = probe_ ? probe_->query_slot(l) : -1;
+    if (slot < 0) return;
+    probe_->queries.resize(probe_->query_layers.size());
+    auto& dst = probe_->queries[slot];
+    dst.insert(dst.end(), q, q + static_cast<size_t>(n) * model_.config().n_q_dim());
+}
+
+void CpuForward::add_mass(const std::vector<float>& per_thread, int32_t n_keys) {
+    if (probe_->mass.size() < static_cast<size_t>(n_keys)) probe_->mass.resize(n_keys, 0.0);
+    for (int t = 0; t < pool_.size(); ++t) {
+        const float* m = per_thread.data() + static_cast<size_t>(t) * n_keys;
+        for (int32_t j = 0; j < n_keys; ++j) probe_->mass[j] += m[j];
+    }
+}
+
 Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32_t* positions, int32_t n,
                               bool want_logits, bool all_rows, float* logits_out) {
     const ModelConfig& c = model_.config();
@@ -128,7 +166,11 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
     const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
     const int32_t group = c.n_head / c.n_head_kv;
 
-    for (int32_t l = 0; l < c.n_layer; ++l) {
+    const int32_t n_layers = probe_ && probe_->stop_after_layer >= 0
+                                 ? std::min(c.n_layer, probe_->stop_after_layer + 1)
+                                 : c.n_layer;
+    if (n_layers < c.n_layer) want_logits = false;
+    for (int32_t l = 0; l < n_layers; ++l) {
         const LayerWeights& L = model_.layer(l);
         float* kc = cache.k_mut(l) + static_cast<size_t>(first) * KVD;
         float* vc = cache.v_mut(l) + static_cast<size_t>(first) * KVD;
@@ -137,6 +179,8 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
         DK_TRY(cpu::matmul(pool_, mm_scratch_, L.wq, xn, n, q));
         DK_TRY(cpu::matmul(pool_, mm_scratch_, L.wk, xn, n, kc));
         DK_TRY(cpu::matmul(pool_, mm_scratch_, L.wv, xn, n, vc));
+        const bool q_norm_later = L.bq.present() || L.q_norm.present();
+        if (!q_norm_later) capture_queries(l, q, n);
         pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
             for (int64_t t = b; t < e; ++t) {
                 float* qt = q + t * QD;
@@ -154,9 +198,17 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
                 if (L.k_norm.present())
                     for (int32_t h = 0; h < c.n_head_kv; ++h)
                         cpu::rms_norm(kt + h * HD, L.k_norm.f32(), HD, c.rms_eps, kt + h * HD);
-                cpu::rope_apply(rope_, cs_.data() + t * c.n_rot, qt, c.n_head);
+                if (!q_norm_later) cpu::rope_apply(rope_, cs_.data() + t * c.n_rot, qt, c.n_head);
             }
         });
+        if (q_norm_later) {
+            // Biases and q-norm come before RoPE: capture the finished pre-RoPE queries, then rotate.
+            capture_queries(l, q, n);
+            pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
+                for (int64_t t = b; t < e; ++t)
+                    cpu::rope_apply(rope_, cs_.data() + t * c.n_rot, q + t * QD, c.n_head);
+            });
+        }
         DK_TRY(rotate_keys(cache, l));
 
         // Attention per kv head and block of query rows; the `group` query heads that share a kv head are
@@ -167,6 +219,8 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
         const int32_t* kpos = cache.positions();
         const int64_t rows = static_cast<int64_t>(n) * group;
         const int64_t n_blocks = (rows + kAttnRows - 1) / kAttnRows;
+        const bool mass = probe_ && probe_->wants_mass(l);
+        if (mass) mass_ws_.assign(static_cast<size_t>(pool_.size()) * n_keys, 0.0f);
         pool_.parallel_for(n_blocks * c.n_head_kv, [&](int64_t b, int64_t e, int thread) {
             float* ws = attn_ws_.data() + thread * attn_ws_stride_;
             float* qrows = ws;                                      // [kAttnRows, HD]
@@ -183,12 +237,14 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
                 }
                 kern.attention(nr, qrows, qpos, kr + g * HD * 16, cache.k_rot_tile_stride(), vv + g * HD, KVD,
                                kpos, n_keys, HD, scale, scores, orows);
+                if (mass) accumulate_mass(scores, nr, n_keys, mass_ws_.data() + thread * n_keys);
                 for (int64_t r = 0; r < nr; ++r) {
                     const int64_t t = (r0 + r) / group, h = g * group + (r0 + r) % group;
                     std::copy(orows + r * HD, orows + (r + 1) * HD, attn + t * QD + h * HD);
                 }
             }
         });
+        if (mass) add_mass(mass_ws_, n_keys);
         DK_TRY(cpu::matmul(pool_, mm_scratch_, L.wo, attn, n, tmp));
         add_rows(x, tmp);
 

@@ -23,6 +23,23 @@ enum class LogitsMode {
     all,   // logits of every token: [n_tokens, n_vocab]
 };
 
+// What a caller may observe of a forward pass (the query room: the question's queries for KV routing, the
+// attention mass the answer puts on each cached token for citations). Costs nothing when not set.
+struct ForwardProbe {
+    // Pre-RoPE queries of these layers: queries[i] gains [n_tokens, n_q_dim] rows per eval, in token order.
+    std::vector<int32_t> query_layers;
+    std::vector<std::vector<float>> queries;
+    // Attention probabilities of these layers, summed over query heads and evaluated tokens, per cache row:
+    // mass[j] (grown to the cache size) gains sum_{layer, head, token} p(token, head -> row j).
+    std::vector<int32_t> mass_layers;
+    std::vector<double> mass;
+    // >= 0: run only layers [0, stop_after_layer] (no logits); the appended rows' KV of later layers is left
+    // undefined, for a caller that inspects early-layer KV and truncates (selective recompute's check).
+    int32_t stop_after_layer = -1;
+    bool wants_mass(int32_t layer) const;
+    int query_slot(int32_t layer) const;  // index into queries, or -1
+};
+
 class CpuForward {
 public:
     // n_threads <= 0: all hardware threads. ubatch: tokens per chunk.
@@ -31,6 +48,8 @@ public:
     const Model& model() const { return model_; }
     ThreadPool& pool() { return pool_; }
     int ubatch() const { return ubatch_; }
+    // Observes the following evals (nullptr: none). The probe must outlive them.
+    void set_probe(ForwardProbe* probe) { probe_ = probe; }
 
     // Runs `tokens` (appended to `cache` at `positions`, one each) through the model. Each token attends to
     // every cached token whose position is <= its own (the new ones included). `logits` receives the rows
@@ -44,6 +63,11 @@ private:
     Status eval_chunk(KvCache& cache, const TokenId* tokens, const int32_t* positions, int32_t n,
                       bool want_logits, bool all_rows, float* logits_out);
     Status rotate_keys(KvCache& cache, int32_t l);
+    void capture_queries(int32_t l, const float* q, int32_t n);
+    void add_mass(const std::vector<float>& per_thread, int32_t n_keys);
+
+    ForwardProbe* probe_ = nullptr;
+    std::vector<float> mass_ws_;  // per thread [n_keys] attention mass of the current layer
 
     const Model& model_;
     ThreadPool pool_;

@@ -39,6 +39,8 @@ struct CpuKernels {
     //   kt   rotated keys in 16-token tiles: key j, dim d at kt[(j / 16) * kt_stride + d * 16 + j % 16]
     //   v    [n_keys] rows of v_stride floats (head_dim used); key_pos [n_keys]
     //   s    scratch [nq, round_up(n_keys, 16)];  out [nq, head_dim] contiguous
+    // On return s holds each row's unnormalized probabilities (exp(score - max), 0 where masked): the
+    // forward pass's probe reads attention mass from it.
     void (*attention)(int64_t nq, const float* q, const int32_t* qpos, const float* kt, int64_t kt_stride,
                       const float* v, int64_t v_stride, const int32_t* key_pos, int64_t n_keys,
                       int64_t head_dim, float scale, float* s, float* out) = nullptr;
