@@ -26,13 +26,14 @@ bool parse_level(std::string_view name, spdlog::level::level_enum* out) {
     return false;
 }
 std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> g_ring;
+std::shared_ptr<spdlog::sinks::stderr_color_sink_mt> g_err;
 }  // namespace
 
 void init() {
     std::call_once(g_once, [] {
-        auto err = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+        g_err = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
         g_ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(2000);
-        auto logger = std::make_shared<spdlog::logger>("docket", spdlog::sinks_init_list{err, g_ring});
+        auto logger = std::make_shared<spdlog::logger>("docket", spdlog::sinks_init_list{g_err, g_ring});
         // %! is the calling function (SPDLOG_LOGGER_CALL passes it), so every line says where it came from.
         logger->set_pattern("[%H:%M:%S.%e] [%^%l%$] %!: %v");
         spdlog::level::level_enum level = spdlog::level::info;
@@ -53,6 +54,14 @@ void init() {
 void set_level(spdlog::level::level_enum level) {
     init();
     spdlog::default_logger()->set_level(level);
+}
+
+bool set_stderr_level(std::string_view name) {
+    init();
+    spdlog::level::level_enum level;
+    if (!parse_level(name, &level)) return false;
+    g_err->set_level(level);
+    return true;
 }
 
 std::vector<std::string> recent(size_t max_lines) {

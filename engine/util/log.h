@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace docket::log {
@@ -11,6 +12,9 @@ namespace docket::log {
 // Installs the stderr sink (and the in-memory ring); idempotent. Level from DOCKET_LOG (trace..off), default info.
 void init();
 void set_level(spdlog::level::level_enum level);
+// The level of the stderr sink alone (the in-memory ring keeps every line the logger lets through); false for
+// an unknown name.
+bool set_stderr_level(std::string_view name);
 // The most recent `max_lines` formatted lines, oldest first.
 std::vector<std::string> recent(size_t max_lines = 500);
 

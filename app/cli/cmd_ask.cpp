@@ -1,0 +1,144 @@
+// docket-cli ask: answer a question from a collection's stored KV, streaming the answer and its citations.
+#include <cstdio>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "command.h"
+#include "engine_cli.h"
+#include "json.h"
+
+namespace docket::cli {
+namespace {
+
+const char* kUsage =
+    "usage: docket-cli ask --collection NAME [options] \"QUESTION\"\n"
+    "Answers the question from the collection: the most relevant segments are found (BM25 over the text and\n"
+    "KV routing over their stored keys), their stored KV is composed into one context without re-reading the\n"
+    "documents, and the answer streams with citations (document, part, lines, quote) chosen by the attention\n"
+    "the answer paid to each passage.\n"
+    "Options:\n"
+    "  --collection NAME      the collection (required)\n"
+    "  --mode M               docket (default): stored KV; rag: BM25 passages as text, full prefill\n"
+    "  --retrieval R          bm25 (default; BM25 over passages and over each document's opening),\n"
+    "                         routing (stored keys against the question's queries) or fusion of both\n"
+    "  --budget N             tokens of documents in context (default 1200, or less when the model's\n"
+    "                         context is smaller)\n"
+    "  --max-tokens N         answer length limit (default 64)\n"
+    "  --recompute R          docket mode: recompute this share (0-1) of the context's tokens whose stored KV\n"
+    "                         deviates most from a full prefill (selective recompute; default 0)\n"
+    "  --json                 print one JSON object (answer, citations, figures) instead of text\n";
+
+std::string citation_json(const Citation& c) {
+    return fmt::format("{{\"document\":\"{}\",\"title\":\"{}\",\"segment\":{},\"char_begin\":{},\"char_end\":{},"
+                       "\"line_begin\":{},\"line_end\":{},\"quote\":\"{}\",\"weight\":{:.4f}}}",
+                       json_escape(c.document), json_escape(c.title), c.segment, c.char_begin, c.char_end,
+                       c.line_begin, c.line_end, json_escape(c.quote), c.weight);
+}
+
+void print_json(const AnswerStats& s, const std::vector<Citation>& cites) {
+    std::string c, ctx;
+    for (const auto& x : cites) {
+        if (!c.empty()) c += ',';
+        c += citation_json(x);
+    }
+    for (const auto& x : s.context) {
+        if (!ctx.empty()) ctx += ',';
+        ctx += '"';
+        ctx += json_escape(x);
+        ctx += '"';
+    }
+    std::printf("{\"answer\":\"%s\",\"citations\":[%s],\"context\":[%s],\"context_tokens\":%lld,"
+                "\"answer_tokens\":%lld,\"recomputed\":%lld,\"ttft_s\":%.3f,\"total_s\":%.3f,\"stop\":\"%s\"}\n",
+                json_escape(s.answer).c_str(), c.c_str(), ctx.c_str(), static_cast<long long>(s.context_tokens),
+                static_cast<long long>(s.answer_tokens), static_cast<long long>(s.recomputed), s.ttft_s, s.total_s,
+                s.stop.c_str());
+}
+
+void print_citations(const std::vector<Citation>& cites) {
+    if (cites.empty()) {
+        std::printf("\nSources: none (the answer drew on no document passage)\n");
+        return;
+    }
+    std::printf("\nSources:\n");
+    for (size_t i = 0; i < cites.size(); ++i) {
+        const Citation& c = cites[i];
+        std::printf("  [%zu] %s, part %d, lines %d-%d (%.0f%%)\n      \"%s\"\n      %s\n", i + 1, c.title.c_str(),
+                    c.segment + 1, c.line_begin, c.line_end, 100.0 * c.weight, c.quote.c_str(), c.document.c_str());
+    }
+}
+
+int run(const std::vector<std::string>& argv) {
+    Args args(argv);
+    if (args.has("--help")) {
+        std::printf("%s%s", kUsage, kEngineOptionsHelp);
+        return 0;
+    }
+    std::vector<std::string> with_values = kEngineOptions;
+    with_values.insert(with_values.end(), {"--collection", "--mode", "--retrieval", "--budget", "--max-tokens", "--recompute"});
+    std::vector<std::string> known = with_values;
+    known.insert(known.end(), {"--json", "--help"});
+    if (auto bad = args.unknown(known); !bad.empty()) return fail("ask", "unknown option " + bad[0], 2);
+    AskRequest req;
+    OptionReader o(args);
+    req.collection = o.get_string("--collection");
+    req.mode = o.get_string("--mode", "docket");
+    req.retrieval = o.get_string("--retrieval", "bm25");
+    req.budget_tokens = o.get_int("--budget", 0, 0, 1 << 24);
+    req.max_answer_tokens = static_cast<int>(o.get_int("--max-tokens", 64, 1, 4096));
+    req.recompute = o.get_double("--recompute", 0.0, 0.0, 1.0);
+    if (!o.ok()) return fail("ask", o.error(), 2);
+    if (req.collection.empty()) return fail("ask", "--collection NAME is required", 2);
+    if (req.mode == "oracle") return fail("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", 2);
+    const auto pos = args.positional(with_values);
+    if (pos.size() != 1) return fail("ask", "give the question as one argument (quote it)", 2);
+    req.question = pos[0];
+    const bool json = args.has("--json");
+    auto engine = open_engine(args);
+    if (!engine) return fail("ask", engine.status().message());
+
+    std::mutex mu;
+    std::vector<Citation> cites;
+    AnswerStats stats;
+    AnswerSink sink;
+    sink.on_token = [&](const std::string& t) {
+        if (json) return;
+        std::fwrite(t.data(), 1, t.size(), stdout);
+        std::fflush(stdout);
+    };
+    sink.on_citation = [&](const Citation& c) {
+        std::lock_guard lock(mu);
+        cites.push_back(c);
+    };
+    sink.on_done = [&](const Status&, const AnswerStats& s) {
+        std::lock_guard lock(mu);
+        stats = s;
+    };
+    Job job = (*engine)->ask(req, sink);
+    bool interrupted = false;
+    Status st = wait_job(job, &interrupted);
+    if (!st) {
+        if (!json) std::printf("\n");
+        return fail("ask", st.message(), exit_code(st, interrupted));
+    }
+    if (json) {
+        print_json(stats, cites);
+        return 0;
+    }
+    std::printf("\n");
+    print_citations(cites);
+    const TelemetrySnapshot t = (*engine)->telemetry();
+    std::fprintf(stderr,
+                 "first token %.2f s, total %.2f s; context %lld tokens from %lld segments (%llu from stored KV, "
+                 "%lld recomputed); %lld answer tokens\n",
+                 stats.ttft_s, stats.total_s, static_cast<long long>(stats.context_tokens),
+                 static_cast<long long>(stats.segments), static_cast<unsigned long long>(t.snapshots_loaded),
+                 static_cast<long long>(stats.recomputed), static_cast<long long>(stats.answer_tokens));
+    return 0;
+}
+
+}  // namespace
+
+DOCKET_CLI_COMMAND("ask", "answer a question from a collection, with citations", run);
+
+}  // namespace docket::cli
