@@ -31,7 +31,7 @@ std::string lower_extension(const fs::path& p) {
 }
 
 bool is_hidden(const fs::path& p) {
-    const std::string& name = p.filename().native();
+    const std::string name = p.filename().native();  // a copy: filename() is a temporary
     return !name.empty() && name[0] == '.';
 }
 
