@@ -328,6 +328,21 @@ private slots:
         QCOMPARE(one[0].tokens, int64_t(1));
     }
 
+    void long_paragraph_of_words_is_counted_in_chunks_not_per_word() {
+        std::string text;
+        for (int i = 0; i < 40000; ++i) text += i % 7 ? "word " : "clause\t";
+        int calls = 0;
+        const TokenCounter words = [&](std::string_view s) {
+            ++calls;
+            return count_words(s);
+        };
+        const auto segs = split_ok(text, {}, words);
+        CHECK_SEGMENTS(text, SegmenterOptions(), count_words, segs);
+        qInfo("40000 words, one line: %zu segments, %d counter calls", segs.size(), calls);
+        QVERIFY(calls < 4 * int(segs.size()) + 4);
+        QVERIFY(segs.size() <= size_t(40000 / 512 * 2));
+    }
+
     void five_megabyte_text_of_many_paragraphs_segments_in_linear_time() {
         const std::vector<std::string> texts = sample_texts();
         std::string text;
