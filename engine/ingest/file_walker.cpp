@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <system_error>
 #include <utility>
 
+#include "ingest/file_extension.h"
 #include "util/log.h"
 
 namespace docket::ingest {
@@ -19,19 +21,8 @@ namespace fs = std::filesystem;
 
 using DirId = std::pair<dev_t, ino_t>;
 
-std::string errno_text(int err) {
-    return std::error_code(err, std::generic_category()).message();
-}
-
-std::string lower_extension(const fs::path& p) {
-    std::string ext = p.extension().string();
-    for (char& c : ext)
-        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    return ext;
-}
-
 bool is_hidden(const fs::path& p) {
-    const std::string& name = p.filename().native();
+    const std::string name = p.filename().native();  // a copy: filename() is a temporary
     return !name.empty() && name[0] == '.';
 }
 
@@ -53,7 +44,7 @@ public:
         if (!stat_or_error(p, st)) return;
         if (S_ISDIR(st.st_mode)) return walk_dir(p, st);
         if (!S_ISREG(st.st_mode)) return error(p.string(), "not a regular file or folder");
-        if (!supported_(lower_extension(p))) return error(p.string(), "unsupported format");
+        if (!supported_(file_extension_lower(p.native()))) return error(p.string(), "unsupported format");
         add_file(p, st);
     }
 
@@ -110,7 +101,7 @@ private:
         } else if (err == ENOENT) {
             error(p.string(), "does not exist");
         } else {
-            error(p.string(), errno_text(err));
+            error(p.string(), std::strerror(err));
         }
         return false;
     }
@@ -165,7 +156,7 @@ private:
             if (S_ISDIR(st.st_mode)) {
                 push_dir(stack, child, st);
             } else if (S_ISREG(st.st_mode)) {
-                if (supported_(lower_extension(child))) {
+                if (supported_(file_extension_lower(child.native()))) {
                     add_file(child, st);
                 } else {
                     r_.skipped_unsupported.push_back(child.string());

@@ -36,7 +36,8 @@ constexpr uint64_t kMaxWalkEntries = 1'000'000;
 // not walked again. Inside folders, names starting with '.' are skipped and files of unsupported extension go
 // to skipped_unsupported; an input named explicitly is taken even if hidden, and is a WalkError "unsupported
 // format" if its extension is not supported. `supported` gets the extension in lower case with its dot
-// (".txt"; "" when there is none). Other file types (FIFOs, sockets, devices) inside folders are ignored.
+// (file_extension_lower: ".txt"; "" when there is none). Other file types (FIFOs, sockets, devices) inside
+// folders are ignored.
 WalkResult walk_inputs(const std::vector<std::string>& inputs,
                        const std::function<bool(const std::string& ext)>& supported,
                        const std::atomic<bool>* cancel = nullptr, uint64_t max_entries = kMaxWalkEntries);

@@ -79,7 +79,7 @@ public:
 
     // [b, e) counted `tokens` > max_tokens.
     Status split(size_t b, size_t e, int64_t tokens, Level level) {
-        if (level == Level::chars) return split_chars(b, e, tokens);
+        if (level >= Level::words) return split_estimated(b, e, tokens, level);
         const Level finer = Level(int(level) + 1);
         if (next_cut(b, e, level) >= e) return split(b, e, tokens, finer);
         for (size_t pos = b; pos < e;) {
@@ -128,42 +128,57 @@ private:
         return i;
     }
 
-    // Nearest UTF-8 character boundary at or before `c`, or `pos` if there is none after it (invalid runs of
-    // continuation bytes may be cut after three steps back: there is no character to keep whole there).
-    size_t boundary_before(size_t pos, size_t c) const {
-        for (int back = 0; back < 3 && c > pos && is_continuation(text_[c]); ++back) --c;
-        return c;
+    // The last cut at or before `c` and after `pos` at this level (words: the end of a whitespace run;
+    // chars: a UTF-8 character boundary), or `pos` if there is none. Invalid runs of continuation bytes may
+    // be cut after three steps back: there is no character to keep whole there.
+    size_t cut_before(size_t pos, size_t c, size_t e, Level level) const {
+        if (level == Level::chars) {
+            for (int back = 0; back < 3 && c > pos && is_continuation(text_[c]); ++back) --c;
+            return c;
+        }
+        for (; c > pos; --c)
+            if (is_space(text_[c - 1]) && (c == e || !is_space(text_[c]))) return c;
+        return pos;
     }
-    size_t next_boundary(size_t pos, size_t e) const {
+    // The smallest piece starting at `pos` at this level: one word with its whitespace, or one character.
+    size_t smallest_cut(size_t pos, size_t e, Level level) const {
+        if (level == Level::words) return next_cut(pos, e, level);
         size_t c = pos + 1;
         for (int fwd = 0; fwd < 3 && c < e && is_continuation(text_[c]); ++fwd) ++c;
         return c;
     }
 
-    // Last resort: chunks of about target_tokens by the range's average density, halved while a chunk is
-    // still over max_tokens. Each byte is counted O(log) times at worst, about once for an even density.
-    Status split_chars(size_t b, size_t e, int64_t tokens) {
+    // Words and characters: chunks of about target_tokens by the range's average density, snapped to the
+    // level's cuts and halved while still over max_tokens, so that a long run of words costs a few counts per
+    // segment rather than one per word. A single word over max_tokens goes down to characters; a single
+    // character over max_tokens is an error.
+    Status split_estimated(size_t b, size_t e, int64_t tokens, Level level) {
         const double bytes_per_token = double(e - b) / double(tokens);
         const size_t guess = std::max<size_t>(1, size_t(bytes_per_token * opt_.target_tokens));
         for (size_t pos = b; pos < e;) {
+            const size_t smallest = smallest_cut(pos, e, level);
             size_t len = guess;
             while (true) {
-                const size_t one_char = next_boundary(pos, e);
-                size_t cut = len >= e - pos ? e : boundary_before(pos, pos + len);
-                if (cut <= pos) cut = one_char;
-                const int64_t t = count(pos, cut);
+                size_t cut = len >= e - pos ? e : cut_before(pos, pos + len, e, level);
+                if (cut <= smallest) cut = smallest;
+                const int64_t t = pos == b && cut == e ? tokens : count(pos, cut);
                 if (t <= opt_.max_tokens) {
                     emit(pos, cut, t);
-                    pos = cut;
                     break;
                 }
-                if (cut <= one_char)
+                if (cut > smallest) {
+                    len = (cut - pos) / 2;
+                    continue;
+                }
+                if (level == Level::chars)
                     return make_error(
                         ErrorCode::invalid_argument,
                         "segmenter: the character at byte {} counts {} tokens, over max_tokens {}", pos, t,
                         opt_.max_tokens);
-                len = (cut - pos) / 2;
+                DK_TRY(split_estimated(pos, cut, t, Level::chars));
+                break;
             }
+            pos = out_.back().end;  // both ways out of the loop above end their pieces at `cut`
         }
         return Status::ok();
     }

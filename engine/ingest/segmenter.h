@@ -34,8 +34,9 @@ using TokenCounter = std::function<int64_t(std::string_view)>;
 // paragraph over max_tokens is cut at line breaks, then sentence ends (". ", "? ", "! ", "; "), then
 // whitespace, then UTF-8 character boundaries, and its pieces are packed the same way. A whitespace-only
 // piece joins the segment before it (or after it, at the start) unless that would pass max_tokens. Text with
-// no non-whitespace byte gives no segments. count_tokens is called once per paragraph and once per piece of
-// an over-long paragraph (each byte is counted a bounded number of times).
+// no non-whitespace byte gives no segments. count_tokens is called once per paragraph, once per line or
+// sentence of an over-long paragraph, and on chunks of about target_tokens (estimated from the paragraph's
+// density) below that, so each byte is counted about twice, never once per word.
 // Errors: target_tokens < 1 or max_tokens < target_tokens, text over 2 GiB, or a single character that
 // the counter says is over max_tokens.
 Result<std::vector<Segment>> split_segments(const std::string& text, const SegmenterOptions& opt,

@@ -6,9 +6,9 @@
 
 #include <array>
 #include <cerrno>
-#include <filesystem>
-#include <system_error>
+#include <cstring>
 
+#include "ingest/file_extension.h"
 #include "model/tokenizer_unicode.h"
 
 namespace docket::ingest {
@@ -26,10 +26,6 @@ constexpr std::array<uint16_t, 32> kCp1252High = {
 
 // More than this share of control characters (other than tab, line ends and form feeds) means binary data.
 constexpr int kMaxControlPercent = 3;
-
-std::string errno_text(int err) {
-    return std::error_code(err, std::generic_category()).message();
-}
 
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
@@ -131,7 +127,7 @@ const char* file_kind(mode_t mode) {
     if (S_ISSOCK(mode)) return "a socket";
     if (S_ISCHR(mode)) return "a character device";
     if (S_ISBLK(mode)) return "a block device";
-    return "not a regular file";
+    return "an unknown file type";
 }
 
 class FdGuard {
@@ -153,7 +149,7 @@ Result<std::string> read_fd(int fd, uint64_t size, const std::string& path) {
     while (got < buf.size()) {
         const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return make_error(ErrorCode::io_error, "{}: read failed: {}", path, errno_text(errno));
+        if (n < 0) return make_error(ErrorCode::io_error, "{}: read failed: {}", path, std::strerror(errno));
         if (n == 0) break;
         got += size_t(n);
     }
@@ -164,9 +160,7 @@ Result<std::string> read_fd(int fd, uint64_t size, const std::string& path) {
 }  // namespace
 
 std::optional<std::string> text_format_for_extension(std::string_view ext) {
-    std::string lower(ext);
-    for (char& c : lower)
-        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    const std::string lower = ascii_lower(ext);
     if (lower == ".txt" || lower == ".text") return "txt";
     if (lower == ".md" || lower == ".markdown") return "md";
     return std::nullopt;
@@ -206,7 +200,7 @@ Result<TextDocument> decode_text(std::string_view bytes, const std::string& name
 }
 
 Result<TextDocument> read_text_file(const std::string& path, uint64_t max_bytes) {
-    const auto format = text_format_for_extension(std::filesystem::path(path).extension().native());
+    const auto format = text_format_for_extension(file_extension_lower(path));
     if (!format)
         return make_error(ErrorCode::unsupported,
                           "{}: unsupported format (the text reader takes .txt .text .md .markdown)", path);
@@ -215,12 +209,12 @@ Result<TextDocument> read_text_file(const std::string& path, uint64_t max_bytes)
     if (fd < 0) {
         const int err = errno;
         return make_error(err == ENOENT || err == ENOTDIR ? ErrorCode::not_found : ErrorCode::io_error,
-                          "{}: cannot open: {}", path, errno_text(err));
+                          "{}: cannot open: {}", path, std::strerror(err));
     }
     FdGuard guard(fd);
     struct stat st {};
     if (::fstat(fd, &st) != 0)
-        return make_error(ErrorCode::io_error, "{}: fstat failed: {}", path, errno_text(errno));
+        return make_error(ErrorCode::io_error, "{}: fstat failed: {}", path, std::strerror(errno));
     if (!S_ISREG(st.st_mode))
         return make_error(ErrorCode::invalid_argument, "{}: not a regular file ({})", path,
                           file_kind(st.st_mode));

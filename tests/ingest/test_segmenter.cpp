@@ -14,6 +14,7 @@
 #include "ingest_test_util.h"
 #include "model/gguf.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer_unicode.h"
 
 using namespace docket;
 using namespace docket::ingest;
@@ -52,12 +53,23 @@ int line_of(const std::vector<int64_t>& newlines, int64_t offset) {
     return 1 + int(std::lower_bound(newlines.begin(), newlines.end(), offset) - newlines.begin());
 }
 
+bool valid_utf8(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        uint32_t cp = 0;
+        const size_t n = tok::utf8_decode(s, i, cp);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
 // Every property of the contract; returns "" or what broke.
 std::string check_segments(const std::string& text, const SegmenterOptions& opt, const TokenCounter& count,
                            const std::vector<Segment>& segs) {
     const bool blank = std::all_of(text.begin(), text.end(), is_ws);
     if (blank) return segs.empty() ? "" : "whitespace-only text gave segments";
     if (segs.empty()) return "no segments";
+    const bool utf8 = valid_utf8(text);  // in invalid text a stray continuation byte may start a segment
     std::vector<int64_t> newlines;
     for (size_t i = 0; i < text.size(); ++i)
         if (text[i] == '\n') newlines.push_back(int64_t(i));
@@ -79,7 +91,7 @@ std::string check_segments(const std::string& text, const SegmenterOptions& opt,
         const bool fits_next = i + 1 < segs.size() && segs[i + 1].tokens + s.tokens <= opt.max_tokens;
         if (std::all_of(s.text.begin(), s.text.end(), is_ws) && (fits_prev || fits_next))
             return at + "whitespace only";
-        if ((uint8_t(text[size_t(s.char_begin)]) & 0xC0) == 0x80)
+        if (utf8 && (uint8_t(text[size_t(s.char_begin)]) & 0xC0) == 0x80)
             return at + "starts inside a UTF-8 sequence";
         if (s.line_begin != line_of(newlines, s.char_begin))
             return at + "line_begin " + std::to_string(s.line_begin);
@@ -183,6 +195,20 @@ private slots:
                                                  .arg(opt.target_tokens)
                                                  .arg(opt.max_tokens)
                                                  .arg(QString::fromStdString(why))));
+        }
+    }
+
+    void random_bytes_hold_every_property() {
+        std::mt19937 rng(99);
+        for (int iter = 0; iter < 300; ++iter) {
+            std::string text(rng() % 2000, '\0');
+            for (char& c : text) c = char(rng() % 3 == 0 ? " \n\t#."[rng() % 5] : rng());
+            const SegmenterOptions opt{1 + int(rng() % 20), 20 + int(rng() % 20)};
+            const TokenCounter count = iter % 2 ? TokenCounter(count_words) : TokenCounter(count_quads);
+            const auto segs = split_ok(text, opt, count);
+            const std::string why = check_segments(text, opt, count, segs);
+            QVERIFY2(why.empty(),
+                     qPrintable(QString("iteration %1: %2").arg(iter).arg(QString::fromStdString(why))));
         }
     }
 
@@ -300,6 +326,21 @@ private slots:
         QVERIFY2(timer.elapsed() < 1000, qPrintable(QString("took %1 ms").arg(timer.elapsed())));
         QCOMPARE(one.size(), size_t(1));
         QCOMPARE(one[0].tokens, int64_t(1));
+    }
+
+    void long_paragraph_of_words_is_counted_in_chunks_not_per_word() {
+        std::string text;
+        for (int i = 0; i < 40000; ++i) text += i % 7 ? "word " : "clause\t";
+        int calls = 0;
+        const TokenCounter words = [&](std::string_view s) {
+            ++calls;
+            return count_words(s);
+        };
+        const auto segs = split_ok(text, {}, words);
+        CHECK_SEGMENTS(text, SegmenterOptions(), count_words, segs);
+        qInfo("40000 words, one line: %zu segments, %d counter calls", segs.size(), calls);
+        QVERIFY(calls < 4 * int(segs.size()) + 4);
+        QVERIFY(segs.size() <= size_t(40000 / 512 * 2));
     }
 
     void five_megabyte_text_of_many_paragraphs_segments_in_linear_time() {

@@ -14,6 +14,7 @@
 
 #include "ingest/text_reader.h"
 #include "ingest_test_util.h"
+#include "model/tokenizer_unicode.h"
 
 using namespace docket;
 using namespace docket::ingest;
@@ -232,6 +233,43 @@ private slots:
         const auto doc = read_ok(path);
         QCOMPARE(doc.encoding, std::string("utf-8"));
         QCOMPARE(doc.text, test::read_bytes(path));
+    }
+
+    void random_bytes_decode_to_clean_utf8_or_an_error() {
+        std::mt19937 rng(1234);
+        const std::vector<std::string> prefixes = {"", "", "\xEF\xBB\xBF", "\xFF\xFE", "\xFE\xFF"};
+        int decoded = 0;
+        for (int iter = 0; iter < 3000; ++iter) {
+            std::string bytes = prefixes[rng() % prefixes.size()];
+            const int n = 1 + int(rng() % 300);
+            const int mode = int(rng() % 3);  // any byte / printable ASCII and high bytes / mostly ASCII
+            for (int i = 0; i < n; ++i) {
+                const uint8_t b = uint8_t(rng());
+                bytes += char(mode == 0   ? b
+                              : mode == 1 ? (b < 0x20 ? b + 0x20 : b)
+                                          : (b % 8 ? 'a' + b % 26 : b));
+            }
+            auto r = decode_text(bytes, "fuzz");
+            if (!r) {
+                QVERIFY(r.status().message().rfind("fuzz: ", 0) == 0);
+                continue;
+            }
+            ++decoded;
+            const std::string& t = r->text;
+            QVERIFY(!t.empty());
+            QVERIFY(t.find('\r') == std::string::npos);
+            QVERIFY(t.find('\0') == std::string::npos);
+            QVERIFY(t.rfind("\xEF\xBB\xBF", 0) != 0 || bytes.rfind("\xEF\xBB\xBF\xEF\xBB\xBF", 0) == 0);
+            for (size_t i = 0; i < t.size();) {
+                uint32_t cp = 0;
+                const size_t len = tok::utf8_decode(t, i, cp);
+                QVERIFY2(len > 0,
+                         qPrintable(QString("invalid UTF-8 at %1 (%2)").arg(i).arg(r->encoding.c_str())));
+                i += len;
+            }
+        }
+        qInfo("%d of 3000 random inputs decoded", decoded);
+        QVERIFY(decoded > 500);
     }
 
     void cleanupTestCase() { std::filesystem::remove_all(g_dir); }
