@@ -110,10 +110,11 @@ ChatTemplate ChatTemplate::of(ChatFormat f, std::string default_system) {
 Result<ChatTemplate> ChatTemplate::from_gguf(const GgufFile& gguf, const std::string& forced) {
     const std::string tmpl = gguf.get_string_or("tokenizer.chat_template", "");
     if (tmpl.size() > kMaxChatTemplateBytes)
-        return make_error(ErrorCode::unsupported,
-                          "{}: tokenizer.chat_template is {} bytes, more than the {} bytes a chat template may "
-                          "have",
-                          gguf.name(), tmpl.size(), kMaxChatTemplateBytes);
+        return make_error(
+            ErrorCode::unsupported,
+            "{}: tokenizer.chat_template is {} bytes, more than the {} bytes a chat template may "
+            "have",
+            gguf.name(), tmpl.size(), kMaxChatTemplateBytes);
     if (!forced.empty()) {
         DK_ASSIGN_OR_RETURN(ChatFormat f, parse_chat_format(forced));
         return of(f, f == ChatFormat::chatml ? find_default_system(tmpl) : "");
@@ -245,7 +246,8 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
 }
 
 Result<std::vector<TokenId>> encode_chat(const Tokenizer& tok, const ChatTemplate& tmpl,
-                                         const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
+                                         const std::vector<ChatMessage>& messages,
+                                         bool add_generation_prompt) {
     const auto segs = tmpl.apply_segments(messages, add_generation_prompt);
     std::vector<TextSegment> parts;
     parts.reserve(segs.size());

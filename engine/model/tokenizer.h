@@ -57,7 +57,8 @@ public:
 
     // encode() / encode_segments() as values: an allocation failure on a huge text becomes out_of_memory
     // instead of escaping as std::bad_alloc. Entry points for text from users and files.
-    Result<std::vector<TokenId>> try_encode(std::string_view text, bool add_special, bool parse_special) const;
+    Result<std::vector<TokenId>> try_encode(std::string_view text, bool add_special,
+                                            bool parse_special) const;
     Result<std::vector<TokenId>> try_encode_segments(std::span<const TextSegment> segments,
                                                      bool add_special) const;
 

@@ -58,9 +58,10 @@ Status CpuForward::eval(KvCache& cache, std::span<const TokenId> tokens, std::sp
         float* out = nullptr;
         if (want)
             out = logits->data() + (mode == LogitsMode::all ? static_cast<size_t>(start) * c.n_vocab : 0);
-        Status s = cancel_requested(cancel) ? cancelled_error("eval", start, n)
-                                            : eval_chunk(cache, tokens.data() + start, positions.data() + start,
-                                                         len, want, mode == LogitsMode::all, out);
+        Status s = cancel_requested(cancel)
+                       ? cancelled_error("eval", start, n)
+                       : eval_chunk(cache, tokens.data() + start, positions.data() + start, len, want,
+                                    mode == LogitsMode::all, out);
         if (!s.is_ok()) {
             cache.truncate(size0);
             return s;

@@ -38,8 +38,8 @@ Status KvCache::reserve(int32_t rows) {
     const size_t row = static_cast<size_t>(row_size());
     const size_t rot_rows = (static_cast<size_t>(target) + 15) / 16 * 16;
     // One layer at a time (reserve allocates exactly, then the old buffer is freed), so the peak is the cache
-    // plus one layer's copy. If a layer does not fit, allocated_ keeps its old value and the cache is as usable
-    // as before (layers already grown are merely larger).
+    // plus one layer's copy. If a layer does not fit, allocated_ keeps its old value and the cache is as
+    // usable as before (layers already grown are merely larger).
     auto grow = [](auto& v, size_t n) {
         v.reserve(n);
         v.resize(n);
@@ -61,7 +61,8 @@ Status KvCache::reserve(int32_t rows) {
 
 uint64_t KvCache::bytes() const {
     uint64_t b = pos_.size() * sizeof(int32_t);
-    for (int32_t l = 0; l < n_layer_; ++l) b += (k_[l].size() + v_[l].size() + k_rot_[l].size()) * sizeof(float);
+    for (int32_t l = 0; l < n_layer_; ++l)
+        b += (k_[l].size() + v_[l].size() + k_rot_[l].size()) * sizeof(float);
     return b;
 }
 

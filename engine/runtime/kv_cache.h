@@ -31,9 +31,11 @@ public:
     int32_t n_kv_heads() const { return n_kv_heads_; }
     int32_t head_dim() const { return head_dim_; }
     int32_t row_size() const { return n_kv_heads_ * head_dim_; }  // floats per token per layer in K (and V)
-    int32_t capacity() const { return capacity_; }  // the limit
+    int32_t capacity() const { return capacity_; }                // the limit
     int32_t size() const { return size_; }
-    int32_t allocated() const { return allocated_; }  // rows memory is held for: size() <= allocated() <= capacity()
+    int32_t allocated() const {
+        return allocated_;
+    }                        // rows memory is held for: size() <= allocated() <= capacity()
     uint64_t bytes() const;  // memory held (K, V, rotated K, positions)
 
     // [size()] positions, one per cached token.

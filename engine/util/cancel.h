@@ -12,7 +12,9 @@ namespace docket {
 using CancelFlag = std::atomic<bool>;
 static_assert(CancelFlag::is_always_lock_free, "a signal handler sets it");
 
-inline bool cancel_requested(const CancelFlag* c) { return c && c->load(std::memory_order_relaxed); }
+inline bool cancel_requested(const CancelFlag* c) {
+    return c && c->load(std::memory_order_relaxed);
+}
 
 // The error a cancelled job returns: "prefill cancelled after 384 of 4096 tokens".
 inline Status cancelled_error(const char* what, int64_t done, int64_t total) {

@@ -60,7 +60,8 @@ Result<std::string> read_regular_file(const std::string& path, uint64_t max_byte
         out.resize(size);
     } catch (const std::bad_alloc&) {
         ::close(fd);
-        return make_error(ErrorCode::out_of_memory, "{}: {}: {} bytes do not fit in memory", what, path, size);
+        return make_error(ErrorCode::out_of_memory, "{}: {}: {} bytes do not fit in memory", what, path,
+                          size);
     }
     size_t got = 0;
     while (got < out.size()) {

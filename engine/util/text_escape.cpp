@@ -24,7 +24,9 @@ size_t utf8_length(std::string_view s, size_t i, uint32_t* cp) {
     return len;
 }
 
-bool is_bidi_control(uint32_t cp) { return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069); }
+bool is_bidi_control(uint32_t cp) {
+    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
 
 }  // namespace
 

@@ -218,8 +218,8 @@ private slots:
     }
 
     // Issue 13 item 4: `make-model --out /dev/full` replaced the device node with a regular file (the
-    // temporary file was renamed over whatever the name held), and the temporary was opened with O_TRUNC, so a
-    // name planted in advance as a link truncated the file it pointed to.
+    // temporary file was renamed over whatever the name held), and the temporary was opened with O_TRUNC, so
+    // a name planted in advance as a link truncated the file it pointed to.
     void write_file_refuses_non_regular_targets_and_planted_temporaries() {
         QTemporaryDir dir;
         auto small = [] {

@@ -210,7 +210,8 @@ void ChatTemplateTest::adversarial_template_is_linear_and_size_limited() {
         auto f = std::make_unique<TemplateFile>();
         if (!w.set_string("tokenizer.chat_template", t).is_ok()) return f;
         if (auto b = w.write_memory()) f->bytes = std::move(*b);
-        if (auto g = GgufFile::parse(f->bytes.data(), f->bytes.size(), "adversarial.gguf")) f->gguf = std::move(*g);
+        if (auto g = GgufFile::parse(f->bytes.data(), f->bytes.size(), "adversarial.gguf"))
+            f->gguf = std::move(*g);
         return f;
     };
     QElapsedTimer timer;
@@ -223,7 +224,8 @@ void ChatTemplateTest::adversarial_template_is_linear_and_size_limited() {
         auto t = ChatTemplate::from_gguf(*at_limit);
         QVERIFY2(t.is_ok(), t.status().to_string().c_str());
         QCOMPARE(t->format(), ChatFormat::chatml);
-        QCOMPARE(t->apply({{"user", "Hi"}}, true), std::string("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+        QCOMPARE(t->apply({{"user", "Hi"}}, true),
+                 std::string("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
     }
     // Quadratic, ten of these took ~20 s; linear, a few ms.
     QVERIFY2(timer.elapsed() < 2000, qPrintable(QString("%1 ms").arg(timer.elapsed())));
