@@ -43,9 +43,10 @@ struct ArgSpec {
 class Args {
 public:
     Args(const std::vector<std::string>& args, ArgSpec spec);
-    // Legacy form without a spec, for commands not yet switched: an option followed by an argument that does
-    // not start with '-' (or is a negative number) takes it as its value; check() is unavailable and
-    // unknown() reports undeclared options.
+    // Legacy form without a spec, for commands not yet switched (inspect, verify, compact): an option
+    // followed by an argument that does not start with '-' (or is a negative number) takes it as its value,
+    // so a stray argument after a flag goes unnoticed; check() reports only repeated options, unknown()
+    // undeclared ones. New commands use the spec.
     explicit Args(const std::vector<std::string>& args);
 
     // The first violation of the rule above, or ok.

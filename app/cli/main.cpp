@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <limits>
+#include <new>
 
 #include "command.h"
 #include "util/log.h"
@@ -206,8 +208,18 @@ int main(int argc, char** argv) {
     std::string name = argv[1];
     if (name == "help" || name == "--help" || name == "-h") return usage(stdout);
     std::vector<std::string> args(argv + 2, argv + argc);
-    for (const auto& c : commands())
-        if (c.name == name) return c.run(args);
+    for (const auto& c : commands()) {
+        if (c.name != name) continue;
+        // Errors are values; this is the last seam, so that a missed allocation failure is still one error
+        // line and exit 1, never an abort.
+        try {
+            return c.run(args);
+        } catch (const std::bad_alloc&) {
+            return fail(name, "out of memory");
+        } catch (const std::exception& e) {
+            return fail(name, std::string("internal error: ") + e.what());
+        }
+    }
     std::fprintf(stderr, "docket-cli: unknown command '%s'\n\n", name.c_str());
     return usage(stderr);
 }

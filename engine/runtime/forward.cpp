@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 
 #include "runtime/cpu/simd.h"
 
@@ -58,10 +59,15 @@ Status CpuForward::eval(KvCache& cache, std::span<const TokenId> tokens, std::sp
         float* out = nullptr;
         if (want)
             out = logits->data() + (mode == LogitsMode::all ? static_cast<size_t>(start) * c.n_vocab : 0);
-        Status s = cancel_requested(cancel)
-                       ? cancelled_error("eval", start, n)
-                       : eval_chunk(cache, tokens.data() + start, positions.data() + start, len, want,
-                                    mode == LogitsMode::all, out);
+        Status s;
+        try {  // the scratch buffers grow with the cache: an allocation failure is an error, not an abort
+            s = cancel_requested(cancel) ? cancelled_error("eval", start, n)
+                                         : eval_chunk(cache, tokens.data() + start, positions.data() + start,
+                                                      len, want, mode == LogitsMode::all, out);
+        } catch (const std::bad_alloc&) {
+            s = make_error(ErrorCode::out_of_memory, "eval: out of memory for {} tokens over {} cached", len,
+                           cache.size());
+        }
         if (!s.is_ok()) {
             cache.truncate(size0);
             return s;

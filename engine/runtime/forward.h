@@ -37,7 +37,7 @@ public:
     // every cached token whose position is <= its own (the new ones included). `logits` receives the rows
     // `mode` asks for, row-major [rows, n_vocab]. On error the cache is truncated back to its size on entry.
     // `cancel` is read before every chunk of `ubatch` tokens: once set, eval stops with ErrorCode::cancelled
-    // (a long prefill stops within one chunk).
+    // (a long prefill stops within one chunk). An allocation failure is ErrorCode::out_of_memory.
     Status eval(KvCache& cache, std::span<const TokenId> tokens, std::span<const int32_t> positions,
                 LogitsMode mode, std::vector<float>* logits, const CancelFlag* cancel = nullptr);
     // Same with positions cache-last-position+1 ... (or 0 for an empty cache), i.e. contiguous continuation.

@@ -12,6 +12,7 @@
 #include "cli_child.h"
 #include "model/gguf_writer.h"
 #include "test_paths.h"
+#include "util/text_escape.h"
 
 using namespace docket;
 using namespace docket::test;
@@ -253,6 +254,12 @@ private slots:
         for (char bad : {'\x1b', '\x07', '\0'}) QVERIFY2(r.out.find(bad) == std::string::npos, r.out.c_str());
         QVERIFY2(r.out.find("evil\\e]0;pwned\\x07\\e[2J") != std::string::npos, r.out.c_str());
         QVERIFY2(r.out.find("before\\0after") != std::string::npos, r.out.c_str());
+        // The helper itself: the forms a terminal could act on, each visible and distinct.
+        QCOMPARE(escape_control("a\xe2\x80\xae"
+                                "b\\c\xc2\x9b\x7f\r\n\t\xff"),
+                 std::string("a\\u{202e}b\\\\c\\u{009b}\\x7f\\r\\n\\t\\xff"));
+        QCOMPARE(escape_control("line\n\tC:\\x \xc3\xa9", /*as_text=*/true),
+                 std::string("line\n\tC:\\x \xc3\xa9"));
         r = run_cli_child({"tokenize", "--model", smollm2_path(), "--text", "a\x1b[2Jb\x9b", "--pieces"},
                           scratch(), 30000);
         QVERIFY2(r.exit_code == 0, describe(r).c_str());
