@@ -69,16 +69,14 @@ void print_citations(const std::vector<Citation>& cites) {
 }
 
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    std::vector<std::string> values = kEngineOptions;
+    values.insert(values.end(), {"--collection", "--mode", "--retrieval", "--budget", "--max-tokens", "--recompute"});
+    Args args(argv, {.values = values, .flags = {"--json"}, .positionals = 1});
     if (args.has("--help")) {
         std::printf("%s%s", kUsage, kEngineOptionsHelp);
         return 0;
     }
-    std::vector<std::string> with_values = kEngineOptions;
-    with_values.insert(with_values.end(), {"--collection", "--mode", "--retrieval", "--budget", "--max-tokens", "--recompute"});
-    std::vector<std::string> known = with_values;
-    known.insert(known.end(), {"--json", "--help"});
-    if (auto bad = args.unknown(known); !bad.empty()) return fail("ask", "unknown option " + bad[0], 2);
+    if (Status s = args.check(); !s) return usage_error("ask", s.message(), kUsage);
     AskRequest req;
     OptionReader o(args);
     req.collection = o.get_string("--collection");
@@ -88,11 +86,10 @@ int run(const std::vector<std::string>& argv) {
     req.max_answer_tokens = static_cast<int>(o.get_int("--max-tokens", 64, 1, 4096));
     req.recompute = o.get_double("--recompute", 0.0, 0.0, 1.0);
     if (!o.ok()) return fail("ask", o.error(), 2);
-    if (req.collection.empty()) return fail("ask", "--collection NAME is required", 2);
-    if (req.mode == "oracle") return fail("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", 2);
-    const auto pos = args.positional(with_values);
-    if (pos.size() != 1) return fail("ask", "give the question as one argument (quote it)", 2);
-    req.question = pos[0];
+    if (req.collection.empty()) return usage_error("ask", "--collection NAME is required", kUsage);
+    if (req.mode == "oracle") return usage_error("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", kUsage);
+    if (args.positional().size() != 1) return usage_error("ask", "give the question as one argument (quote it)", kUsage);
+    req.question = args.positional()[0];
     const bool json = args.has("--json");
     auto engine = open_engine(args);
     if (!engine) return fail("ask", engine.status().message());

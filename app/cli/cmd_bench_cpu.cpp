@@ -61,18 +61,18 @@ double measure_gemm_gflops(ThreadPool& pool, int64_t k_dim) {
     return best;
 }
 
+constexpr const char* kUsage =
+    "usage: docket-cli bench cpu [--model FILE.gguf] [--threads N] [--prompt N] [--gen N]\n"
+    "Prompt processing (default 512 tokens) and generation (default 128 tokens) speed of the CPU runtime,\n"
+    "next to this machine's measured memory read bandwidth and f32 GEMM throughput.\n";
+
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv, {.values = {"--model", "--threads", "--prompt", "--gen"}});
     if (args.has("--help")) {
-        std::printf(
-            "usage: docket-cli bench cpu [--model FILE.gguf] [--threads N] [--prompt N] [--gen N]\n"
-            "Prompt processing (default 512 tokens) and generation (default 128 tokens) speed of the CPU "
-            "runtime,\n"
-            "next to this machine's measured memory read bandwidth and f32 GEMM throughput.\n");
+        std::fputs(kUsage, stdout);
         return 0;
     }
-    if (auto bad = args.unknown({"--model", "--threads", "--prompt", "--gen", "--help"}); !bad.empty())
-        return fail("bench cpu", "unknown option " + bad[0]);
+    if (Status s = args.check(); !s) return usage_error("bench cpu", s.message(), kUsage);
     const char* home = std::getenv("HOME");
     OptionReader o(args);
     const std::string path =

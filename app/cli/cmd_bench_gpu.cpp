@@ -208,15 +208,13 @@ int run_cuda(const Args& args, const std::string& model_path) {
 #endif
 
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv, {.values = {"--model", "--chunks", "--contexts", "--codecs", "--steps", "--backend"},
+                     .flags = {"--compare"}});
     if (args.has("--help")) {
         std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown(
-            {"--model", "--chunks", "--contexts", "--codecs", "--steps", "--backend", "--compare", "--help"});
-        !bad.empty())
-        return fail("bench gpu", "unknown option " + bad[0] + "\n" + kUsage);
+    if (Status s = args.check(); !s) return usage_error("bench gpu", s.message(), kUsage);
     auto choice = select_backend(args.get("--backend", "cuda"));
     if (!choice) return fail("bench gpu", choice.status().to_string());
     if (choice->backend != Backend::cuda)

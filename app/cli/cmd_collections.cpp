@@ -10,18 +10,14 @@ namespace {
 // Parses the common options and opens the engine; `extra` are the command's own options (with values).
 int with_engine(const std::vector<std::string>& argv, const char* cmd, const char* usage,
                 const std::vector<std::string>& extra, const std::function<int(Engine&, const Args&)>& fn) {
-    Args args(argv);
+    std::vector<std::string> values = kEngineOptions;
+    values.insert(values.end(), extra.begin(), extra.end());
+    Args args(argv, {.values = values});
     if (args.has("--help")) {
         std::printf("%s%s", usage, kEngineOptionsHelp);
         return 0;
     }
-    std::vector<std::string> known = kEngineOptions;
-    known.insert(known.end(), extra.begin(), extra.end());
-    known.push_back("--help");
-    if (auto bad = args.unknown(known); !bad.empty()) return fail(cmd, "unknown option " + bad[0], 2);
-    std::vector<std::string> with_values = kEngineOptions;
-    with_values.insert(with_values.end(), extra.begin(), extra.end());
-    if (auto pos = args.positional(with_values); !pos.empty()) return fail(cmd, "unexpected argument " + pos[0], 2);
+    if (Status s = args.check(); !s) return usage_error(cmd, s.message(), usage);
     auto engine = open_engine(args);
     if (!engine) return fail(cmd, engine.status().message());
     return fn(**engine, args);

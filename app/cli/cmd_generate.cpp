@@ -1,27 +1,20 @@
 // docket-cli generate: run a prompt through the CPU or CUDA runtime and stream the continuation to stdout.
-#include <atomic>
-#include <csignal>
+#include <unistd.h>
+
 #include <cstdio>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "command.h"
-#include "model/chat_template.h"
 #include "model/tokenizer.h"
 #include "prompt_input.h"
 #include "runtime/cuda/backend.h"
 #include "runtime/cuda/gpu_session.h"
 #include "runtime/forward.h"
 #include "runtime/generate.h"
+#include "util/text_escape.h"
 
 namespace docket::cli {
 namespace {
-
-std::atomic<bool> g_cancel{false};
-void on_sigint(int) {
-    g_cancel.store(true);
-}
 
 const char* kUsage =
     "usage: docket-cli generate --model FILE.gguf (--prompt TEXT | --prompt-file FILE) [options]\n"
@@ -37,55 +30,19 @@ const char* kUsage =
     "  --ctx N              context size in tokens (default 4096)\n"
     "  --backend B          cpu, cuda or auto (default): auto takes the GPU when a usable one and a\n"
     "                       supported model are there, else the CPU, and says why on stderr\n"
-    "Text streams to stdout as it is produced; a speed line goes to stderr.\n";
-
-}  // namespace
-
-Result<std::string> read_prompt(const Args& args, const std::string& cmd) {
-    DK_ASSIGN_OR_RETURN(std::string prompt, args.get_string("--prompt"));
-    DK_ASSIGN_OR_RETURN(const std::string file, args.get_string("--prompt-file"));
-    if (!file.empty()) {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) return make_error(ErrorCode::not_found, "cannot open prompt file '{}'", file);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        prompt = ss.str();
-    } else if (!args.has("--prompt")) {
-        return make_error(ErrorCode::invalid_argument, "--prompt TEXT or --prompt-file FILE is required");
-    }
-    return prompt;
-}
-
-// Tokenizes the prompt: through the chat template (special tokens parsed in its markup only, never in the
-// prompt or system text), or as plain text with BOS.
-Result<std::vector<TokenId>> prompt_tokens(const Args& args, const GgufFile& gguf, const Tokenizer& tok,
-                                           const std::string& prompt) {
-    if (!args.has("--chat")) return tok.encode(prompt, /*add_special=*/true, /*parse_special=*/false);
-    DK_ASSIGN_OR_RETURN(const std::string format, args.get_string("--chat-format"));
-    DK_ASSIGN_OR_RETURN(ChatTemplate tmpl, ChatTemplate::from_gguf(gguf, format));
-    std::vector<ChatMessage> msgs;
-    if (args.has("--system")) {
-        DK_ASSIGN_OR_RETURN(std::string system, args.get_string("--system"));
-        msgs.push_back({"system", std::move(system)});
-    }
-    msgs.push_back({"user", prompt});
-    return encode_chat(tok, tmpl, msgs, /*add_generation_prompt=*/true);
-}
-
-namespace {
+    "Text streams to stdout as it is produced (control characters escaped on a terminal); a speed line goes\n"
+    "to stderr. Ctrl-C stops it, also during the prompt, with exit code 130.\n";
 
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv, {.values = {"--model", "--chat-format", "--system", "--prompt", "--prompt-file", "-n",
+                                "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
+                                "--repeat-last-n", "--seed", "--threads", "--ctx", "--backend"},
+                     .flags = {"--chat"}});
     if (args.has("--help")) {
         std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad =
-            args.unknown({"--model", "--chat", "--chat-format", "--system", "--prompt", "--prompt-file",
-                          "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n",
-                          "--seed", "--threads", "--ctx", "--backend", "--help"});
-        !bad.empty())
-        return fail("generate", "unknown option " + bad[0]);
+    if (Status s = args.check(); !s) return usage_error("generate", s.message(), kUsage);
     OptionReader o(args);
     const std::string path = o.get_string("--model");
     GenerateParams gp;
@@ -103,29 +60,29 @@ int run(const std::vector<std::string>& argv) {
     const int ctx = static_cast<int>(o.get_int("--ctx", 4096, 1, kI32));
     if (!o.ok()) return fail("generate", o.error());
     if (path.empty()) return fail("generate", "--model FILE.gguf is required");
-    auto prompt = read_prompt(args, "generate");
-    if (!prompt) return fail("generate", prompt.status().message());
+    if (!args.has("--prompt") && !args.has("--prompt-file"))
+        return fail("generate", "--prompt TEXT or --prompt-file FILE is required");
     const std::string backend = args.get("--backend", "auto");
     auto choice = select_backend(backend);
     if (!choice) return fail("generate", choice.status().to_string());
+    gp.cancel = cancel_on_sigint();
 
     auto model = Model::load(path);
     if (!model) return fail("generate", model.status().to_string());
     auto tok = Tokenizer::from_gguf((*model)->gguf());
     if (!tok) return fail("generate", tok.status().to_string());
-    auto ids = prompt_tokens(args, (*model)->gguf(), **tok, *prompt);
+    auto ids = bounded_prompt(args, **model, **tok, ctx, gp.max_tokens, "generate");
     if (!ids) return fail("generate", ids.status().to_string());
-    if (ids->empty()) return fail("generate", "the prompt is empty after tokenization");
-    const int capacity = std::min<int64_t>(ctx, static_cast<int64_t>(ids->size()) + gp.max_tokens);
-    auto cache = KvCache::create((*model)->config(), std::max<int>(capacity, static_cast<int>(ids->size())));
+    // The cache's limit; its memory grows with the tokens actually produced.
+    const int capacity =
+        static_cast<int>(std::min<int64_t>(ctx, static_cast<int64_t>(ids->size()) + gp.max_tokens));
+    auto cache = KvCache::create((*model)->config(), capacity);
     if (!cache) return fail("generate", cache.status().to_string());
-    if (static_cast<int>(ids->size()) > ctx)
-        return fail("generate", fmt::format("prompt of {} tokens exceeds --ctx {}", ids->size(), ctx));
 
     GpuSessionPtr gpu;
     std::string backend_note = choice->detail;
     if (choice->backend == Backend::cuda) {
-        auto g = open_gpu_session(**model, std::max<int>(capacity, static_cast<int>(ids->size())));
+        auto g = open_gpu_session(**model, capacity);
         if (g) {
             gpu = std::move(*g);
         } else if (backend == "cuda") {
@@ -137,24 +94,23 @@ int run(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "backend: %s\n", gpu ? ("CUDA, " + backend_note).c_str() : backend_note.c_str());
     std::unique_ptr<CpuForward> forward;
     if (!gpu) forward = std::make_unique<CpuForward>(**model, threads);
-    gp.cancel = &g_cancel;
-    std::signal(SIGINT, on_sigint);
     StreamingDecoder dec(**tok);
     const Tokenizer& t = **tok;
+    // Generated text is the model's: on a terminal its control characters are shown, not obeyed.
+    const bool tty = ::isatty(::fileno(stdout)) != 0;
+    auto emit = [&](const std::string& s) {
+        const std::string shown = tty ? escape_control(s, /*as_text=*/true) : s;
+        std::fwrite(shown.data(), 1, shown.size(), stdout);
+        std::fflush(stdout);
+    };
     auto is_eog = [&](TokenId id) { return t.is_eog(id); };
     auto on_token = [&](TokenId id) {
-        if (t.is_eog(id)) return true;
-        const std::string s = dec.push(id);
-        std::fwrite(s.data(), 1, s.size(), stdout);
-        std::fflush(stdout);
+        if (!t.is_eog(id)) emit(dec.push(id));
         return true;
     };
     auto st = gpu ? gpu_generate(*gpu, *ids, gp, is_eog, on_token)
                   : generate(*forward, **cache, *ids, gp, is_eog, on_token);
-    const std::string rest = dec.flush();
-    std::fwrite(rest.data(), 1, rest.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
+    emit(dec.flush() + "\n");
     if (!st) return fail("generate", st.status().to_string());
     std::fprintf(stderr,
                  "prompt: %d tokens in %.2f s (%.1f tok/s); generated: %d tokens in %.2f s (%.1f tok/s); "
@@ -164,7 +120,7 @@ int run(const std::vector<std::string>& argv) {
                  st->generated > 1 ? (st->generated - 1) / std::max(st->generate_seconds, 1e-9) : 0.0,
                  stop_reason_name(st->stop),
                  gpu ? "GPU" : fmt::format("{} threads", forward->pool().size()).c_str());
-    return 0;
+    return st->stop == StopReason::cancelled ? kExitInterrupted : 0;
 }
 
 }  // namespace

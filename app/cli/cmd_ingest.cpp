@@ -53,21 +53,19 @@ void print_summary(const IngestSummary& s) {
 }
 
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    std::vector<std::string> values = kEngineOptions;
+    values.push_back("--collection");
+    Args args(argv, {.values = values, .positionals = 1 << 20});
     if (args.has("--help")) {
         std::printf("%s  --collection NAME      the collection (required)\n%s", kUsage, kEngineOptionsHelp);
         return 0;
     }
-    std::vector<std::string> known = kEngineOptions;
-    known.insert(known.end(), {"--collection", "--help"});
-    if (auto bad = args.unknown(known); !bad.empty()) return fail("ingest", "unknown option " + bad[0], 2);
+    if (Status s = args.check(); !s) return usage_error("ingest", s.message(), kUsage);
     auto collection = args.get_string("--collection");
     if (!collection) return fail("ingest", collection.status().message(), 2);
-    if (collection->empty()) return fail("ingest", "--collection NAME is required", 2);
-    std::vector<std::string> with_values = kEngineOptions;
-    with_values.push_back("--collection");
-    const std::vector<std::string> paths = args.positional(with_values);
-    if (paths.empty()) return fail("ingest", "give at least one file or folder to ingest", 2);
+    if (collection->empty()) return usage_error("ingest", "--collection NAME is required", kUsage);
+    const std::vector<std::string>& paths = args.positional();
+    if (paths.empty()) return usage_error("ingest", "give at least one file or folder to ingest", kUsage);
     auto engine = open_engine(args);
     if (!engine) return fail("ingest", engine.status().message());
 

@@ -49,64 +49,65 @@ std::string json_escape(const std::string& s) {
     return o;
 }
 
+constexpr const char* kUsage =
+    "usage: docket-cli logits --model FILE.gguf (--prompt-file FILE | --prompt TEXT) [--top K] [--chat]\n"
+    "       [--chat-format NAME] [--system TEXT] [--ctx N] [--threads N] [--backend cpu|cuda|auto]\n"
+    "Prints {\"token_ids\":[...],\"top\":[{\"id\":..,\"logit\":..,\"piece\":\"..\"}...]} for the next "
+    "token.\n"
+    "  --ctx N   most prompt tokens (default 4096; a warning past the model's context length)\n"
+    "Ctrl-C stops it, also during the prompt, with exit code 130.\n";
+
+// The next-token logits after `ids`, on the GPU when chosen and able, else on the CPU.
+Status compute_logits(const Model& model, const BackendChoice& choice, const std::string& backend,
+                      int threads, const std::vector<TokenId>& ids, const CancelFlag* cancel,
+                      std::vector<float>* logits) {
+    if (choice.backend == Backend::cuda) {
+        auto g = open_gpu_session(model, static_cast<int32_t>(ids.size()));
+        if (g) return gpu_last_logits(**g, ids, logits, cancel);
+        if (backend == "cuda") return g.status();
+        std::fprintf(stderr, "backend: CPU (the CUDA backend cannot run this model: %s)\n",
+                     g.status().message().c_str());
+    } else if (backend == "auto") {
+        std::fprintf(stderr, "backend: %s\n", choice.detail.c_str());
+    }
+    DK_ASSIGN_OR_RETURN(auto cache, KvCache::create(model.config(), static_cast<int32_t>(ids.size())));
+    CpuForward forward(model, threads);
+    return forward.eval(*cache, ids, LogitsMode::last, logits, cancel);
+}
+
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv, {.values = {"--model", "--prompt", "--prompt-file", "--top", "--chat-format", "--system",
+                                "--threads", "--backend", "--ctx"},
+                     .flags = {"--chat"}});
     if (args.has("--help")) {
-        std::printf(
-            "usage: docket-cli logits --model FILE.gguf (--prompt-file FILE | --prompt TEXT) [--top K] "
-            "[--chat]\n"
-            "       [--chat-format NAME] [--threads N] [--backend cpu|cuda|auto]\n"
-            "Prints {\"token_ids\":[...],\"top\":[{\"id\":..,\"logit\":..,\"piece\":\"..\"}...]} for the "
-            "next token.\n");
+        std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown({"--model", "--prompt", "--prompt-file", "--top", "--chat", "--chat-format",
-                                 "--system", "--threads", "--backend", "--help"});
-        !bad.empty())
-        return fail("logits", "unknown option " + bad[0]);
+    if (Status s = args.check(); !s) return usage_error("logits", s.message(), kUsage);
     OptionReader o(args);
     const std::string path = o.get_string("--model");
-    const int top = static_cast<int>(o.get_int("--top", 10, 1, std::numeric_limits<int32_t>::max()));
+    constexpr long long kI32 = std::numeric_limits<int32_t>::max();
+    const int top = static_cast<int>(o.get_int("--top", 10, 1, kI32));
     const int threads = static_cast<int>(o.get_int("--threads", 0, 0, 1024));
+    const int ctx = static_cast<int>(o.get_int("--ctx", 4096, 1, kI32));
     if (!o.ok()) return fail("logits", o.error());
     if (path.empty()) return fail("logits", "--model FILE.gguf is required");
+    if (!args.has("--prompt") && !args.has("--prompt-file"))
+        return fail("logits", "--prompt TEXT or --prompt-file FILE is required");
     // CPU unless asked: this command is the reference other runtimes are compared with.
     const std::string backend = args.get("--backend", "cpu");
     auto choice = select_backend(backend);
     if (!choice) return fail("logits", choice.status().to_string());
-    auto prompt = read_prompt(args, "logits");
-    if (!prompt) return fail("logits", prompt.status().message());
+    const CancelFlag* cancel = cancel_on_sigint();
     auto model = Model::load(path);
     if (!model) return fail("logits", model.status().to_string());
     auto tok = Tokenizer::from_gguf((*model)->gguf());
     if (!tok) return fail("logits", tok.status().to_string());
-    auto ids = prompt_tokens(args, (*model)->gguf(), **tok, *prompt);
+    auto ids = bounded_prompt(args, **model, **tok, ctx, /*max_new=*/0, "logits");
     if (!ids) return fail("logits", ids.status().to_string());
-    if (ids->empty()) return fail("logits", "the prompt is empty after tokenization");
     std::vector<float> logits;
-    bool on_gpu = false;
-    if (choice->backend == Backend::cuda) {
-        auto g = open_gpu_session(**model, static_cast<int32_t>(ids->size()));
-        if (g) {
-            if (Status s = gpu_last_logits(**g, *ids, &logits); !s.is_ok())
-                return fail("logits", s.to_string());
-            on_gpu = true;
-        } else if (backend == "cuda") {
-            return fail("logits", g.status().to_string());
-        } else {
-            std::fprintf(stderr, "backend: CPU (the CUDA backend cannot run this model: %s)\n",
-                         g.status().message().c_str());
-        }
-    } else if (backend == "auto") {
-        std::fprintf(stderr, "backend: %s\n", choice->detail.c_str());
-    }
-    if (!on_gpu) {
-        auto cache = KvCache::create((*model)->config(), static_cast<int32_t>(ids->size()));
-        if (!cache) return fail("logits", cache.status().to_string());
-        CpuForward forward(**model, threads);
-        if (Status s = forward.eval(**cache, *ids, LogitsMode::last, &logits); !s.is_ok())
-            return fail("logits", s.to_string());
-    }
+    if (Status s = compute_logits(**model, *choice, backend, threads, *ids, cancel, &logits); !s.is_ok())
+        return fail("logits", s.to_string(), s.code() == ErrorCode::cancelled ? kExitInterrupted : 1);
 
     std::vector<int32_t> order(logits.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);

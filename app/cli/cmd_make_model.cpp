@@ -17,15 +17,14 @@ constexpr const char* kUsage =
     "                             [--threads N] [--quiet]\n";
 
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv,
+              {.values = {"--shape", "--type", "--out", "--seed", "--arch", "--vocab-from", "--threads"},
+               .flags = {"--quiet"}});
     if (args.has("--help")) {
         std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown({"--shape", "--type", "--out", "--seed", "--arch", "--vocab-from",
-                                 "--threads", "--quiet", "--help"});
-        !bad.empty())
-        return fail("make-model", "unknown option " + bad[0] + "\n" + kUsage);
+    if (Status s = args.check(); !s) return usage_error("make-model", s.message(), kUsage);
     OptionReader o(args);
     const std::string out = o.get_string("--out"), shape_name = o.get_string("--shape"),
                       type_name = o.get_string("--type"), arch_name = o.get_string("--arch", "llama"),

@@ -3,18 +3,15 @@
 
 #include "command.h"
 #include "model/gguf.h"
+#include "util/text_escape.h"
 
 namespace docket::cli {
 namespace {
 
 std::string value_summary(const GgufValue& v) {
     switch (v.type) {
-        case GgufType::string: {
-            std::string s(v.str.substr(0, 80));
-            for (auto& ch : s)
-                if (ch == '\n') ch = ' ';
-            return "\"" + s + (v.str.size() > 80 ? "...\"" : "\"");
-        }
+        case GgufType::string:  // metadata is untrusted: escapes, not raw bytes, reach the terminal
+            return fmt::format("\"{}{}\"", escape_control(v.str.substr(0, 80)), v.str.size() > 80 ? "..." : "");
         case GgufType::array: return fmt::format("[{} x {}]", v.count, gguf_type_name(v.elem_type));
         case GgufType::f32: case GgufType::f64: return fmt::format("{}", v.f);
         case GgufType::boolean: return v.u ? "true" : "false";
@@ -23,14 +20,15 @@ std::string value_summary(const GgufValue& v) {
     }
 }
 
+constexpr const char* kUsage = "usage: docket-cli model-info --model FILE.gguf [--tensors]\n";
+
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv, {.values = {"--model"}, .flags = {"--tensors"}});
     if (args.has("--help")) {
-        std::printf("usage: docket-cli model-info --model FILE.gguf [--tensors]\n");
+        std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown({"--model", "--tensors", "--help"}); !bad.empty())
-        return fail("model-info", "unknown option " + bad[0]);
+    if (Status s = args.check(); !s) return usage_error("model-info", s.message(), kUsage);
     auto path_r = args.get_string("--model");
     if (!path_r) return fail("model-info", path_r.status().message());
     const std::string path = *path_r;
@@ -38,16 +36,16 @@ int run(const std::vector<std::string>& argv) {
     auto f = GgufFile::open(path);
     if (!f) return fail("model-info", f.status().to_string());
     const auto& g = **f;
-    std::printf("%s: GGUF v%u, %zu metadata entries, %zu tensors, alignment %llu, data at %llu\n", path.c_str(),
-                g.version(), g.kvs().size(), g.tensors().size(), (unsigned long long)g.alignment(),
-                (unsigned long long)g.data_offset());
+    std::printf("%s: GGUF v%u, %zu metadata entries, %zu tensors, alignment %llu, data at %llu\n",
+                escape_control(path).c_str(), g.version(), g.kvs().size(), g.tensors().size(),
+                (unsigned long long)g.alignment(), (unsigned long long)g.data_offset());
     for (const auto& kv : g.kvs())
-        std::printf("  %-42.*s %s\n", (int)kv.key.size(), kv.key.data(), value_summary(kv.value).c_str());
+        std::printf("  %-42s %s\n", escape_control(kv.key).c_str(), value_summary(kv.value).c_str());
     if (args.has("--tensors")) {
         for (const auto& t : g.tensors())
-            std::printf("  %-36s %-5s [%lld, %lld, %lld, %lld] %llu bytes\n", t.name.c_str(), ggml_type_name(t.type),
-                        (long long)t.ne[0], (long long)t.ne[1], (long long)t.ne[2], (long long)t.ne[3],
-                        (unsigned long long)t.nbytes);
+            std::printf("  %-36s %-5s [%lld, %lld, %lld, %lld] %llu bytes\n", escape_control(t.name).c_str(),
+                        ggml_type_name(t.type), (long long)t.ne[0], (long long)t.ne[1], (long long)t.ne[2],
+                        (long long)t.ne[3], (unsigned long long)t.nbytes);
     }
     return 0;
 }

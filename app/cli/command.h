@@ -20,10 +20,37 @@ struct Command {
 bool register_command(Command cmd);
 const std::vector<Command>& commands();
 
-// Small argument helpers shared by commands: "--key value", "--key=value" and "--flag" forms.
+// The command line rule, the same for every command. A command declares its options once:
+//   Args args(argv, {.values = {"--model", "-n"}, .flags = {"--chat"}});
+//   if (args.has("--help")) ...print the usage, return 0...
+//   if (Status s = args.check(); !s) return usage_error("generate", s.message(), kUsage);
+// and check() rejects, naming the first offender:
+//   - an option not declared, long or short ("unknown option -x"; "--help" is always declared);
+//   - an option given twice ("option -n given twice"): a repeat never silently picks one of the values;
+//   - a value given to a flag ("option --chat takes no value");
+//   - more positional arguments than `positionals` ("unexpected argument 'foo'").
+// A value option takes "--key value" (the next argument, even if it starts with '-': "--seed -1") or
+// "--key=value". Anything else that starts with '-' is an option; "-" alone is a positional.
+// A value option given last without its value is not a check() error: the getters report "needs a value".
+struct ArgSpec {
+    // Default member initializers let a command name only what it has ({.values = {...}}) without
+    // -Wmissing-field-initializers.
+    std::vector<std::string> values = {};  // options that take a value
+    std::vector<std::string> flags = {};   // options without one
+    int positionals = 0;                   // how many positional arguments the command takes (positional())
+};
+
 class Args {
 public:
-    explicit Args(const std::vector<std::string>& args) : args_(args) {}
+    Args(const std::vector<std::string>& args, ArgSpec spec);
+    // Legacy form without a spec, for commands not yet switched (inspect, verify, compact): an option
+    // followed by an argument that does not start with '-' (or is a negative number) takes it as its value,
+    // so a stray argument after a flag goes unnoticed; check() reports only repeated options, unknown()
+    // undeclared ones. New commands use the spec.
+    explicit Args(const std::vector<std::string>& args);
+
+    // The first violation of the rule above, or ok.
+    Status check() const;
     bool has(const std::string& flag) const;
     std::string get(const std::string& key, const std::string& def = "") const;
 
@@ -42,16 +69,25 @@ public:
     [[deprecated("use the checked get_double(key, def, lo, hi)")]] double get_double(const std::string& key,
                                                                                      double def) const;
 
-    // Every argument that is not "--x" or the value of a "--x value" pair named in `with_values`.
-    std::vector<std::string> positional(const std::vector<std::string>& with_values) const;
-    // Names of "--x" arguments that are not in `known`; commands report them as errors.
+    // The positional arguments, in order (at most spec.positionals once check() passed).
+    const std::vector<std::string>& positional() const { return positional_; }
+    // Legacy form: names of options that are not in `known`. Commands with a spec use check().
     std::vector<std::string> unknown(const std::vector<std::string>& known) const;
 
 private:
-    // 0: absent; 1: present, value in *out; -1: present as the last argument, without a value.
+    struct Option {
+        std::string name;
+        std::string value;
+        bool has_value = false;
+    };
+    void parse(const std::vector<std::string>& args, bool legacy);
+    // 0: absent; 1: present, value in *out; -1: present without a value.
     int find(const std::string& key, std::string* out) const;
 
-    const std::vector<std::string>& args_;
+    ArgSpec spec_;
+    std::vector<Option> options_;
+    std::vector<std::string> positional_;
+    Status error_;  // the first violation found by parse()
 };
 
 // Reads several checked options, keeping the first error, so a command checks once:
@@ -81,8 +117,11 @@ private:
 bool register_bench(Command bench);
 const std::vector<Command>& benches();
 
-// Prints "docket-cli <cmd>: <message>" to stderr and returns 1 (or `code`).
+// Prints "docket-cli <cmd>: <message>" to stderr and returns 1 (or `code`). Control characters in the
+// message (it may quote a file's metadata) are escaped (escape_control(.., as_text)).
 int fail(const std::string& cmd, const std::string& message, int code = 1);
+// A command line that breaks the rule: the message, then the command's usage text, on stderr; returns 2.
+int usage_error(const std::string& cmd, const std::string& message, const std::string& usage);
 
 }  // namespace docket::cli
 

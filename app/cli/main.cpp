@@ -4,10 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <limits>
+#include <new>
 
 #include "command.h"
 #include "util/log.h"
+#include "util/text_escape.h"
 
 namespace docket::cli {
 
@@ -23,20 +26,76 @@ bool register_command(Command cmd) {
 
 const std::vector<Command>& commands() { return registry(); }
 
-bool Args::has(const std::string& flag) const { return std::find(args_.begin(), args_.end(), flag) != args_.end(); }
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
+bool is_option(const std::string& a) {
+    return a.size() > 1 && a[0] == '-';
+}
+bool is_negative_number(const std::string& a) {
+    return a.size() > 1 && a[0] == '-' && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.');
+}
+
+}  // namespace
+
+Args::Args(const std::vector<std::string>& args, ArgSpec spec) : spec_(std::move(spec)) {
+    if (!contains(spec_.flags, "--help")) spec_.flags.push_back("--help");
+    parse(args, /*legacy=*/false);
+}
+
+Args::Args(const std::vector<std::string>& args) {
+    parse(args, /*legacy=*/true);
+}
+
+void Args::parse(const std::vector<std::string>& args, bool legacy) {
+    auto violation = [this](Status s) {
+        if (error_.is_ok()) error_ = std::move(s);
+    };
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (!is_option(a)) {
+            if (static_cast<int>(positional_.size()) >= spec_.positionals && !legacy)
+                violation(make_error(ErrorCode::invalid_argument, "unexpected argument '{}'", a));
+            positional_.push_back(a);
+            continue;
+        }
+        const size_t eq = a.find('=');
+        Option o{a.substr(0, eq), "", eq != std::string::npos};
+        if (o.has_value) o.value = a.substr(eq + 1);
+        const bool takes_value =
+            legacy ? (i + 1 < args.size() && (!is_option(args[i + 1]) || is_negative_number(args[i + 1])))
+                   : contains(spec_.values, o.name);
+        if (!legacy && !takes_value && !contains(spec_.flags, o.name))
+            violation(make_error(ErrorCode::invalid_argument, "unknown option {}", o.name));
+        else if (!legacy && !takes_value && o.has_value)
+            violation(make_error(ErrorCode::invalid_argument, "option {} takes no value", o.name));
+        if (std::any_of(options_.begin(), options_.end(), [&](const Option& p) { return p.name == o.name; }))
+            violation(make_error(ErrorCode::invalid_argument, "option {} given twice", o.name));
+        if (takes_value && !o.has_value && i + 1 < args.size()) {
+            o.value = args[++i];
+            o.has_value = true;
+        }
+        options_.push_back(std::move(o));
+    }
+}
+
+Status Args::check() const {
+    return error_;
+}
+
+bool Args::has(const std::string& flag) const {
+    return std::any_of(options_.begin(), options_.end(), [&](const Option& o) { return o.name == flag; });
+}
 
 int Args::find(const std::string& key, std::string* out) const {
-    for (size_t i = 0; i < args_.size(); ++i) {
-        if (args_[i] != key) continue;
-        if (i + 1 == args_.size()) return -1;
-        *out = args_[i + 1];
+    for (const auto& o : options_) {
+        if (o.name != key) continue;
+        if (!o.has_value) return -1;
+        *out = o.value;
         return 1;
     }
-    for (const auto& a : args_)  // also --key=value
-        if (a.size() > key.size() && a.compare(0, key.size(), key) == 0 && a[key.size()] == '=') {
-            *out = a.substr(key.size() + 1);
-            return 1;
-        }
     return 0;
 }
 
@@ -111,32 +170,24 @@ double OptionReader::get_double(const std::string& key, double def, double lo, d
     return keep(args_.get_double(key, def, lo, hi, lo_open), def);
 }
 
-std::vector<std::string> Args::positional(const std::vector<std::string>& with_values) const {
-    std::vector<std::string> out;
-    for (size_t i = 0; i < args_.size(); ++i) {
-        const auto& a = args_[i];
-        if (a.rfind("--", 0) == 0) {
-            if (std::find(with_values.begin(), with_values.end(), a) != with_values.end()) ++i;
-            continue;
-        }
-        out.push_back(a);
-    }
-    return out;
-}
-
 std::vector<std::string> Args::unknown(const std::vector<std::string>& known) const {
     std::vector<std::string> out;
-    for (const auto& a : args_) {
-        if (a.rfind("--", 0) != 0) continue;
-        std::string name = a.substr(0, a.find('='));
-        if (std::find(known.begin(), known.end(), name) == known.end()) out.push_back(name);
-    }
+    for (const auto& o : options_)
+        if (!contains(known, o.name)) out.push_back(o.name);
     return out;
 }
 
 int fail(const std::string& cmd, const std::string& message, int code) {
-    std::fprintf(stderr, "docket-cli %s: %s\n", cmd.c_str(), message.c_str());
+    const std::string safe = escape_control(message, /*as_text=*/true);
+    std::fprintf(stderr, "docket-cli %s: %s\n", cmd.c_str(), safe.c_str());
     return code;
+}
+
+int usage_error(const std::string& cmd, const std::string& message, const std::string& usage) {
+    fail(cmd, message);
+    std::fputs(usage.c_str(), stderr);
+    if (!usage.empty() && usage.back() != '\n') std::fputc('\n', stderr);
+    return 2;
 }
 
 static int usage(FILE* out) {
@@ -157,8 +208,18 @@ int main(int argc, char** argv) {
     std::string name = argv[1];
     if (name == "help" || name == "--help" || name == "-h") return usage(stdout);
     std::vector<std::string> args(argv + 2, argv + argc);
-    for (const auto& c : commands())
-        if (c.name == name) return c.run(args);
+    for (const auto& c : commands()) {
+        if (c.name != name) continue;
+        // Errors are values; this is the last seam, so that a missed allocation failure is still one error
+        // line and exit 1, never an abort.
+        try {
+            return c.run(args);
+        } catch (const std::bad_alloc&) {
+            return fail(name, "out of memory");
+        } catch (const std::exception& e) {
+            return fail(name, std::string("internal error: ") + e.what());
+        }
+    }
     std::fprintf(stderr, "docket-cli: unknown command '%s'\n\n", name.c_str());
     return usage(stderr);
 }

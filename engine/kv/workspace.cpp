@@ -87,22 +87,9 @@ Status Workspace::prefill(KvCache& cache, const std::vector<TokenId>& tokens, st
                           LogitsMode mode, std::vector<float>* logits, const std::atomic<bool>* cancel) {
     if (positions.size() != tokens.size())
         return make_error(ErrorCode::invalid_argument, "prefill: {} tokens, {} positions", tokens.size(), positions.size());
-    const int32_t size0 = cache.size(), n = static_cast<int32_t>(tokens.size()), ub = forward_.ubatch();
-    for (int32_t start = 0; start < n; start += ub) {
-        if (cancel && cancel->load(std::memory_order_relaxed)) {
-            cache.truncate(size0);
-            return make_error(ErrorCode::cancelled, "cancelled during prefill ({} of {} tokens done)", start, n);
-        }
-        const int32_t len = std::min(ub, n - start);
-        const LogitsMode m = start + len == n ? mode : LogitsMode::none;
-        Status s = forward_.eval(cache, std::span<const TokenId>(tokens.data() + start, len),
-                                 positions.subspan(start, len), m, logits);
-        if (!s) {
-            cache.truncate(size0);
-            return s;
-        }
-        Counters::add(counters_.tokens_prefilled, len);
-    }
+    // The forward pass checks `cancel` before each ubatch chunk and leaves the cache as it was on any error.
+    DK_TRY(forward_.eval(cache, tokens, positions, mode, logits, cancel));
+    Counters::add(counters_.tokens_prefilled, tokens.size());
     return Status::ok();
 }
 

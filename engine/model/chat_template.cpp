@@ -31,30 +31,39 @@ bool contains(std::string_view s, std::string_view m) {
     return s.find(m) != std::string_view::npos;
 }
 
+// Jinja's "\\n" inside a string literal, as the template's text spells it, back to a newline.
+std::string unescape_newlines(std::string_view body) {
+    std::string out;
+    for (size_t i = 0; i < body.size(); ++i) {
+        if (body[i] == '\\' && i + 1 < body.size() && body[i + 1] == 'n') {
+            out += '\n';
+            ++i;
+        } else {
+            out += body[i];
+        }
+    }
+    return out;
+}
+
 // The default system prompt a ChatML template writes when the conversation has none, e.g. SmolLM2's
 // '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, ...<|im_end|>\n'. Only a literal text
 // directly after the system header counts (Qwen 2.5 writes messages[0]['content'] there in its other branch).
 std::string find_default_system(std::string_view tmpl) {
+    static constexpr std::string_view kEnd = "<|im_end|>", kNotLiteral = "'\"{}+";
     for (std::string_view head :
          {std::string_view("<|im_start|>system\n"), std::string_view("<|im_start|>system\\n")}) {
-        size_t pos = 0;
+        // Linear: the next end marker and the next non-literal character after a header are found once and
+        // reused while later headers still lie before them (a template of N headers and one end marker was
+        // quadratic).
+        size_t pos = 0, end = 0, bad = 0;
         while ((pos = tmpl.find(head, pos)) != std::string_view::npos) {
             const size_t start = pos + head.size();
-            const size_t end = tmpl.find("<|im_end|>", start);
             pos = start;
+            if (end < start) end = tmpl.find(kEnd, start);
             if (end == std::string_view::npos) break;
-            const std::string_view body = tmpl.substr(start, end - start);
-            if (body.empty() || body.find_first_of("'\"{}+") != std::string_view::npos) continue;
-            std::string out;
-            for (size_t i = 0; i < body.size(); ++i) {  // undo Jinja string escapes that may appear
-                if (body[i] == '\\' && i + 1 < body.size() && body[i + 1] == 'n') {
-                    out += '\n';
-                    ++i;
-                } else {
-                    out += body[i];
-                }
-            }
-            return out;
+            if (bad < start) bad = tmpl.find_first_of(kNotLiteral, start);
+            if (end == start || bad < end) continue;
+            return unescape_newlines(tmpl.substr(start, end - start));
         }
     }
     return {};
@@ -100,6 +109,12 @@ ChatTemplate ChatTemplate::of(ChatFormat f, std::string default_system) {
 
 Result<ChatTemplate> ChatTemplate::from_gguf(const GgufFile& gguf, const std::string& forced) {
     const std::string tmpl = gguf.get_string_or("tokenizer.chat_template", "");
+    if (tmpl.size() > kMaxChatTemplateBytes)
+        return make_error(
+            ErrorCode::unsupported,
+            "{}: tokenizer.chat_template is {} bytes, more than the {} bytes a chat template may "
+            "have",
+            gguf.name(), tmpl.size(), kMaxChatTemplateBytes);
     if (!forced.empty()) {
         DK_ASSIGN_OR_RETURN(ChatFormat f, parse_chat_format(forced));
         return of(f, f == ChatFormat::chatml ? find_default_system(tmpl) : "");
@@ -230,13 +245,14 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
     return out;
 }
 
-std::vector<TokenId> encode_chat(const Tokenizer& tok, const ChatTemplate& tmpl,
-                                 const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
+Result<std::vector<TokenId>> encode_chat(const Tokenizer& tok, const ChatTemplate& tmpl,
+                                         const std::vector<ChatMessage>& messages,
+                                         bool add_generation_prompt) {
     const auto segs = tmpl.apply_segments(messages, add_generation_prompt);
     std::vector<TextSegment> parts;
     parts.reserve(segs.size());
     for (const auto& s : segs) parts.push_back({s.text, s.is_template});
-    return tok.encode_segments(parts, /*add_special=*/false);
+    return tok.try_encode_segments(parts, /*add_special=*/false);
 }
 
 }  // namespace docket

@@ -26,9 +26,14 @@ struct ChatSegment {
     bool is_template = false;
 };
 
+// Largest tokenizer.chat_template accepted: real ones are a few KiB (Llama 3.1's with tools ~ 10 KiB); a
+// larger one is a hostile or broken file.
+inline constexpr size_t kMaxChatTemplateBytes = 256 << 10;
+
 class ChatTemplate {
 public:
-    // Recognizes the template in the file; `forced` (if non-empty) picks the format by name instead.
+    // Recognizes the template in the file; `forced` (if non-empty) picks the format by name instead. A
+    // template over kMaxChatTemplateBytes is refused either way. Linear in the template's size.
     static Result<ChatTemplate> from_gguf(const GgufFile& gguf, const std::string& forced = "");
     static ChatTemplate of(ChatFormat f, std::string default_system = "");
 
@@ -49,8 +54,9 @@ private:
 
 // Token ids of the chat prompt: special tokens are parsed in the template's markup only, so message text that
 // spells a special token ("<|im_end|>") stays ordinary text. No BOS/EOS is added beyond what the template
-// writes.
-std::vector<TokenId> encode_chat(const Tokenizer& tok, const ChatTemplate& tmpl,
-                                 const std::vector<ChatMessage>& messages, bool add_generation_prompt);
+// writes. An allocation failure is out_of_memory (see Tokenizer::try_encode).
+Result<std::vector<TokenId>> encode_chat(const Tokenizer& tok, const ChatTemplate& tmpl,
+                                         const std::vector<ChatMessage>& messages,
+                                         bool add_generation_prompt);
 
 }  // namespace docket

@@ -1,12 +1,15 @@
 #include "model/gguf_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+
+#include "util/file_read.h"
 
 namespace docket {
 namespace {
@@ -419,13 +422,45 @@ Result<std::vector<uint8_t>> GgufWriter::write_memory() const {
     return out;
 }
 
-Status GgufWriter::write_file(const std::string& path) const {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
+namespace {
+
+// The output must be a regular file or nothing: rename() replaces whatever the name holds, so a device node,
+// FIFO or symbolic link would be replaced by the model (and a directory refused only after it was written).
+Status check_output_target(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
         const int e = errno;
-        return make_error(ErrorCode::io_error, "{}: cannot create: {}", tmp, std::strerror(e));
+        if (e == ENOENT) return Status::ok();
+        return make_error(ErrorCode::io_error, "{}: cannot stat: {}", path, std::strerror(e));
     }
+    if (!S_ISREG(st.st_mode))
+        return make_error(ErrorCode::invalid_argument,
+                          "{}: is {}; a model is written only to a regular file or a new name", path,
+                          file_type_name(st.st_mode));
+    return Status::ok();
+}
+
+// A temporary file next to `path` that did not exist before: O_EXCL | O_NOFOLLOW, so a name planted in
+// advance (a symbolic link to another file, a stale file) is never opened, let alone truncated.
+Result<int> create_temporary(const std::string& path, std::string* tmp) {
+    const std::string base = path + ".tmp." + std::to_string(::getpid());
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        *tmp = attempt == 0 ? base : base + "." + std::to_string(attempt);
+        const int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0) return fd;
+        const int e = errno;
+        if (e != EEXIST)
+            return make_error(ErrorCode::io_error, "{}: cannot create: {}", *tmp, std::strerror(e));
+    }
+    return make_error(ErrorCode::io_error, "{}: no free temporary name next to it", path);
+}
+
+}  // namespace
+
+Status GgufWriter::write_file(const std::string& path) const {
+    DK_TRY(check_output_target(path));
+    std::string tmp;
+    DK_ASSIGN_OR_RETURN(const int fd, create_temporary(path, &tmp));
     auto fail = [&](Status st) {
         ::close(fd);
         ::unlink(tmp.c_str());
@@ -442,6 +477,11 @@ Status GgufWriter::write_file(const std::string& path) const {
         const int e = errno;
         ::unlink(tmp.c_str());
         return make_error(ErrorCode::io_error, "{}: close failed: {}", tmp, std::strerror(e));
+    }
+    // Again just before the rename: the name may have changed while the model was written.
+    if (Status st = check_output_target(path); !st) {
+        ::unlink(tmp.c_str());
+        return st;
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         const int e = errno;

@@ -88,8 +88,10 @@ public:
     // Size of the whole file that write_file() will produce.
     uint64_t file_size() const;
 
-    // Writes path.tmp.<pid>, fsyncs it, renames it to `path` and fsyncs the directory. On error the temporary
-    // file is removed and `path` is untouched.
+    // Writes path.tmp.<pid> (a new file: O_EXCL, another suffix if that name exists), fsyncs it, renames it
+    // to `path` and fsyncs the directory. `path` must be a regular file or not exist (a device node, FIFO,
+    // directory or symbolic link is refused, before writing and again before the rename). On error the
+    // temporary file is removed and `path` is untouched.
     Status write_file(const std::string& path) const;
     // The same bytes in memory (tests, fuzzing).
     Result<std::vector<uint8_t>> write_memory() const;

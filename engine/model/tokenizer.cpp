@@ -1,6 +1,9 @@
 // Tokenizer entry points shared by both kinds: construction from GGUF metadata, decoding, streaming decoding.
 #include "model/tokenizer.h"
 
+#include <new>
+#include <stdexcept>
+
 #include "model/tokenizer_bpe.h"
 #include "model/tokenizer_spm.h"
 #include "model/tokenizer_unicode.h"
@@ -24,6 +27,31 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& gguf) {
     }
     if (!t) return t.status();
     return t;
+}
+
+namespace {
+template <typename F>
+Result<std::vector<TokenId>> encode_as_value(size_t bytes, F&& encode) {
+    try {
+        return encode();
+    } catch (const std::bad_alloc&) {
+        return make_error(ErrorCode::out_of_memory, "tokenizing {} bytes of text ran out of memory", bytes);
+    } catch (const std::length_error&) {
+        return make_error(ErrorCode::out_of_memory, "tokenizing {} bytes of text ran out of memory", bytes);
+    }
+}
+}  // namespace
+
+Result<std::vector<TokenId>> Tokenizer::try_encode(std::string_view text, bool add_special,
+                                                   bool parse_special) const {
+    return encode_as_value(text.size(), [&] { return encode(text, add_special, parse_special); });
+}
+
+Result<std::vector<TokenId>> Tokenizer::try_encode_segments(std::span<const TextSegment> segments,
+                                                            bool add_special) const {
+    size_t bytes = 0;
+    for (const auto& s : segments) bytes += s.text.size();
+    return encode_as_value(bytes, [&] { return encode_segments(segments, add_special); });
 }
 
 std::string Tokenizer::decode(const std::vector<TokenId>& ids, bool render_special) const {

@@ -32,6 +32,9 @@ struct TokenizerInfo {
     bool add_bos = false;  // tokenizer.ggml.add_bos_token (default per kind)
     bool add_eos = false;
     bool add_space_prefix = false;  // SPM: a space is prefixed at the start of text and after special tokens
+    // Most input bytes one token can encode: a text of N bytes is at least N / max_token_bytes tokens, so a
+    // caller with a context of C tokens can refuse more than C * max_token_bytes bytes before encoding.
+    size_t max_token_bytes = 4;
 };
 
 class Tokenizer {
@@ -51,6 +54,13 @@ public:
     // one, so segments without special-token text give exactly the flat encoding's ids.
     virtual std::vector<TokenId> encode_segments(std::span<const TextSegment> segments,
                                                  bool add_special) const = 0;
+
+    // encode() / encode_segments() as values: an allocation failure on a huge text becomes out_of_memory
+    // instead of escaping as std::bad_alloc. Entry points for text from users and files.
+    Result<std::vector<TokenId>> try_encode(std::string_view text, bool add_special,
+                                            bool parse_special) const;
+    Result<std::vector<TokenId>> try_encode_segments(std::span<const TextSegment> segments,
+                                                     bool add_special) const;
 
     // Raw bytes of one token's piece (byte-level decoding applied; SPM "▁" -> " "); may be a partial UTF-8
     // sequence.

@@ -195,6 +195,11 @@ void VocabTokenizer::finish_load() {
             piece_[id] = b >= 0 ? std::string(1, static_cast<char>(b)) : text_[id];
         }  // unused / undefined tokens render as nothing
     }
+    // Input bytes one token can stand for: its vocabulary text is never shorter than what it encodes (byte-
+    // level BPE writes a byte as 1-2 bytes of text, SentencePiece a space as 3); an unknown character is at
+    // most 4 bytes.
+    info_.max_token_bytes = 4;
+    for (const auto& t : text_) info_.max_token_bytes = std::max(info_.max_token_bytes, t.size());
 }
 
 TokenId VocabTokenizer::find_token(std::string_view text) const {

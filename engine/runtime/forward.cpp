@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 
 #include "runtime/cpu/simd.h"
 
@@ -42,16 +43,16 @@ CpuForward::CpuForward(const Model& model, int n_threads, int ubatch)
 }
 
 Status CpuForward::eval(KvCache& cache, std::span<const TokenId> tokens, LogitsMode mode,
-                        std::vector<float>* logits) {
+                        std::vector<float>* logits, const CancelFlag* cancel) {
     int32_t next = 0;
     for (int32_t i = 0; i < cache.size(); ++i) next = std::max(next, cache.positions()[i] + 1);
     std::vector<int32_t> pos(tokens.size());
     for (size_t i = 0; i < pos.size(); ++i) pos[i] = next + static_cast<int32_t>(i);
-    return eval(cache, tokens, pos, mode, logits);
+    return eval(cache, tokens, pos, mode, logits, cancel);
 }
 
 Status CpuForward::eval(KvCache& cache, std::span<const TokenId> tokens, std::span<const int32_t> positions,
-                        LogitsMode mode, std::vector<float>* logits) {
+                        LogitsMode mode, std::vector<float>* logits, const CancelFlag* cancel) {
     const ModelConfig& c = model_.config();
     if (tokens.size() != positions.size())
         return make_error(ErrorCode::invalid_argument, "eval: {} tokens but {} positions", tokens.size(),
@@ -80,8 +81,15 @@ Status CpuForward::eval(KvCache& cache, std::span<const TokenId> tokens, std::sp
         float* out = nullptr;
         if (want)
             out = logits->data() + (mode == LogitsMode::all ? static_cast<size_t>(start) * c.n_vocab : 0);
-        Status s = eval_chunk(cache, tokens.data() + start, positions.data() + start, len, want,
-                              mode == LogitsMode::all, out);
+        Status s;
+        try {  // the scratch buffers grow with the cache: an allocation failure is an error, not an abort
+            s = cancel_requested(cancel) ? cancelled_error("eval", start, n)
+                                         : eval_chunk(cache, tokens.data() + start, positions.data() + start,
+                                                      len, want, mode == LogitsMode::all, out);
+        } catch (const std::bad_alloc&) {
+            s = make_error(ErrorCode::out_of_memory, "eval: out of memory for {} tokens over {} cached", len,
+                           cache.size());
+        }
         if (!s.is_ok()) {
             cache.truncate(size0);
             return s;

@@ -12,6 +12,7 @@
 #include "runtime/cpu/ops.h"
 #include "runtime/kv_cache.h"
 #include "runtime/model.h"
+#include "util/cancel.h"
 #include "util/status.h"
 #include "util/thread_pool.h"
 
@@ -54,10 +55,13 @@ public:
     // Runs `tokens` (appended to `cache` at `positions`, one each) through the model. Each token attends to
     // every cached token whose position is <= its own (the new ones included). `logits` receives the rows
     // `mode` asks for, row-major [rows, n_vocab]. On error the cache is truncated back to its size on entry.
+    // `cancel` is read before every chunk of `ubatch` tokens: once set, eval stops with ErrorCode::cancelled
+    // (a long prefill stops within one chunk). An allocation failure is ErrorCode::out_of_memory.
     Status eval(KvCache& cache, std::span<const TokenId> tokens, std::span<const int32_t> positions,
-                LogitsMode mode, std::vector<float>* logits);
+                LogitsMode mode, std::vector<float>* logits, const CancelFlag* cancel = nullptr);
     // Same with positions cache-last-position+1 ... (or 0 for an empty cache), i.e. contiguous continuation.
-    Status eval(KvCache& cache, std::span<const TokenId> tokens, LogitsMode mode, std::vector<float>* logits);
+    Status eval(KvCache& cache, std::span<const TokenId> tokens, LogitsMode mode, std::vector<float>* logits,
+                const CancelFlag* cancel = nullptr);
 
 private:
     Status eval_chunk(KvCache& cache, const TokenId* tokens, const int32_t* positions, int32_t n,

@@ -28,7 +28,7 @@ Result<GenerateStats> run_generation(std::span<const TokenId> prompt, const Gene
     st.prompt_tokens = static_cast<int32_t>(prompt.size());
     if (prompt.empty()) return make_error(ErrorCode::invalid_argument, "generate: empty prompt");
     DK_TRY(validate_sampler_params(params.sampling));
-    auto cancelled = [&] { return params.cancel && params.cancel->load(std::memory_order_relaxed); };
+    auto cancelled = [&] { return cancel_requested(params.cancel); };
     if (cancelled()) {
         st.stop = StopReason::cancelled;
         return st;
@@ -38,9 +38,14 @@ Result<GenerateStats> run_generation(std::span<const TokenId> prompt, const Gene
 
     std::vector<float> logits;
     auto t0 = clock::now();
-    DK_TRY(steps.prefill(&logits));
+    const Status prefilled = steps.prefill(&logits);
     auto t1 = clock::now();
     st.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
+    if (prefilled.code() == ErrorCode::cancelled) {
+        st.stop = StopReason::cancelled;
+        return st;
+    }
+    DK_TRY(prefilled);
 
     st.stop = StopReason::max_tokens;
     for (int32_t i = 0; i < params.max_tokens; ++i) {
@@ -81,7 +86,7 @@ Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<co
                           prompt.size(), cache.size(), cache.capacity());
     GenerationSteps steps;
     steps.prefill = [&](std::vector<float>* logits) {
-        return forward.eval(cache, prompt, LogitsMode::last, logits);
+        return forward.eval(cache, prompt, LogitsMode::last, logits, params.cancel);
     };
     steps.decode = [&](TokenId id, std::vector<float>* logits) {
         return forward.eval(cache, std::span<const TokenId>(&id, 1), LogitsMode::last, logits);

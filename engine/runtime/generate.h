@@ -18,7 +18,9 @@ const char* stop_reason_name(StopReason r);
 struct GenerateParams {
     int32_t max_tokens = 256;
     SamplerParams sampling;
-    const std::atomic<bool>* cancel = nullptr;  // checked before every step
+    // Checked before every decode step and every prefill chunk (util/cancel.h): a request stops the loop
+    // with StopReason::cancelled, also in the middle of a long prompt.
+    const CancelFlag* cancel = nullptr;
 };
 
 struct GenerateStats {
@@ -35,7 +37,8 @@ struct GenerateStats {
 // on_token: called from the calling thread for every sampled token; return false to stop.
 // What the loop needs from a backend (CPU forward pass or the CUDA session).
 struct GenerationSteps {
-    std::function<Status(std::vector<float>* logits)> prefill;  // the prompt; last position's logits
+    // The prompt; last position's logits. ErrorCode::cancelled when params.cancel stopped it.
+    std::function<Status(std::vector<float>* logits)> prefill;
     std::function<Status(TokenId id, std::vector<float>* logits)> decode;  // one token; its logits
     std::function<bool()> has_room;  // the context can take another token
 };

@@ -22,28 +22,48 @@ Result<std::unique_ptr<KvCache>> KvCache::create(int32_t n_layer, int32_t n_kv_h
     c->n_kv_heads_ = n_kv_heads;
     c->head_dim_ = head_dim;
     c->capacity_ = capacity;
-    const size_t per_layer = static_cast<size_t>(capacity) * n_kv_heads * head_dim;
-    try {
-        c->k_.resize(n_layer);
-        c->v_.resize(n_layer);
-        c->k_rot_.resize(n_layer);
-        for (int32_t l = 0; l < n_layer; ++l) {
-            c->k_[l].assign(per_layer, 0.0f);
-            c->v_[l].assign(per_layer, 0.0f);
-            // Whole 16-token tiles, so the kernel may read a full tile past the last token.
-            c->k_rot_[l].assign((static_cast<size_t>(capacity) + 15) / 16 * 16 * n_kv_heads * head_dim, 0.0f);
-        }
-        c->pos_.assign(capacity, 0);
-    } catch (const std::bad_alloc&) {
-        return make_error(ErrorCode::out_of_memory, "KV cache of {} tokens x {} layers ({} MiB) does not fit",
-                          capacity, n_layer, 3 * per_layer * n_layer * sizeof(float) >> 20);
-    }
+    c->k_.resize(n_layer);
+    c->v_.resize(n_layer);
+    c->k_rot_.resize(n_layer);
     c->rotated_.assign(n_layer, 0);
     return c;
 }
 
+Status KvCache::reserve(int32_t rows) {
+    if (rows <= allocated_) return Status::ok();
+    // Doubling keeps the copies amortized O(1) per token; whole 16-token tiles (the rotated keys are read a
+    // full tile past the last token).
+    const int64_t grown = std::max<int64_t>({rows, 2 * static_cast<int64_t>(allocated_), 64});
+    const int32_t target = static_cast<int32_t>(std::min<int64_t>((grown + 15) / 16 * 16, capacity_));
+    const size_t row = static_cast<size_t>(row_size());
+    const size_t rot_rows = (static_cast<size_t>(target) + 15) / 16 * 16;
+    // One layer at a time (reserve allocates exactly, then the old buffer is freed), so the peak is the cache
+    // plus one layer's copy. If a layer does not fit, allocated_ keeps its old value and the cache is as
+    // usable as before (layers already grown are merely larger).
+    auto grow = [](auto& v, size_t n) {
+        v.reserve(n);
+        v.resize(n);
+    };
+    try {
+        for (int32_t l = 0; l < n_layer_; ++l) {
+            grow(k_[l], target * row);
+            grow(v_[l], target * row);
+            grow(k_rot_[l], rot_rows * row);
+        }
+        grow(pos_, static_cast<size_t>(target));
+    } catch (const std::bad_alloc&) {
+        return make_error(ErrorCode::out_of_memory, "KV cache of {} tokens x {} layers ({} MiB) does not fit",
+                          target, n_layer_, 3ull * target * row * n_layer_ * sizeof(float) >> 20);
+    }
+    allocated_ = target;
+    return Status::ok();
+}
+
 uint64_t KvCache::bytes() const {
-    return 3ull * n_layer_ * capacity_ * row_size() * sizeof(float) + capacity_ * sizeof(int32_t);
+    uint64_t b = pos_.size() * sizeof(int32_t);
+    for (int32_t l = 0; l < n_layer_; ++l)
+        b += (k_[l].size() + v_[l].size() + k_rot_[l].size()) * sizeof(float);
+    return b;
 }
 
 Result<int32_t> KvCache::append(std::span<const int32_t> positions) {
@@ -56,6 +76,7 @@ Result<int32_t> KvCache::append(std::span<const int32_t> positions) {
             return make_error(ErrorCode::invalid_argument, "position {} of token {} is negative",
                               positions[i], i);
     }
+    DK_TRY(reserve(static_cast<int32_t>(size_ + n)));
     const int32_t first = size_;
     std::copy(positions.begin(), positions.end(), pos_.begin() + first);
     size_ += static_cast<int32_t>(n);

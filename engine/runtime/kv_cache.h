@@ -21,7 +21,8 @@ namespace docket {
 
 class KvCache {
 public:
-    // Room for `capacity` tokens of a model with this config (allocated up front).
+    // Up to `capacity` tokens of a model with this config. Memory is not taken up front: it grows with the
+    // tokens appended (doubling, capped at the capacity), so a large --ctx costs nothing until it is used.
     static Result<std::unique_ptr<KvCache>> create(const ModelConfig& config, int32_t capacity);
     static Result<std::unique_ptr<KvCache>> create(int32_t n_layer, int32_t n_kv_heads, int32_t head_dim,
                                                    int32_t capacity);
@@ -30,22 +31,27 @@ public:
     int32_t n_kv_heads() const { return n_kv_heads_; }
     int32_t head_dim() const { return head_dim_; }
     int32_t row_size() const { return n_kv_heads_ * head_dim_; }  // floats per token per layer in K (and V)
-    int32_t capacity() const { return capacity_; }
+    int32_t capacity() const { return capacity_; }                // the limit
     int32_t size() const { return size_; }
+    int32_t allocated() const {
+        return allocated_;
+    }                        // rows memory is held for: size() <= allocated() <= capacity()
     uint64_t bytes() const;  // memory held (K, V, rotated K, positions)
 
     // [size()] positions, one per cached token.
     const int32_t* positions() const { return pos_.data(); }
 
-    // Layer `l`'s pre-RoPE keys / values, [capacity, n_kv_heads, head_dim]; rows [0, size()) are valid.
-    // Writing through the mutable pointers requires invalidate_rotation(first written row) for keys.
+    // Layer `l`'s pre-RoPE keys / values, [allocated, n_kv_heads, head_dim]; rows [0, size()) are valid.
+    // Writing through the mutable pointers requires invalidate_rotation(first written row) for keys. append()
+    // may move the storage: pointers taken before it are stale after it.
     const float* k(int32_t l) const { return k_[l].data(); }
     const float* v(int32_t l) const { return v_[l].data(); }
     float* k_mut(int32_t l) { return k_[l].data(); }
     float* v_mut(int32_t l) { return v_[l].data(); }
 
     // Reserves n = positions.size() rows at the end with these positions (K/V contents undefined until
-    // written); returns the index of the first. Fails when the capacity would be exceeded.
+    // written); returns the index of the first. Fails when the capacity would be exceeded, or with
+    // out_of_memory when the storage cannot grow (the cache is then unchanged).
     Result<int32_t> append(std::span<const int32_t> positions);
 
     // Copies rows [first, first + n) of layer l in or out: k, v are [n, n_kv_heads, head_dim].
@@ -73,8 +79,9 @@ public:
 private:
     KvCache() = default;
     Status check_range(int32_t l, int32_t first, int32_t n) const;
+    Status reserve(int32_t rows);  // allocated_ >= rows (<= capacity_), growing geometrically
 
-    int32_t n_layer_ = 0, n_kv_heads_ = 0, head_dim_ = 0, capacity_ = 0, size_ = 0;
+    int32_t n_layer_ = 0, n_kv_heads_ = 0, head_dim_ = 0, capacity_ = 0, size_ = 0, allocated_ = 0;
     std::vector<std::vector<float>> k_, v_, k_rot_;
     std::vector<int32_t> pos_;
     std::vector<int32_t> rotated_;

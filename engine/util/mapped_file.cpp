@@ -8,25 +8,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "util/file_read.h"
+
 namespace docket {
 
 Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return make_error(e == ENOENT ? ErrorCode::not_found : ErrorCode::io_error, "{}: cannot open: {}", path,
-                          std::strerror(e));
-    }
+    // Only a regular file: a FIFO or device named as a model must not block open() or map endlessly.
     struct stat st {};
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        ::close(fd);
-        return make_error(ErrorCode::io_error, "{}: cannot stat: {}", path, std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return make_error(ErrorCode::invalid_argument, "{}: not a regular file", path);
-    }
+    DK_ASSIGN_OR_RETURN(const int fd, open_regular_file(path, &st));
     std::unique_ptr<MappedFile> f(new MappedFile());
     f->path_ = path;
     f->size_ = static_cast<size_t>(st.st_size);

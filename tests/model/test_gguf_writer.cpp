@@ -3,6 +3,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -212,6 +215,50 @@ private slots:
 
         Status no_dir = make(false).write_file(dir.filePath("missing/sub/m.gguf").toStdString());
         QCOMPARE(no_dir.code(), ErrorCode::io_error);
+    }
+
+    // Issue 13 item 4: `make-model --out /dev/full` replaced the device node with a regular file (the
+    // temporary file was renamed over whatever the name held), and the temporary was opened with O_TRUNC, so
+    // a name planted in advance as a link truncated the file it pointed to.
+    void write_file_refuses_non_regular_targets_and_planted_temporaries() {
+        QTemporaryDir dir;
+        auto small = [] {
+            GgufWriter w;
+            (void)w.set_string("general.name", "x");
+            return w;
+        };
+        auto at = [&](const char* name) { return dir.filePath(name).toStdString(); };
+        auto type_of = [](const std::string& p) {
+            struct stat st {};
+            return ::lstat(p.c_str(), &st) == 0 ? st.st_mode & S_IFMT : 0;
+        };
+        auto content = [](const std::string& p) {
+            std::ifstream in(p, std::ios::binary);
+            return std::string(std::istreambuf_iterator<char>(in), {});
+        };
+        const std::string fifo = at("fifo"), sub = at("sub"), link = at("link"), victim = at("victim");
+        QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+        QCOMPARE(::mkdir(sub.c_str(), 0700), 0);
+        std::ofstream(victim) << "precious";
+        QCOMPARE(::symlink(victim.c_str(), link.c_str()), 0);
+        const std::pair<std::string, const char*> targets[] = {
+            {fifo, "is a FIFO"}, {sub, "is a directory"}, {link, "is a symbolic link"}};
+        for (const auto& [target, what] : targets) {
+            const Status st = small().write_file(target);
+            QCOMPARE(st.code(), ErrorCode::invalid_argument);
+            QVERIFY2(st.message().find(what) != std::string::npos, st.to_string().c_str());
+        }
+        QCOMPARE(type_of(fifo), mode_t(S_IFIFO));
+        QCOMPARE(type_of(sub), mode_t(S_IFDIR));
+        QCOMPARE(type_of(link), mode_t(S_IFLNK));
+        // The temporary name tried first is planted as a link to the victim: it is skipped, not followed.
+        const std::string out = at("m.gguf"), planted = out + ".tmp." + std::to_string(::getpid());
+        QCOMPARE(::symlink(victim.c_str(), planted.c_str()), 0);
+        QVERIFY(small().write_file(out).is_ok());
+        QCOMPARE(content(victim), std::string("precious"));
+        QCOMPARE(type_of(planted), mode_t(S_IFLNK));
+        QCOMPARE(type_of(out), mode_t(S_IFREG));
+        QVERIFY(GgufFile::open(out).is_ok());
     }
 
     void writer_rejects_bad_input() {

@@ -22,7 +22,7 @@ private slots:
         QVERIFY2(tmpl.is_ok(), tmpl.status().to_string().c_str());
         const std::vector<ChatMessage> msgs = {
             {"user", "What is the capital of France? Answer in one word."}};
-        const auto ids = encode_chat(**tok, *tmpl, msgs, true);
+        const auto ids = encode_chat(**tok, *tmpl, msgs, true).value();
         QVERIFY(ids.size() > 10);
         // No special-token text in the message: the same ids as encoding the flat prompt.
         QCOMPARE(ids, (*tok)->encode(tmpl->apply(msgs, true), false, true));

@@ -261,7 +261,8 @@ Status CudaModel::set_random_snapshot(Codec codec, int32_t n_tokens, uint64_t se
     return ctx_->sync_compute();
 }
 
-Status CudaModel::prefill(std::span<const int32_t> tokens, bool all_rows, std::vector<float>* logits) {
+Status CudaModel::prefill(std::span<const int32_t> tokens, bool all_rows, std::vector<float>* logits,
+                          const CancelFlag* cancel) {
     if (tokens.empty()) return Status(ErrorCode::invalid_argument, "prefill: no tokens");
     if (snap_tokens_ > 0)
         return Status(ErrorCode::unsupported, "prefill after a snapshot prefix is not supported yet");
@@ -274,6 +275,7 @@ Status CudaModel::prefill(std::span<const int32_t> tokens, bool all_rows, std::v
                               tokens[i], i);
     if (logits) logits->assign(all_rows ? tokens.size() * cfg_.n_vocab : cfg_.n_vocab, 0.0f);
     for (size_t off = 0; off < tokens.size(); off += opt_.max_chunk) {
+        if (cancel_requested(cancel)) return cancelled_error("prefill", off, tokens.size());
         const int32_t n = static_cast<int32_t>(std::min<size_t>(opt_.max_chunk, tokens.size() - off));
         const bool last = off + n == tokens.size();
         float* out = nullptr;

@@ -15,6 +15,7 @@
 #include "paged_kv.cuh"
 #include "runtime/cuda/cuda_context.h"
 #include "runtime/model.h"
+#include "util/cancel.h"
 #include "util/status.h"
 
 namespace docket::cuda {
@@ -54,8 +55,10 @@ public:
 
     // Appends tokens at positions snapshot_tokens + n_past .. and runs them. logits: the last token's
     // [n_vocab], or every token's [n, n_vocab] when all_rows (nullptr: none). n <= max_chunk per call is not
-    // required: longer inputs are split.
-    Status prefill(std::span<const int32_t> tokens, bool all_rows, std::vector<float>* logits);
+    // required: longer inputs are split; `cancel` is read before each split (ErrorCode::cancelled once set;
+    // the tokens of the chunks already run stay in the cache, reset() discards them).
+    Status prefill(std::span<const int32_t> tokens, bool all_rows, std::vector<float>* logits,
+                   const CancelFlag* cancel = nullptr);
     // One token in; its logits out (optional) and the greedy next token.
     Status decode(int32_t token, std::vector<float>* logits, int32_t* next);
 

@@ -33,16 +33,19 @@ Result<GpuSessionPtr> open_gpu_session(const Model& model, int32_t capacity) {
     return s;
 }
 
-Status gpu_last_logits(GpuSession& s, std::span<const TokenId> prompt, std::vector<float>* logits) {
+Status gpu_last_logits(GpuSession& s, std::span<const TokenId> prompt, std::vector<float>* logits,
+                       const CancelFlag* cancel) {
     s.model->reset();
-    return s.model->prefill(std::vector<int32_t>(prompt.begin(), prompt.end()), false, logits);
+    return s.model->prefill(std::vector<int32_t>(prompt.begin(), prompt.end()), false, logits, cancel);
 }
 
 Result<GenerateStats> gpu_generate(GpuSession& s, std::span<const TokenId> prompt,
                                    const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
                                    const std::function<bool(TokenId)>& on_token) {
     GenerationSteps steps;
-    steps.prefill = [&](std::vector<float>* logits) { return gpu_last_logits(s, prompt, logits); };
+    steps.prefill = [&](std::vector<float>* logits) {
+        return gpu_last_logits(s, prompt, logits, params.cancel);
+    };
     steps.decode = [&](TokenId id, std::vector<float>* logits) {
         int32_t next = 0;
         return s.model->decode(id, logits, &next);
@@ -59,7 +62,7 @@ Result<GpuSessionPtr> open_gpu_session(const Model&, int32_t) {
     return Status(ErrorCode::no_device,
                   "this build of Docket has no CUDA backend (nvcc was not found at build time)");
 }
-Status gpu_last_logits(GpuSession&, std::span<const TokenId>, std::vector<float>*) {
+Status gpu_last_logits(GpuSession&, std::span<const TokenId>, std::vector<float>*, const CancelFlag*) {
     return Status(ErrorCode::no_device, "this build of Docket has no CUDA backend");
 }
 Result<GenerateStats> gpu_generate(GpuSession&, std::span<const TokenId>, const GenerateParams&,

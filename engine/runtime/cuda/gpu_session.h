@@ -23,8 +23,10 @@ using GpuSessionPtr = std::unique_ptr<GpuSession, GpuSessionDeleter>;
 // usable GPU/driver is present.
 Result<GpuSessionPtr> open_gpu_session(const Model& model, int32_t capacity);
 
-// logits [n_vocab] of the last prompt token (the session's cache is reset first).
-Status gpu_last_logits(GpuSession& s, std::span<const TokenId> prompt, std::vector<float>* logits);
+// logits [n_vocab] of the last prompt token (the session's cache is reset first). `cancel` is read before
+// every prefill chunk (ErrorCode::cancelled once set).
+Status gpu_last_logits(GpuSession& s, std::span<const TokenId> prompt, std::vector<float>* logits,
+                       const CancelFlag* cancel = nullptr);
 
 // generate() on the GPU: prompt prefill, then one token at a time, sampled on the CPU by Sampler from the
 // downloaded logits (identical sampling rules and random stream to the CPU path).
