@@ -9,7 +9,7 @@ BUILD_DIR="${DOCKET_BUILD_DIR:-$ROOT/build}"
 MODEL="${DOCKET_MODEL_DIR:-${HOME:-/root}/.cache/docket/models}/SmolLM2-135M-Instruct.Q4_1.gguf"
 ARCHIVE="$ROOT/resources/sample-archive"
 DATA=""
-QUESTION="Which state's laws govern the Trademark License Agreement?"
+QUESTION="Under the laws of which state is the Trademark License Agreement governed?"
 
 usage() {
     cat <<EOF

@@ -124,6 +124,7 @@ int run(const std::vector<std::string>& argv) {
     }
     std::printf("\n");
     print_citations(cites);
+    std::fflush(stdout);  // the figures on stderr come after the answer and its sources
     const TelemetrySnapshot t = (*engine)->telemetry();
     std::fprintf(stderr,
                  "first token %.2f s, total %.2f s; context %lld tokens from %lld segments (%llu from stored KV, "

@@ -42,20 +42,31 @@ CitationInfo cite_segment(const kv::Workspace& ws, const PlacedSegment& p, const
     size_t header = 0;
     const auto ids = ws.frame().segment_tokens(p.segment.title, row.ordinal, row.text, &header);
     const auto off = token_offsets(ws.tokenizer(), ids, header, row.text.size());
-    // The most attended page-sized window (64 tokens) of the segment.
-    const int32_t n = std::min<int32_t>(p.n, static_cast<int32_t>(ids.size()));
-    const int32_t w = std::min<int32_t>(kv_page::kTokens, n);
+    // Only the text's own tokens: the header and the closing blank line draw attention as a segment's sinks
+    // (it was prefilled alone), not as content.
+    const int32_t n_all = std::min<int32_t>(p.n, static_cast<int32_t>(ids.size()));
+    const size_t last = row.text.find_last_not_of(" \t\r\n");
+    int32_t t0 = 0, n = n_all;
+    while (t0 < n_all && off[t0] == 0 && off[t0 + 1] == 0) ++t0;
+    while (n > t0 + 1 && last != std::string::npos && off[n - 1] > last) --n;
+    // The most attended page-sized window (64 tokens) of the text.
+    const int32_t w = std::min<int32_t>(kv_page::kTokens, n - t0);
     double run = 0.0, best = -1.0;
-    int32_t best_at = 0;
-    for (int32_t i = 0; i < n; ++i) {
+    int32_t best_at = t0;
+    for (int32_t i = t0; i < n; ++i) {
         run += mass[p.first + i];
-        if (i >= w) run -= mass[p.first + i - w];
-        if (i >= w - 1 && run > best) {
+        if (i - t0 >= w) run -= mass[p.first + i - w];
+        if (i - t0 >= w - 1 && run > best) {
             best = run;
             best_at = i - w + 1;
         }
     }
-    const size_t b = off[best_at], e = std::max(b, off[std::min<int32_t>(best_at + w, n)]);
+    // Inside that window, the sentence around its most attended token is the quote (a window's edges cut
+    // sentences; its peak says which one the answer read).
+    int32_t peak = best_at;
+    for (int32_t i = best_at; i < best_at + w; ++i)
+        if (mass[p.first + i] > mass[p.first + peak]) peak = i;
+    const size_t b = off[peak], e = std::max(b, off[std::min<int32_t>(peak + 1, n)]);
     const auto [qb, qe] = widen_to_sentences(row.text, b, e, opt.max_quote_bytes);
     CitationInfo c;
     c.segment_id = row.id;

@@ -126,6 +126,8 @@ private slots:
         QVERIFY2(cited, ("no citation spans the governing-law clause; first: " + a.citations[0].document + " " +
                          a.citations[0].quote).c_str());
         for (const Citation& c : a.citations) QVERIFY(!c.quote.empty());
+        // The quote of the first citation is the clause itself: the answer's attention peaked there.
+        QVERIFY2(contains_ci(a.citations[0].quote, "laws of the State of New York"), a.citations[0].quote.c_str());
     }
 
     void reingest_skips_unchanged_documents() {
