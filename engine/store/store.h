@@ -130,6 +130,8 @@ private:
     Result<int64_t> evict_locked();
     Result<CompactStats> compact_locked(double min_dead_fraction);
     Status remove_unused_snapshots_locked(const std::set<Hash128>& content_hashes);
+    // Deletes catalog rows (cascading to segments) and then the snapshots their segments alone used.
+    Status remove_catalog_rows(const char* segments_where, const char* delete_sql, int64_t id);
 
     std::string dir_, seg_dir_;
     StoreOptions opt_;

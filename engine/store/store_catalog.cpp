@@ -244,23 +244,20 @@ Status Store::record_document_error(int64_t collection_id, const std::string& pa
 }
 
 Status Store::remove_document(int64_t document_id) {
-    std::lock_guard lock(mu_);
-    Transaction tx(*db_);
-    DK_TRY(tx.begin());
-    DK_ASSIGN_OR_RETURN(std::set<Hash128> hashes, segment_hashes(*db_, "d.id = ?", document_id));
-    DK_ASSIGN_OR_RETURN(auto del, db_->prepare("DELETE FROM documents WHERE id = ?"));
-    DK_TRY(del.bind(1, document_id).exec());
-    DK_TRY(remove_unused_snapshots_locked(hashes));
-    return tx.commit();
+    return remove_catalog_rows("d.id = ?", "DELETE FROM documents WHERE id = ?", document_id);
 }
 
 Status Store::remove_collection(int64_t collection_id) {
+    return remove_catalog_rows("d.collection_id = ?", "DELETE FROM collections WHERE id = ?", collection_id);
+}
+
+Status Store::remove_catalog_rows(const char* segments_where, const char* delete_sql, int64_t id) {
     std::lock_guard lock(mu_);
     Transaction tx(*db_);
     DK_TRY(tx.begin());
-    DK_ASSIGN_OR_RETURN(std::set<Hash128> hashes, segment_hashes(*db_, "d.collection_id = ?", collection_id));
-    DK_ASSIGN_OR_RETURN(auto del, db_->prepare("DELETE FROM collections WHERE id = ?"));
-    DK_TRY(del.bind(1, collection_id).exec());
+    DK_ASSIGN_OR_RETURN(std::set<Hash128> hashes, segment_hashes(*db_, segments_where, id));
+    DK_ASSIGN_OR_RETURN(auto del, db_->prepare(delete_sql));
+    DK_TRY(del.bind(1, id).exec());
     DK_TRY(remove_unused_snapshots_locked(hashes));
     return tx.commit();
 }
