@@ -33,13 +33,14 @@ int run(const std::vector<std::string>& argv) {
         auto r = store::Store::rebuild_index(dir, opt);
         if (!r) return fail("verify", r.status().to_string());
         if (!r->moved_index.empty()) std::printf("unreadable index moved to %s\n", r->moved_index.c_str());
-        std::printf("rebuilt the index of %s from %d segment file(s) (%d new to it): %lld intact extents, "
-                    "%lld unreadable 4 KiB blocks; snapshots: %lld kept, %lld repaired, %lld recovered, "
-                    "%lld marked bad, %lld incomplete\n",
-                    dir.c_str(), r->files, r->files_added, (long long)r->extents_valid,
-                    (long long)r->blocks_unreadable, (long long)r->snapshots_kept,
-                    (long long)r->snapshots_repaired, (long long)r->snapshots_recovered,
-                    (long long)r->snapshots_marked_bad, (long long)r->snapshots_incomplete);
+        std::printf(
+            "rebuilt the index of %s from %d segment file(s) (%d new to it): %lld intact extents, "
+            "%lld unreadable 4 KiB blocks; snapshots: %lld kept, %lld repaired, %lld recovered, "
+            "%lld marked bad, %lld incomplete\n",
+            dir.c_str(), r->files, r->files_added, (long long)r->extents_valid,
+            (long long)r->blocks_unreadable, (long long)r->snapshots_kept, (long long)r->snapshots_repaired,
+            (long long)r->snapshots_recovered, (long long)r->snapshots_marked_bad,
+            (long long)r->snapshots_incomplete);
         opt.read_only = true;  // then the plain check of what it rebuilt
     }
     auto store = store::Store::open(dir, opt);

@@ -114,9 +114,9 @@ bool extent_header_plausible(const ExtentHeader& h) {
 }
 
 ExtentExpect expect_from_header(const ExtentHeader& h) {
-    return ExtentExpect{h.snapshot_id, h.checksum,   h.extent_length, h.layer_begin, h.layer_count,
-                        h.page_begin,  h.page_count, h.codec,         h.n_kv_heads,  h.head_dim,
-                        h.n_tokens};
+    return ExtentExpect{h.snapshot_id, h.checksum,   h.extent_length, h.layer_begin,
+                        h.layer_count, h.page_begin, h.page_count,    h.codec,
+                        h.n_kv_heads,  h.head_dim,   h.n_tokens};
 }
 
 uint64_t extent_checksum(const uint8_t* bytes, size_t length) {

@@ -86,13 +86,35 @@ std::string file_uri(const std::string& path) {
     }
     return uri;
 }
+
+// The default VFS, except that the database and its log are opened O_RDONLY (SQLite opens an existing -wal
+// read-write whenever the permissions allow, even for a read-only connection). The -shm is opened read-only
+// by readonly_shm; temporary files elsewhere are left as they are.
+int read_only_open(sqlite3_vfs* self, const char* name, sqlite3_file* file, int flags, int* out_flags) {
+    auto* base = static_cast<sqlite3_vfs*>(self->pAppData);
+    if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL))
+        flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+    return base->xOpen(base, name, file, flags, out_flags);
+}
+
+const char* read_only_vfs() {
+    static const char* name = [] {
+        static sqlite3_vfs vfs = *sqlite3_vfs_find(nullptr);
+        vfs.pAppData = sqlite3_vfs_find(nullptr);
+        vfs.zName = "docket-read-only";
+        vfs.xOpen = read_only_open;
+        return sqlite3_vfs_register(&vfs, 0) == SQLITE_OK ? vfs.zName : nullptr;
+    }();
+    return name;
+}
 }  // namespace
 
-Result<std::unique_ptr<Db>> Db::open_flags(const std::string& path, const std::string& name, int flags) {
+Result<std::unique_ptr<Db>> Db::open_flags(const std::string& path, const std::string& name, int flags,
+                                           const char* vfs) {
     std::unique_ptr<Db> db(new Db());
     db->path_ = path;
     flags |= SQLITE_OPEN_NOMUTEX;  // one thread per connection by design
-    int rc = sqlite3_open_v2(name.c_str(), &db->db_, flags, nullptr);
+    int rc = sqlite3_open_v2(name.c_str(), &db->db_, flags, vfs);
     if (rc != SQLITE_OK) return sql_error(db->db_, rc, "open " + path);
     sqlite3_extended_result_codes(db->db_, 0);
     sqlite3_busy_timeout(db->db_, 10000);
@@ -111,7 +133,9 @@ Result<std::unique_ptr<Db>> Db::open_read_only(const std::string& path, bool has
     const std::string abs = std::filesystem::absolute(path, ec).string();
     if (ec) return make_error(ErrorCode::io_error, "{}: {}", path, ec.message());
     const std::string uri = file_uri(abs) + (has_wal ? "?mode=ro&readonly_shm=1" : "?immutable=1");
-    DK_ASSIGN_OR_RETURN(auto db, open_flags(path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI));
+    const char* vfs = read_only_vfs();
+    if (!vfs) return make_error(ErrorCode::internal, "could not register SQLite's read-only VFS");
+    DK_ASSIGN_OR_RETURN(auto db, open_flags(path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, vfs));
     DK_TRY(db->exec("PRAGMA query_only=1"));
     return db;
 }

@@ -78,7 +78,8 @@ public:
 
 private:
     Db() = default;
-    static Result<std::unique_ptr<Db>> open_flags(const std::string& path, const std::string& name, int flags);
+    static Result<std::unique_ptr<Db>> open_flags(const std::string& path, const std::string& name, int flags,
+                                                  const char* vfs = nullptr);
     sqlite3* db_ = nullptr;
     std::string path_;
 };

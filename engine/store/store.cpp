@@ -69,12 +69,15 @@ Status Store::recover() {
     // A put flips its row to ready in the transaction of its last extents, so a 'writing' row whose extent
     // rows cover it whole was not left by a crash (a damaged or crafted row): it is kept, marked bad.
     constexpr const char* kWhole =
-        "(SELECT coalesce(sum((e.layer_end - e.layer_begin) * (e.page_end - e.page_begin)), 0) FROM extents e "
+        "(SELECT coalesce(sum((e.layer_end - e.layer_begin) * (e.page_end - e.page_begin)), 0) FROM extents "
+        "e "
         "WHERE e.snapshot_id = snapshots.id) >= n_layers * ((n_tokens + 63) / 64)";
-    DK_TRY(db.exec(fmt::format("UPDATE snapshots SET state = 'bad', error = 'found writing with all its "
-                               "extents committed' WHERE state = 'writing' AND {}",
-                               kWhole)));
-    if (int n = db.changes()) DK_LOG_ERROR("{}: {} snapshot(s) marked writing hold all their extents; marked bad", dir_, n);
+    DK_TRY(
+        db.exec(fmt::format("UPDATE snapshots SET state = 'bad', error = 'found writing with all its "
+                            "extents committed' WHERE state = 'writing' AND {}",
+                            kWhole)));
+    if (int n = db.changes())
+        DK_LOG_ERROR("{}: {} snapshot(s) marked writing hold all their extents; marked bad", dir_, n);
     DK_TRY(db.exec("DELETE FROM snapshots WHERE state = 'writing'"));
     if (int n = db.changes()) DK_LOG_WARN("{}: dropped {} snapshot(s) left half-written by a crash", dir_, n);
 

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 
@@ -97,9 +97,10 @@ Status make_owner_only(const std::string& index) {
 }
 
 std::string rebuild_hint(const std::string& dir) {
-    return fmt::format("nothing was changed; `docket-cli verify --store {} --rebuild-index` rebuilds the index "
-                       "from the extent headers without deleting anything",
-                       dir);
+    return fmt::format(
+        "nothing was changed; `docket-cli verify --store {} --rebuild-index` rebuilds the index "
+        "from the extent headers without deleting anything",
+        dir);
 }
 
 Result<std::optional<ExtentHeader>> read_extent_header(int fd, uint64_t offset, const std::string& path) {
@@ -117,7 +118,8 @@ Result<std::optional<ExtentHeader>> read_extent_header(int fd, uint64_t offset, 
 }
 
 Result<int64_t> sequence_of(Db& db, const char* table) {
-    DK_ASSIGN_OR_RETURN(auto q, db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?"));
+    DK_ASSIGN_OR_RETURN(auto q,
+                        db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?"));
     q.bind(1, table);
     DK_ASSIGN_OR_RETURN(bool row, q.step());
     return row ? q.col_int(0) : int64_t{0};
@@ -197,35 +199,38 @@ Status Store::open_index(bool index_exists) {
         DK_ASSIGN_OR_RETURN(uint64_t wal, file_size_or_zero(index + "-wal"));
         DK_ASSIGN_OR_RETURN(uint64_t shm, file_size_or_zero(index + "-shm"));
         if (wal > 0 && shm == 0 && !exists(index + "-shm"))
-            return make_error(ErrorCode::unsupported,
-                              "{}-wal holds changes but {}-shm is missing: reading them would write; open the "
-                              "store once for writing (e.g. `docket-cli verify --store {} --mark-bad`)",
-                              index, index, dir_);
+            return make_error(
+                ErrorCode::unsupported,
+                "{}-wal holds changes but {}-shm is missing: reading them would write; open the "
+                "store once for writing (e.g. `docket-cli verify --store {} --mark-bad`)",
+                index, index, dir_);
         index_has_wal_ = wal > 0;
     }
-    DK_ASSIGN_OR_RETURN(db_, open_connection());
-    auto kind = classify_index(*db_);
+    auto db = open_connection();  // SQLite may refuse it already (not a database)
+    Result<IndexKind> kind = db ? classify_index(**db) : Result<IndexKind>(db.status());
     DK_ASSIGN_OR_RETURN(auto segs, list_segment_files(seg_dir_));
     if (!kind) {
         if (segs.empty()) return kind.status();
-        return make_error(ErrorCode::corrupt_data, "store {} is damaged: {}; {}", dir_, kind.status().message(),
-                          rebuild_hint(dir_));
+        return make_error(ErrorCode::corrupt_data, "store {} is damaged: {}; {}", dir_,
+                          kind.status().message(), rebuild_hint(dir_));
     }
+    db_ = std::move(*db);
     switch (*kind) {
-    case IndexKind::foreign:
-        return foreign_index_error(index);
-    case IndexKind::empty:
-        if (!segs.empty())
-            return make_error(ErrorCode::corrupt_data,
-                              "store {} is damaged: index.db is empty but segments/ holds {} segment file(s); "
-                              "{}",
-                              dir_, segs.size(), rebuild_hint(dir_));
-        if (index_exists && (read_only_ || !opt_.create_if_missing))
-            return make_error(ErrorCode::not_found, "no Docket store at {} (index.db is empty)", dir_);
-        break;
-    case IndexKind::docket:
-    case IndexKind::legacy:
-        break;
+        case IndexKind::foreign:
+            return foreign_index_error(index);
+        case IndexKind::empty:
+            if (!segs.empty())
+                return make_error(
+                    ErrorCode::corrupt_data,
+                    "store {} is damaged: index.db is empty but segments/ holds {} segment file(s); "
+                    "{}",
+                    dir_, segs.size(), rebuild_hint(dir_));
+            if (index_exists && (read_only_ || !opt_.create_if_missing))
+                return make_error(ErrorCode::not_found, "no Docket store at {} (index.db is empty)", dir_);
+            break;
+        case IndexKind::docket:
+        case IndexKind::legacy:
+            break;
     }
     if (read_only_) return check_schema_known(*db_);
     return make_owner_only(index);
@@ -257,9 +262,10 @@ Status Store::check_index_covers_files() {
     }
     {
         // Committed extents past their file's committed end: recovery would cut them off.
-        DK_ASSIGN_OR_RETURN(auto past, db.prepare("SELECT e.snapshot_id, f.name FROM extents e JOIN files f ON "
-                                                  "f.id = e.file_id WHERE e.offset + e.length > "
-                                                  "f.committed_bytes LIMIT 1"));
+        DK_ASSIGN_OR_RETURN(auto past,
+                            db.prepare("SELECT e.snapshot_id, f.name FROM extents e JOIN files f ON "
+                                       "f.id = e.file_id WHERE e.offset + e.length > "
+                                       "f.committed_bytes LIMIT 1"));
         DK_ASSIGN_OR_RETURN(bool row, past.step());
         if (row)
             return make_error(ErrorCode::corrupt_data,

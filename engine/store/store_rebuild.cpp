@@ -36,8 +36,8 @@ struct OldSnapshot {
 };
 
 struct Scan {
-    std::map<int64_t, uint64_t> file_size;                // every segment file on disk
-    std::map<uint64_t, std::vector<Found>> by_snapshot;   // snapshot id (from the headers) -> extents
+    std::map<int64_t, uint64_t> file_size;               // every segment file on disk
+    std::map<uint64_t, std::vector<Found>> by_snapshot;  // snapshot id (from the headers) -> extents
     uint64_t max_snapshot_id = 0;
 };
 
@@ -51,7 +51,8 @@ Status scan_file(const std::string& path, int64_t file_id, Scan& scan, RebuildRe
         ~Closer() { ::close(fd); }
     } closer{fd};
     struct stat st;
-    if (::fstat(fd, &st) != 0) return make_error(ErrorCode::io_error, "stat {}: {}", path, std::strerror(errno));
+    if (::fstat(fd, &st) != 0)
+        return make_error(ErrorCode::io_error, "stat {}: {}", path, std::strerror(errno));
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     scan.file_size[file_id] = size;
     AlignedBuffer buf;
@@ -61,7 +62,8 @@ Status scan_file(const std::string& path, int64_t file_id, Scan& scan, RebuildRe
             buf.resize(h->extent_length)) {
             uint64_t got = 0;
             while (got < h->extent_length) {
-                ssize_t n = ::pread(fd, buf.data() + got, h->extent_length - got, static_cast<off_t>(off + got));
+                ssize_t n =
+                    ::pread(fd, buf.data() + got, h->extent_length - got, static_cast<off_t>(off + got));
                 if (n < 0 && errno == EINTR) continue;
                 if (n < 0)
                     return make_error(ErrorCode::io_error, "read {} at {}: {}", path, off + got,
@@ -71,9 +73,16 @@ Status scan_file(const std::string& path, int64_t file_id, Scan& scan, RebuildRe
             }
             const std::string where = fmt::format("{} offset {}", path, off);
             if (got == h->extent_length && check_extent(buf.data(), got, expect_from_header(*h), where)) {
-                ExtentLoc e{0,       h->layer_begin, h->layer_begin + h->layer_count, static_cast<int>(h->page_begin),
-                            static_cast<int>(h->page_begin + h->page_count), file_id, off, h->extent_length,
-                            h->raw_length, h->checksum};
+                ExtentLoc e{0,
+                            h->layer_begin,
+                            h->layer_begin + h->layer_count,
+                            static_cast<int>(h->page_begin),
+                            static_cast<int>(h->page_begin + h->page_count),
+                            file_id,
+                            off,
+                            h->extent_length,
+                            h->raw_length,
+                            h->checksum};
                 scan.by_snapshot[h->snapshot_id].push_back({e, *h});
                 scan.max_snapshot_id = std::max(scan.max_snapshot_id, h->snapshot_id);
                 ++rep.extents_valid;
@@ -130,7 +139,8 @@ std::optional<std::pair<SnapshotInfo, std::vector<ExtentLoc>>> assemble(uint64_t
         auto it = pick.find(k);
         if (it == pick.end() || indexed) {
             pick[k] = e;
-        } else if (!(old && old->extents.count({it->second.file_id, it->second.offset, it->second.checksum})) &&
+        } else if (!(old &&
+                     old->extents.count({it->second.file_id, it->second.offset, it->second.checksum})) &&
                    std::tie(e.file_id, e.offset) > std::tie(it->second.file_id, it->second.offset)) {
             it->second = e;
         }
@@ -175,8 +185,8 @@ Result<std::map<int64_t, OldSnapshot>> load_old_snapshots(Db& db) {
         DK_ASSIGN_OR_RETURN(bool row, e.step());
         if (!row) break;
         if (auto it = old.find(e.col_int(0)); it != old.end())
-            it->second.extents.insert({e.col_int(1), static_cast<uint64_t>(e.col_int(2)),
-                                       static_cast<uint64_t>(e.col_int(3))});
+            it->second.extents.insert(
+                {e.col_int(1), static_cast<uint64_t>(e.col_int(2)), static_cast<uint64_t>(e.col_int(3))});
     }
     return old;
 }
@@ -220,18 +230,19 @@ Result<RebuildReport> Store::rebuild_index(const std::string& dir, const StoreOp
     s->opt_ = opt;
     s->opt_.read_only = false;
     struct stat st;
-    if (::stat(s->seg_dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        return make_error(ErrorCode::not_found, "no Docket store at {} (no segments/ directory)", dir);
     const std::string index = dir + "/index.db";
     const bool index_exists = ::lstat(index.c_str(), &st) == 0;
     if (index_exists) DK_TRY(refuse_foreign_index(index));
+    if (::stat(s->seg_dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return make_error(ErrorCode::not_found, "no Docket store at {} (no segments/ directory)", dir);
     DK_TRY(s->lock_store());
     RebuildReport rep;
     if (index_exists) {
         DK_ASSIGN_OR_RETURN(s->db_, usable_index(index));
         if (!s->db_) {
             DK_ASSIGN_OR_RETURN(rep.moved_index, move_index_aside(index));
-            DK_LOG_WARN("{}: the index is unreadable; moved it to {} and building a new one", dir, rep.moved_index);
+            DK_LOG_WARN("{}: the index is unreadable; moved it to {} and building a new one", dir,
+                        rep.moved_index);
         }
     }
     if (!s->db_) {
@@ -253,23 +264,26 @@ Result<RebuildReport> Store::rebuild_index(const std::string& dir, const StoreOp
 
     Transaction tx(db);
     DK_TRY(tx.begin());
-    DK_TRY(db.exec("PRAGMA defer_foreign_keys = ON"));  // extent rows go in before their files' rows
-    std::set<int64_t> whole;                                   // snapshots ready after the rebuild
-    std::set<std::tuple<int64_t, uint64_t>> used_locations;    // (file, offset) of their extents
+    DK_TRY(db.exec("PRAGMA defer_foreign_keys = ON"));       // extent rows go in before their files' rows
+    std::set<int64_t> whole;                                 // snapshots ready after the rebuild
+    std::set<std::tuple<int64_t, uint64_t>> used_locations;  // (file, offset) of their extents
     DK_ASSIGN_OR_RETURN(auto del_ext, db.prepare("DELETE FROM extents WHERE snapshot_id = ?"));
     DK_ASSIGN_OR_RETURN(auto ins_ext, db.prepare(kExtentInsert));
     // The headers' key and shape win over the row's: they are checksummed, the row may be what was damaged.
-    DK_ASSIGN_OR_RETURN(auto fix, db.prepare("UPDATE snapshots SET state = 'ready', error = NULL, model_fp = ?1, "
-                                             "codec = ?2, codec_params = ?3, prefix_hash = ?4, content_hash = ?5, "
-                                             "n_layers = ?6, n_kv_heads = ?7, head_dim = ?8, n_tokens = ?9, "
-                                             "bytes = ?10, raw_bytes = ?11 WHERE id = ?12"));
-    DK_ASSIGN_OR_RETURN(auto same_key, db.prepare("SELECT id FROM snapshots WHERE model_fp = ? AND codec = ? AND "
-                                                  "codec_params = ? AND prefix_hash = ? AND content_hash = ?"));
-    DK_ASSIGN_OR_RETURN(auto ins_snap, db.prepare("INSERT INTO snapshots(model_fp, codec, codec_params, "
-                                                  "prefix_hash, content_hash, n_layers, n_kv_heads, head_dim, "
-                                                  "n_tokens, bytes, raw_bytes, id, created_at, last_used, state) "
-                                                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                                                  "?13, 'ready')"));
+    DK_ASSIGN_OR_RETURN(auto fix,
+                        db.prepare("UPDATE snapshots SET state = 'ready', error = NULL, model_fp = ?1, "
+                                   "codec = ?2, codec_params = ?3, prefix_hash = ?4, content_hash = ?5, "
+                                   "n_layers = ?6, n_kv_heads = ?7, head_dim = ?8, n_tokens = ?9, "
+                                   "bytes = ?10, raw_bytes = ?11 WHERE id = ?12"));
+    DK_ASSIGN_OR_RETURN(auto same_key,
+                        db.prepare("SELECT id FROM snapshots WHERE model_fp = ? AND codec = ? AND "
+                                   "codec_params = ? AND prefix_hash = ? AND content_hash = ?"));
+    DK_ASSIGN_OR_RETURN(auto ins_snap,
+                        db.prepare("INSERT INTO snapshots(model_fp, codec, codec_params, "
+                                   "prefix_hash, content_hash, n_layers, n_kv_heads, head_dim, "
+                                   "n_tokens, bytes, raw_bytes, id, created_at, last_used, state) "
+                                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                                   "?13, 'ready')"));
     // Newest first: when two snapshots on disk share a key (a bad one replaced), the newer one is kept.
     for (auto it = scan.by_snapshot.rbegin(); it != scan.by_snapshot.rend(); ++it) {
         const int64_t id = static_cast<int64_t>(it->first);
@@ -336,26 +350,30 @@ Result<RebuildReport> Store::rebuild_index(const std::string& dir, const StoreOp
     }
     DK_TRY(s->rebuild_file_rows_locked(scan.file_size, used_locations, rep));
     // Ids on disk are never handed out again, whatever the old counters said.
-    DK_TRY(db.exec("INSERT INTO sqlite_sequence(name, seq) SELECT 'snapshots', 0 WHERE NOT EXISTS "
-                   "(SELECT 1 FROM sqlite_sequence WHERE name = 'snapshots')"));
-    DK_ASSIGN_OR_RETURN(auto seq, db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'snapshots'"));
+    DK_TRY(
+        db.exec("INSERT INTO sqlite_sequence(name, seq) SELECT 'snapshots', 0 WHERE NOT EXISTS "
+                "(SELECT 1 FROM sqlite_sequence WHERE name = 'snapshots')"));
+    DK_ASSIGN_OR_RETURN(auto seq,
+                        db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'snapshots'"));
     DK_TRY(seq.bind(1, static_cast<int64_t>(scan.max_snapshot_id)).exec());
     DK_TRY(tx.commit());
-    DK_LOG_INFO("{}: rebuilt the index: {} kept, {} repaired, {} recovered, {} marked bad, {} incomplete", dir,
-                rep.snapshots_kept, rep.snapshots_repaired, rep.snapshots_recovered, rep.snapshots_marked_bad,
-                rep.snapshots_incomplete);
+    DK_LOG_INFO("{}: rebuilt the index: {} kept, {} repaired, {} recovered, {} marked bad, {} incomplete",
+                dir, rep.snapshots_kept, rep.snapshots_repaired, rep.snapshots_recovered,
+                rep.snapshots_marked_bad, rep.snapshots_incomplete);
     return rep;
 }
 
 Status Store::rebuild_file_rows_locked(const std::map<int64_t, uint64_t>& file_size,
-                                       const std::set<std::tuple<int64_t, uint64_t>>& used, RebuildReport& rep) {
+                                       const std::set<std::tuple<int64_t, uint64_t>>& used,
+                                       RebuildReport& rep) {
     Db& db = *db_;
     // Every byte up to the last 4 KiB boundary is committed (live or dead): recovery truncates nothing of it.
     DK_ASSIGN_OR_RETURN(auto add, db.prepare("INSERT INTO files(id, name, committed_bytes, state) "
                                              "VALUES(?, ?, ?, 'sealed') ON CONFLICT(id) DO UPDATE SET "
                                              "committed_bytes = excluded.committed_bytes"));
-    DK_ASSIGN_OR_RETURN(auto known, db.prepare("SELECT state, (SELECT count(*) FROM compactions WHERE file_id = "
-                                               "?1) FROM files WHERE id = ?1"));
+    DK_ASSIGN_OR_RETURN(auto known,
+                        db.prepare("SELECT state, (SELECT count(*) FROM compactions WHERE file_id = "
+                                   "?1) FROM files WHERE id = ?1"));
     DK_ASSIGN_OR_RETURN(auto unretire, db.prepare("UPDATE files SET state = 'sealed' WHERE id = ?"));
     DK_ASSIGN_OR_RETURN(auto forget, db.prepare("DELETE FROM compactions WHERE file_id = ?"));
     for (const auto& [id, size] : file_size) {

@@ -156,11 +156,14 @@ Result<IndexKind> classify_index(Db& db) {
             DK_ASSIGN_OR_RETURN(bool present, has_table(db, t));
             if (!present) return IndexKind::foreign;
         }
-        DK_ASSIGN_OR_RETURN(auto m, db.prepare("SELECT description FROM schema_migrations WHERE version = 1"));
+        DK_ASSIGN_OR_RETURN(auto m,
+                            db.prepare("SELECT description FROM schema_migrations WHERE version = 1"));
         DK_ASSIGN_OR_RETURN(bool first, m.step());
         return first && m.col_text(0) == kMigrations[0].description ? IndexKind::legacy : IndexKind::foreign;
     }();
-    if (!kind) return make_error(ErrorCode::corrupt_data, "{} is unreadable: {}", db.path(), kind.status().message());
+    if (!kind)
+        return make_error(ErrorCode::corrupt_data, "{} is unreadable: {}", db.path(),
+                          kind.status().message());
     return kind;
 }
 

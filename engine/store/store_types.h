@@ -117,12 +117,12 @@ struct CompactStats {
 struct RebuildReport {
     int files = 0, files_added = 0;
     int64_t extents_valid = 0, blocks_unreadable = 0;  // 4 KiB blocks that start no intact extent
-    int64_t snapshots_kept = 0;       // already in the index and whole on disk
-    int64_t snapshots_repaired = 0;   // in the index, re-pointed at intact extents or made ready again
-    int64_t snapshots_recovered = 0;  // rows rebuilt from extent headers
-    int64_t snapshots_marked_bad = 0; // in the index as ready, but not whole on disk
-    int64_t snapshots_incomplete = 0; // some extents intact, not all (left in place as dead bytes)
-    std::string moved_index;          // where an unreadable index.db was moved ("" when reused)
+    int64_t snapshots_kept = 0;                        // already in the index and whole on disk
+    int64_t snapshots_repaired = 0;    // in the index, re-pointed at intact extents or made ready again
+    int64_t snapshots_recovered = 0;   // rows rebuilt from extent headers
+    int64_t snapshots_marked_bad = 0;  // in the index as ready, but not whole on disk
+    int64_t snapshots_incomplete = 0;  // some extents intact, not all (left in place as dead bytes)
+    std::string moved_index;           // where an unreadable index.db was moved ("" when reused)
 };
 
 struct StoreStats {
