@@ -15,19 +15,17 @@
 // compaction record (table `compactions`), and a store whose index does not cover its segment files (lost,
 // emptied, rolled back) is refused untouched; `rebuild_index` is the explicit way back.
 #include <atomic>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
-#include <tuple>
 #include <unordered_map>
 
 #include "store/aligned_buffer.h"
 #include "store/block_reader.h"
 #include "store/sqlite_db.h"
+#include "store/store_schema.h"
 #include "store/store_types.h"
 
 namespace docket::store {
@@ -104,7 +102,7 @@ private:
     Store() = default;
     // store_open.cpp: the lock, the index connection, and the checks that run before anything is written.
     Status lock_store();
-    Status open_index(bool index_exists);
+    Result<IndexKind> open_index(bool index_exists);
     Status check_index_covers_files();
     Result<std::unique_ptr<Db>> open_connection() const;
     Status writable(const char* what) const;
@@ -112,9 +110,9 @@ private:
     // Unlinks a retired file only when its compaction record is there and no extent row points into it;
     // otherwise the file is kept (state back to 'sealed') and the inconsistency logged.
     Status finish_retirement_locked(int64_t file_id);
-    // store_rebuild.cpp: a files row for every segment file on disk, committed up to its last 4 KiB boundary.
-    Status rebuild_file_rows_locked(const std::map<int64_t, uint64_t>& file_size,
-                                    const std::set<std::tuple<int64_t, uint64_t>>& used, RebuildReport& rep);
+    // store_rebuild.cpp: the lock, and the index to rebuild into (the old one, or a new one in its place).
+    static Result<std::unique_ptr<Store>> open_for_rebuild(const std::string& dir, const StoreOptions& opt,
+                                                           RebuildReport& rep);
     // Drops the snapshots with an extent past `end` of file `file_id` (the file lost them), logging each.
     Status drop_lost_past_locked(int64_t file_id, uint64_t end);
     Status flush_used_locked();

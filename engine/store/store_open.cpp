@@ -157,9 +157,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
     }
     DK_TRY(s->lock_store());
     if (!index_exists) DK_TRY(create_index_file(index));
-    DK_TRY(s->open_index(index_exists));
+    DK_ASSIGN_OR_RETURN(const IndexKind kind, s->open_index(index_exists));
     s->files_ = std::make_unique<SegmentFiles>(s->seg_dir_, opt.o_direct, opt.faults);
-    DK_TRY(s->check_index_covers_files());
+    if (kind != IndexKind::empty) DK_TRY(s->check_index_covers_files());  // empty: no segment files either
     if (!opt.read_only) {
         DK_TRY(s->db_->use_wal());
         DK_TRY(migrate(*s->db_));
@@ -191,7 +191,7 @@ Result<std::unique_ptr<Db>> Store::open_connection() const {
     return Db::open(index, false);
 }
 
-Status Store::open_index(bool index_exists) {
+Result<IndexKind> Store::open_index(bool index_exists) {
     const std::string index = dir_ + "/index.db";
     if (read_only_) {
         // A log with changes in it is read into private memory, which SQLite can only do with its -shm
@@ -232,19 +232,14 @@ Status Store::open_index(bool index_exists) {
         case IndexKind::legacy:
             break;
     }
-    if (read_only_) return check_schema_known(*db_);
-    return make_owner_only(index);
+    DK_TRY(read_only_ ? check_schema_known(*db_) : make_owner_only(index));
+    return *kind;
 }
 
 Status Store::check_index_covers_files() {
     // An index that does not know a file, or the snapshots a file holds past its committed end, has lost
     // committed transactions (deleted or truncated index/WAL): recovery would truncate or orphan their bytes.
     Db& db = *db_;
-    DK_ASSIGN_OR_RETURN(bool fresh, [&]() -> Result<bool> {
-        DK_ASSIGN_OR_RETURN(IndexKind kind, classify_index(db));
-        return kind == IndexKind::empty;
-    }());
-    if (fresh) return Status::ok();  // no segment files either (open_index checked)
     DK_ASSIGN_OR_RETURN(const int64_t snap_seq, sequence_of(db, "snapshots"));
     DK_ASSIGN_OR_RETURN(auto on_disk, list_segment_files(seg_dir_));
     struct Row {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <set>
 #include <vector>
@@ -221,9 +222,198 @@ Result<std::unique_ptr<Db>> usable_index(const std::string& index) {
     return std::move(*db);
 }
 
+// The row changes of one rebuild, in the caller's transaction.
+class Rebuilder {
+public:
+    Rebuilder(Db& db, std::map<int64_t, OldSnapshot> old, int64_t snap_seq, RebuildReport& rep,
+              std::function<Status(int64_t)> remove_snapshot)
+        : db_(db),
+          old_(std::move(old)),
+          snap_seq_(snap_seq),
+          rep_(rep),
+          remove_(std::move(remove_snapshot)) {}
+
+    Status run(const Scan& scan) {
+        DK_TRY(prepare());
+        // Newest first: when two snapshots on disk share a key (a bad one replaced), the newer one is kept.
+        for (auto it = scan.by_snapshot.rbegin(); it != scan.by_snapshot.rend(); ++it)
+            DK_TRY(place(static_cast<int64_t>(it->first), it->second));
+        DK_TRY(mark_unwhole_bad());
+        DK_TRY(file_rows(scan.file_size));
+        return raise_counter(scan.max_snapshot_id);
+    }
+
+private:
+    Status prepare() {
+        DK_ASSIGN_OR_RETURN(del_ext_, db_.prepare("DELETE FROM extents WHERE snapshot_id = ?"));
+        DK_ASSIGN_OR_RETURN(ins_ext_, db_.prepare(kExtentInsert));
+        // The headers' key and shape win over the row's: they are checksummed, the row may be what was
+        // damaged.
+        DK_ASSIGN_OR_RETURN(fix_,
+                            db_.prepare("UPDATE snapshots SET state = 'ready', error = NULL, model_fp = ?1, "
+                                        "codec = ?2, codec_params = ?3, prefix_hash = ?4, content_hash = ?5, "
+                                        "n_layers = ?6, n_kv_heads = ?7, head_dim = ?8, n_tokens = ?9, "
+                                        "bytes = ?10, raw_bytes = ?11 WHERE id = ?12"));
+        DK_ASSIGN_OR_RETURN(same_key_,
+                            db_.prepare("SELECT id FROM snapshots WHERE model_fp = ? AND codec = ? AND "
+                                        "codec_params = ? AND prefix_hash = ? AND content_hash = ?"));
+        DK_ASSIGN_OR_RETURN(ins_snap_,
+                            db_.prepare("INSERT INTO snapshots(model_fp, codec, codec_params, prefix_hash, "
+                                        "content_hash, n_layers, n_kv_heads, head_dim, n_tokens, bytes, "
+                                        "raw_bytes, id, created_at, last_used, state) VALUES(?1, ?2, ?3, ?4, "
+                                        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 'ready')"));
+        return Status::ok();
+    }
+
+    // Makes snapshot `id` ready on the extents found for it, when they make it whole.
+    Status place(int64_t id, const std::vector<Found>& found) {
+        auto o = old_.find(id);
+        const OldSnapshot* prev = o == old_.end() ? nullptr : &o->second;
+        // A snapshot the index deleted itself (evicted, replaced, dropped) stays dead: only ids newer than
+        // the index's own counter were lost with it.
+        if (!prev && id <= snap_seq_) return Status::ok();
+        auto made = assemble(static_cast<uint64_t>(id), found, prev);
+        if (!made) {
+            ++rep_.snapshots_incomplete;
+            return Status::ok();
+        }
+        const auto& [info, ext] = *made;
+        // A key names one snapshot: a newer whole snapshot with it wins, an older row with it gives way.
+        same_key_.reset();
+        DK_TRY(bind_key(same_key_, 1, info.key));
+        DK_ASSIGN_OR_RETURN(bool taken, same_key_.step());
+        if (taken && same_key_.col_int(0) != id) {
+            const int64_t other = same_key_.col_int(0);
+            if (whole_.count(other)) return Status::ok();
+            DK_TRY(remove_(other));
+            old_.erase(other);
+        }
+        whole_.insert(id);
+        for (const ExtentLoc& e : ext) used_.insert({e.file_id, e.offset});
+        if (prev && prev->info.state == SnapshotState::ready && same_snapshot(prev->info, info) &&
+            prev->extents.size() == ext.size() &&
+            std::all_of(ext.begin(), ext.end(), [&](const ExtentLoc& e) {
+                return prev->extents.count({e.file_id, e.offset, e.checksum}) > 0;
+            })) {
+            ++rep_.snapshots_kept;
+            return Status::ok();
+        }
+        Stmt& row = prev ? fix_ : ins_snap_;
+        row.reset();
+        DK_TRY(bind_key(row, 1, info.key));
+        row.bind(6, info.shape.n_layers)
+            .bind(7, info.shape.n_kv_heads)
+            .bind(8, info.shape.head_dim)
+            .bind(9, info.n_tokens)
+            .bind(10, info.bytes)
+            .bind(11, info.raw_bytes)
+            .bind(12, id);
+        if (!prev) row.bind(13, now_ms());
+        DK_TRY(row.exec());
+        ++(prev ? rep_.snapshots_repaired : rep_.snapshots_recovered);
+        del_ext_.reset();
+        DK_TRY(del_ext_.bind(1, id).exec());
+        for (const ExtentLoc& e : ext) {
+            ins_ext_.reset();
+            DK_TRY(bind_extent(ins_ext_, id, e).exec());
+        }
+        return Status::ok();
+    }
+
+    // Ready in the index but not whole on disk: not served any more, recomputed on next use.
+    Status mark_unwhole_bad() {
+        DK_ASSIGN_OR_RETURN(auto bad,
+                            db_.prepare("UPDATE snapshots SET state = 'bad', error = 'rebuild-index: "
+                                        "extents missing or damaged' WHERE id = ?"));
+        for (const auto& [id, o] : old_) {
+            if (o.info.state != SnapshotState::ready || whole_.count(id)) continue;
+            bad.reset();
+            DK_TRY(bad.bind(1, id).exec());
+            ++rep_.snapshots_marked_bad;
+        }
+        return Status::ok();
+    }
+
+    // A row for every segment file on disk, committed up to its last 4 KiB boundary (live or dead bytes:
+    // recovery truncates nothing of it). A retired file stays retired only on its compaction record and
+    // when no rebuilt extent is in it.
+    Status file_rows(const std::map<int64_t, uint64_t>& file_size) {
+        DK_ASSIGN_OR_RETURN(auto add, db_.prepare("INSERT INTO files(id, name, committed_bytes, state) "
+                                                  "VALUES(?, ?, ?, 'sealed') ON CONFLICT(id) DO UPDATE SET "
+                                                  "committed_bytes = excluded.committed_bytes"));
+        DK_ASSIGN_OR_RETURN(auto known, db_.prepare("SELECT state, (SELECT count(*) FROM compactions WHERE "
+                                                    "file_id = ?1) FROM files WHERE id = ?1"));
+        DK_ASSIGN_OR_RETURN(auto unretire, db_.prepare("UPDATE files SET state = 'sealed' WHERE id = ?"));
+        DK_ASSIGN_OR_RETURN(auto forget, db_.prepare("DELETE FROM compactions WHERE file_id = ?"));
+        for (const auto& [id, size] : file_size) {
+            known.reset();
+            known.bind(1, id);
+            DK_ASSIGN_OR_RETURN(bool row, known.step());
+            const std::string state = row ? known.col_text(0) : "";
+            const bool recorded = row && known.col_int(1) > 0;
+            if (!row) ++rep_.files_added;
+            add.reset();
+            DK_TRY(add.bind(1, id).bind(2, segment_file_name(id)).bind(3, size / kIoAlign * kIoAlign).exec());
+            const auto first = used_.lower_bound({id, 0});
+            const bool holds = first != used_.end() && std::get<0>(*first) == id;
+            if (state == "retired" && (!recorded || holds)) {
+                unretire.reset();
+                DK_TRY(unretire.bind(1, id).exec());
+                forget.reset();
+                DK_TRY(forget.bind(1, id).exec());
+            }
+        }
+        return Status::ok();
+    }
+
+    // Ids on disk are never handed out again, whatever the old counter said (file ids follow the inserted
+    // rows already).
+    Status raise_counter(uint64_t max_snapshot_id) {
+        DK_TRY(
+            db_.exec("INSERT INTO sqlite_sequence(name, seq) SELECT 'snapshots', 0 WHERE NOT EXISTS "
+                     "(SELECT 1 FROM sqlite_sequence WHERE name = 'snapshots')"));
+        DK_ASSIGN_OR_RETURN(
+            auto seq, db_.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'snapshots'"));
+        return seq.bind(1, static_cast<int64_t>(max_snapshot_id)).exec();
+    }
+
+    Db& db_;
+    std::map<int64_t, OldSnapshot> old_;
+    const int64_t snap_seq_;
+    RebuildReport& rep_;
+    std::function<Status(int64_t)> remove_;
+    Stmt del_ext_, ins_ext_, fix_, same_key_, ins_snap_;
+    std::set<int64_t> whole_;                       // snapshots ready after the rebuild
+    std::set<std::tuple<int64_t, uint64_t>> used_;  // (file, offset) of their extents
+};
+
 }  // namespace
 
 Result<RebuildReport> Store::rebuild_index(const std::string& dir, const StoreOptions& opt) {
+    RebuildReport rep;
+    DK_ASSIGN_OR_RETURN(auto s, open_for_rebuild(dir, opt, rep));
+    Db& db = *s->db_;
+    DK_ASSIGN_OR_RETURN(const int64_t snap_seq, sequence_of(db, "snapshots"));
+    DK_ASSIGN_OR_RETURN(auto old, load_old_snapshots(db));
+    Scan scan;
+    DK_ASSIGN_OR_RETURN(auto on_disk, list_segment_files(s->seg_dir_));
+    for (int64_t id : on_disk) DK_TRY(scan_file(s->files_->path(id), id, scan, rep));
+    rep.files = static_cast<int>(on_disk.size());
+
+    Transaction tx(db);
+    DK_TRY(tx.begin());
+    DK_TRY(db.exec("PRAGMA defer_foreign_keys = ON"));  // extent rows go in before their files' rows
+    Rebuilder rebuilder(db, std::move(old), snap_seq, rep, [&](int64_t id) { return s->remove_locked(id); });
+    DK_TRY(rebuilder.run(scan));
+    DK_TRY(tx.commit());
+    DK_LOG_INFO("{}: rebuilt the index: {} kept, {} repaired, {} recovered, {} marked bad, {} incomplete",
+                dir, rep.snapshots_kept, rep.snapshots_repaired, rep.snapshots_recovered,
+                rep.snapshots_marked_bad, rep.snapshots_incomplete);
+    return rep;
+}
+
+Result<std::unique_ptr<Store>> Store::open_for_rebuild(const std::string& dir, const StoreOptions& opt,
+                                                       RebuildReport& rep) {
     std::unique_ptr<Store> s(new Store());
     s->dir_ = dir;
     s->seg_dir_ = dir + "/segments";
@@ -236,7 +426,6 @@ Result<RebuildReport> Store::rebuild_index(const std::string& dir, const StoreOp
     if (::stat(s->seg_dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return make_error(ErrorCode::not_found, "no Docket store at {} (no segments/ directory)", dir);
     DK_TRY(s->lock_store());
-    RebuildReport rep;
     if (index_exists) {
         DK_ASSIGN_OR_RETURN(s->db_, usable_index(index));
         if (!s->db_) {
@@ -249,153 +438,11 @@ Result<RebuildReport> Store::rebuild_index(const std::string& dir, const StoreOp
         DK_TRY(create_index_file(index));
         DK_ASSIGN_OR_RETURN(s->db_, Db::open(index, false));
     }
-    Db& db = *s->db_;
-    DK_TRY(db.use_wal());
-    DK_TRY(migrate(db));
+    DK_TRY(s->db_->use_wal());
+    DK_TRY(migrate(*s->db_));
     DK_TRY(make_owner_only(index));
     s->files_ = std::make_unique<SegmentFiles>(s->seg_dir_, opt.o_direct, opt.faults);
-
-    DK_ASSIGN_OR_RETURN(const int64_t snap_seq, sequence_of(db, "snapshots"));
-    DK_ASSIGN_OR_RETURN(auto old, load_old_snapshots(db));
-    Scan scan;
-    DK_ASSIGN_OR_RETURN(auto on_disk, list_segment_files(s->seg_dir_));
-    for (int64_t id : on_disk) DK_TRY(scan_file(s->files_->path(id), id, scan, rep));
-    rep.files = static_cast<int>(on_disk.size());
-
-    Transaction tx(db);
-    DK_TRY(tx.begin());
-    DK_TRY(db.exec("PRAGMA defer_foreign_keys = ON"));       // extent rows go in before their files' rows
-    std::set<int64_t> whole;                                 // snapshots ready after the rebuild
-    std::set<std::tuple<int64_t, uint64_t>> used_locations;  // (file, offset) of their extents
-    DK_ASSIGN_OR_RETURN(auto del_ext, db.prepare("DELETE FROM extents WHERE snapshot_id = ?"));
-    DK_ASSIGN_OR_RETURN(auto ins_ext, db.prepare(kExtentInsert));
-    // The headers' key and shape win over the row's: they are checksummed, the row may be what was damaged.
-    DK_ASSIGN_OR_RETURN(auto fix,
-                        db.prepare("UPDATE snapshots SET state = 'ready', error = NULL, model_fp = ?1, "
-                                   "codec = ?2, codec_params = ?3, prefix_hash = ?4, content_hash = ?5, "
-                                   "n_layers = ?6, n_kv_heads = ?7, head_dim = ?8, n_tokens = ?9, "
-                                   "bytes = ?10, raw_bytes = ?11 WHERE id = ?12"));
-    DK_ASSIGN_OR_RETURN(auto same_key,
-                        db.prepare("SELECT id FROM snapshots WHERE model_fp = ? AND codec = ? AND "
-                                   "codec_params = ? AND prefix_hash = ? AND content_hash = ?"));
-    DK_ASSIGN_OR_RETURN(auto ins_snap,
-                        db.prepare("INSERT INTO snapshots(model_fp, codec, codec_params, "
-                                   "prefix_hash, content_hash, n_layers, n_kv_heads, head_dim, "
-                                   "n_tokens, bytes, raw_bytes, id, created_at, last_used, state) "
-                                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                                   "?13, 'ready')"));
-    // Newest first: when two snapshots on disk share a key (a bad one replaced), the newer one is kept.
-    for (auto it = scan.by_snapshot.rbegin(); it != scan.by_snapshot.rend(); ++it) {
-        const int64_t id = static_cast<int64_t>(it->first);
-        auto o = old.find(id);
-        const OldSnapshot* prev = o == old.end() ? nullptr : &o->second;
-        // A snapshot the index deleted itself (evicted, replaced, dropped) stays dead: only ids newer than
-        // the index's own counter were lost with it.
-        if (!prev && id <= snap_seq) continue;
-        auto made = assemble(it->first, it->second, prev);
-        if (!made) {
-            ++rep.snapshots_incomplete;
-            continue;
-        }
-        const auto& [info, ext] = *made;
-        // A key names one snapshot: a newer whole snapshot with it wins, an older row with it gives way.
-        same_key.reset();
-        DK_TRY(bind_key(same_key, 1, info.key));
-        DK_ASSIGN_OR_RETURN(bool taken, same_key.step());
-        if (taken && same_key.col_int(0) != id) {
-            const int64_t other = same_key.col_int(0);
-            if (whole.count(other)) continue;
-            DK_TRY(s->remove_locked(other));
-            old.erase(other);
-        }
-        if (prev && prev->info.state == SnapshotState::ready && same_snapshot(prev->info, info) &&
-            prev->extents.size() == ext.size() &&
-            std::all_of(ext.begin(), ext.end(), [&](const ExtentLoc& e) {
-                return prev->extents.count({e.file_id, e.offset, e.checksum}) > 0;
-            })) {
-            ++rep.snapshots_kept;
-            whole.insert(id);
-            continue;
-        }
-        Stmt& row = prev ? fix : ins_snap;
-        row.reset();
-        DK_TRY(bind_key(row, 1, info.key));
-        row.bind(6, info.shape.n_layers)
-            .bind(7, info.shape.n_kv_heads)
-            .bind(8, info.shape.head_dim)
-            .bind(9, info.n_tokens)
-            .bind(10, info.bytes)
-            .bind(11, info.raw_bytes)
-            .bind(12, id);
-        if (!prev) row.bind(13, now_ms());
-        DK_TRY(row.exec());
-        ++(prev ? rep.snapshots_repaired : rep.snapshots_recovered);
-        del_ext.reset();
-        DK_TRY(del_ext.bind(1, id).exec());
-        for (const ExtentLoc& e : ext) {
-            ins_ext.reset();
-            DK_TRY(bind_extent(ins_ext, id, e).exec());
-            used_locations.insert({e.file_id, e.offset});
-        }
-        whole.insert(id);
-    }
-    // Ready in the index but not whole on disk: not served any more, recomputed on next use.
-    DK_ASSIGN_OR_RETURN(auto bad, db.prepare("UPDATE snapshots SET state = 'bad', error = 'rebuild-index: "
-                                             "extents missing or damaged' WHERE id = ?"));
-    for (const auto& [id, o] : old) {
-        if (o.info.state != SnapshotState::ready || whole.count(id)) continue;
-        bad.reset();
-        DK_TRY(bad.bind(1, id).exec());
-        ++rep.snapshots_marked_bad;
-    }
-    DK_TRY(s->rebuild_file_rows_locked(scan.file_size, used_locations, rep));
-    // Ids on disk are never handed out again, whatever the old counters said.
-    DK_TRY(
-        db.exec("INSERT INTO sqlite_sequence(name, seq) SELECT 'snapshots', 0 WHERE NOT EXISTS "
-                "(SELECT 1 FROM sqlite_sequence WHERE name = 'snapshots')"));
-    DK_ASSIGN_OR_RETURN(auto seq,
-                        db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'snapshots'"));
-    DK_TRY(seq.bind(1, static_cast<int64_t>(scan.max_snapshot_id)).exec());
-    DK_TRY(tx.commit());
-    DK_LOG_INFO("{}: rebuilt the index: {} kept, {} repaired, {} recovered, {} marked bad, {} incomplete",
-                dir, rep.snapshots_kept, rep.snapshots_repaired, rep.snapshots_recovered,
-                rep.snapshots_marked_bad, rep.snapshots_incomplete);
-    return rep;
-}
-
-Status Store::rebuild_file_rows_locked(const std::map<int64_t, uint64_t>& file_size,
-                                       const std::set<std::tuple<int64_t, uint64_t>>& used,
-                                       RebuildReport& rep) {
-    Db& db = *db_;
-    // Every byte up to the last 4 KiB boundary is committed (live or dead): recovery truncates nothing of it.
-    DK_ASSIGN_OR_RETURN(auto add, db.prepare("INSERT INTO files(id, name, committed_bytes, state) "
-                                             "VALUES(?, ?, ?, 'sealed') ON CONFLICT(id) DO UPDATE SET "
-                                             "committed_bytes = excluded.committed_bytes"));
-    DK_ASSIGN_OR_RETURN(auto known,
-                        db.prepare("SELECT state, (SELECT count(*) FROM compactions WHERE file_id = "
-                                   "?1) FROM files WHERE id = ?1"));
-    DK_ASSIGN_OR_RETURN(auto unretire, db.prepare("UPDATE files SET state = 'sealed' WHERE id = ?"));
-    DK_ASSIGN_OR_RETURN(auto forget, db.prepare("DELETE FROM compactions WHERE file_id = ?"));
-    for (const auto& [id, size] : file_size) {
-        known.reset();
-        known.bind(1, id);
-        DK_ASSIGN_OR_RETURN(bool row, known.step());
-        const std::string state = row ? known.col_text(0) : "";
-        const bool recorded = row && known.col_int(1) > 0;
-        if (!row) ++rep.files_added;
-        add.reset();
-        DK_TRY(add.bind(1, id).bind(2, segment_file_name(id)).bind(3, size / kIoAlign * kIoAlign).exec());
-        // A retired file stays retired only on its compaction record and when no rebuilt extent is in it.
-        const auto first = used.lower_bound({id, 0});
-        const bool holds = first != used.end() && std::get<0>(*first) == id;
-        if (state == "retired" && (!recorded || holds)) {
-            unretire.reset();
-            DK_TRY(unretire.bind(1, id).exec());
-            forget.reset();
-            DK_TRY(forget.bind(1, id).exec());
-        }
-    }
-    return Status::ok();
+    return s;
 }
 
 }  // namespace docket::store
