@@ -1,8 +1,6 @@
 #include "store/store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,9 +67,8 @@ Status Store::recover() {
     // A put flips its row to ready in the transaction of its last extents, so a 'writing' row whose extent
     // rows cover it whole was not left by a crash (a damaged or crafted row): it is kept, marked bad.
     constexpr const char* kWhole =
-        "(SELECT coalesce(sum((e.layer_end - e.layer_begin) * (e.page_end - e.page_begin)), 0) FROM extents "
-        "e "
-        "WHERE e.snapshot_id = snapshots.id) >= n_layers * ((n_tokens + 63) / 64)";
+        "(SELECT coalesce(sum((e.layer_end - e.layer_begin) * (e.page_end - e.page_begin)), 0) "
+        "FROM extents e WHERE e.snapshot_id = snapshots.id) >= n_layers * ((n_tokens + 63) / 64)";
     DK_TRY(
         db.exec(fmt::format("UPDATE snapshots SET state = 'bad', error = 'found writing with all its "
                             "extents committed' WHERE state = 'writing' AND {}",
@@ -99,11 +96,8 @@ Status Store::recover() {
     for (FileRow& f : rows) {
         if (f.state == "retired") {
             DK_TRY(finish_retirement_locked(f.id));
-            if (files_->exists(f.id)) {
-                f.state = "sealed";  // not proven dead: kept, and treated as the sealed file it is
-            } else {
-                continue;
-            }
+            if (!files_->exists(f.id)) continue;
+            f.state = "sealed";  // not proven dead: kept, and treated as the sealed file it is
         }
         if (!files_->exists(f.id)) {
             if (f.committed == 0) {

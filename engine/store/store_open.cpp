@@ -255,18 +255,10 @@ Status Store::check_index_covers_files() {
             rows[q.col_int(0)] = {static_cast<uint64_t>(q.col_int(1)), q.col_text(2) == "retired"};
         }
     }
-    {
-        // Committed extents past their file's committed end: recovery would cut them off.
-        DK_ASSIGN_OR_RETURN(auto past,
-                            db.prepare("SELECT e.snapshot_id, f.name FROM extents e JOIN files f ON "
-                                       "f.id = e.file_id WHERE e.offset + e.length > "
-                                       "f.committed_bytes LIMIT 1"));
-        DK_ASSIGN_OR_RETURN(bool row, past.step());
-        if (row)
-            return make_error(ErrorCode::corrupt_data,
-                              "store {} is damaged: snapshot {} has extents past the committed end of {}; {}",
-                              dir_, past.col_int(0), past.col_text(1), rebuild_hint(dir_));
-    }
+    // Whole extents (rows) in a file's bytes past its committed end: recovery would cut committed data off.
+    // (One reaching past the end of the file has lost its bytes already.)
+    DK_ASSIGN_OR_RETURN(auto past, db.prepare("SELECT snapshot_id FROM extents WHERE file_id = ? AND "
+                                              "offset + length > ? AND offset + length <= ? LIMIT 1"));
     for (int64_t id : on_disk) {
         const std::string path = files_->path(id);
         auto it = rows.find(id);
@@ -278,6 +270,14 @@ Status Store::check_index_covers_files() {
         DK_ASSIGN_OR_RETURN(uint64_t size, files_->size(id));
         const uint64_t committed = it->second.committed;
         if (it->second.retired || size <= committed || committed % kIoAlign != 0) continue;
+        past.reset();
+        past.bind(1, id).bind(2, committed).bind(3, size);
+        DK_ASSIGN_OR_RETURN(bool listed, past.step());
+        if (listed)
+            return make_error(
+                ErrorCode::corrupt_data,
+                "store {} is damaged: snapshot {} has extents past the committed end {} of {}; {}", dir_,
+                past.col_int(0), committed, path, rebuild_hint(dir_));
         const int fd = open_segment_for_read(path, false);
         if (fd < 0) return make_error(ErrorCode::io_error, "open {}: {}", path, std::strerror(-fd));
         struct Closer {
