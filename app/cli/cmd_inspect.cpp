@@ -19,6 +19,7 @@ int run(const std::vector<std::string>& argv) {
     if (dir.empty()) return fail("inspect", "--store DIR is required");
     store::StoreOptions opt;
     opt.create_if_missing = false;  // inspecting must not create a store
+    opt.read_only = true;           // nor write a byte of one (works on a read-only store)
     auto store = store::Store::open(dir, opt);
     if (!store) return fail("inspect", store.status().to_string());
     auto s = (*store)->stats();

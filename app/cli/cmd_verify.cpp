@@ -11,21 +11,41 @@ int run(const std::vector<std::string>& argv) {
     Args args(argv);
     if (args.has("--help")) {
         std::printf(
-            "usage: docket-cli verify --store DIR [--mark-bad]\n"
+            "usage: docket-cli verify --store DIR [--mark-bad | --rebuild-index]\n"
             "  Reads and checks every snapshot extent (checksum, header, zstd), the segment files against\n"
-            "  the index, and the index itself. --mark-bad marks failing snapshots bad (they are\n"
-            "  recomputed on next use). Exit status 1 when a problem was found.\n");
+            "  the index, and the index itself, writing nothing. Exit status 1 when a problem was found.\n"
+            "  --mark-bad marks failing snapshots bad (they are recomputed on next use).\n"
+            "  --rebuild-index rebuilds the index rows of every intact snapshot from the extent headers of\n"
+            "  the segment files (for a store whose index was lost, emptied or rolled back), deleting\n"
+            "  nothing: an unreadable index.db is renamed aside. Then verifies.\n");
         return 0;
     }
-    if (auto bad = args.unknown({"--store", "--mark-bad", "--help"}); !bad.empty())
+    if (auto bad = args.unknown({"--store", "--mark-bad", "--rebuild-index", "--help"}); !bad.empty())
         return fail("verify", "unknown option " + bad[0]);
     const std::string dir = args.get("--store");
     if (dir.empty()) return fail("verify", "--store DIR is required");
+    const bool mark_bad = args.has("--mark-bad"), rebuild = args.has("--rebuild-index");
+    if (mark_bad && rebuild) return fail("verify", "--mark-bad and --rebuild-index are exclusive");
     store::StoreOptions opt;
     opt.create_if_missing = false;  // a mistyped path must fail, not verify a new empty store
+    opt.read_only = !mark_bad && !rebuild;
+    if (rebuild) {
+        auto r = store::Store::rebuild_index(dir, opt);
+        if (!r) return fail("verify", r.status().to_string());
+        if (!r->moved_index.empty()) std::printf("unreadable index moved to %s\n", r->moved_index.c_str());
+        std::printf(
+            "rebuilt the index of %s from %d segment file(s) (%d new to it): %lld intact extents, "
+            "%lld unreadable 4 KiB blocks; snapshots: %lld kept, %lld repaired, %lld recovered, "
+            "%lld marked bad, %lld incomplete\n",
+            dir.c_str(), r->files, r->files_added, (long long)r->extents_valid,
+            (long long)r->blocks_unreadable, (long long)r->snapshots_kept, (long long)r->snapshots_repaired,
+            (long long)r->snapshots_recovered, (long long)r->snapshots_marked_bad,
+            (long long)r->snapshots_incomplete);
+        opt.read_only = true;  // then the plain check of what it rebuilt
+    }
     auto store = store::Store::open(dir, opt);
     if (!store) return fail("verify", store.status().to_string());
-    auto rep = (*store)->verify(args.has("--mark-bad"));
+    auto rep = (*store)->verify(mark_bad);
     if (!rep) return fail("verify", rep.status().to_string());
     for (const auto& p : rep->problems) {
         if (p.snapshot_id)
@@ -37,7 +57,7 @@ int run(const std::vector<std::string>& argv) {
     std::printf("%s: %lld snapshots, %lld extents, %.1f MB checked, %lld bad snapshot(s), %zu problem(s)%s\n",
                 dir.c_str(), (long long)rep->snapshots, (long long)rep->extents, rep->bytes_checked / 1e6,
                 (long long)rep->bad_snapshots, rep->problems.size(),
-                args.has("--mark-bad") && !rep->ok() ? " (marked bad)" : "");
+                mark_bad && !rep->ok() ? " (marked bad)" : "");
     return rep->ok() ? 0 : 1;
 }
 

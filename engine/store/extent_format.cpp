@@ -102,6 +102,23 @@ Result<ExtentHeader> check_header(const ExtentHeader& h, size_t length, uint64_t
 }
 }  // namespace
 
+bool extent_header_plausible(const ExtentHeader& h) {
+    if (h.magic != kExtentMagic || h.version != kExtentVersion || h.header_bytes != kExtentHeaderBytes ||
+        !kv_page::codec_valid(h.codec) || h.n_kv_heads == 0 || h.head_dim == 0 || h.layer_count == 0 ||
+        h.page_count == 0)
+        return false;
+    const uint64_t pb = kv_page::page_bytes(static_cast<kv_page::Codec>(h.codec), h.n_kv_heads, h.head_dim);
+    return h.page_bytes == pb && h.raw_length == uint64_t{h.layer_count} * h.page_count * pb &&
+           h.extent_length >= kIoAlign && h.extent_length % kIoAlign == 0 &&
+           h.payload_length <= h.extent_length - kExtentHeaderBytes;
+}
+
+ExtentExpect expect_from_header(const ExtentHeader& h) {
+    return ExtentExpect{h.snapshot_id, h.checksum,   h.extent_length, h.layer_begin,
+                        h.layer_count, h.page_begin, h.page_count,    h.codec,
+                        h.n_kv_heads,  h.head_dim,   h.n_tokens};
+}
+
 uint64_t extent_checksum(const uint8_t* bytes, size_t length) {
     // Streaming over [header up to checksum][8 zero bytes][rest], so the stored field need not be patched.
     // Shorter than a header (a corrupt index row): the plain bytes, so nothing is read past them.

@@ -28,7 +28,7 @@ struct ExtentHeader {
     uint16_t header_bytes = kExtentHeaderBytes;
     uint8_t codec = 0;
     uint8_t flags = 0;
-    uint16_t reserved0 = 0;
+    uint16_t n_layers = 0;  // layers of the whole snapshot (0 in extents written before it was recorded)
     uint16_t n_kv_heads = 0;
     uint16_t head_dim = 0;
     uint16_t layer_begin = 0;
@@ -42,7 +42,12 @@ struct ExtentHeader {
     uint64_t payload_length = 0;  // bytes after the header
     uint64_t extent_length = 0;   // header + payload + padding, multiple of kIoAlign
     uint64_t checksum = 0;
-    uint8_t reserved[48] = {};
+    // The snapshot's key (model fingerprint, prefix hash, content hash; codec params follow from codec and
+    // head_dim), so that `verify --rebuild-index` can rebuild a lost index row. All zero in extents written
+    // before it was recorded (the bytes were reserved and zero).
+    uint8_t model_fp[16] = {};
+    uint8_t prefix_hash[16] = {};
+    uint8_t content_hash[16] = {};
 };
 static_assert(sizeof(ExtentHeader) == kExtentHeaderBytes);
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the on-disk format is little-endian");
@@ -57,6 +62,12 @@ struct ExtentExpect {
     uint32_t codec = 0, n_kv_heads = 0, head_dim = 0;
     uint64_t n_tokens = 0;
 };
+
+// The header's own fields are self-consistent (magic, version, codec, lengths): what a scan of a segment file
+// without the index (rebuild, damage checks) asks of a block before trusting its extent_length.
+bool extent_header_plausible(const ExtentHeader& h);
+// What the header says of itself, as an ExtentExpect (for check_extent without an index row).
+ExtentExpect expect_from_header(const ExtentHeader& h);
 
 // Builds the on-disk bytes of one extent into `out` (resized to extent_length). `h` carries the shape fields;
 // lengths, flags and checksum are filled in. zstd_level <= 0 stores raw; raw is also kept when zstd saves

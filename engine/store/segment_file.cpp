@@ -1,9 +1,11 @@
 #include "store/segment_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -48,6 +50,20 @@ Status errno_status(int err, std::string_view what, const std::string& path) {
                       "{} {}: {}", what, path, std::strerror(err));
 }
 }  // namespace
+
+Result<std::vector<int64_t>> list_segment_files(const std::string& seg_dir) {
+    std::vector<int64_t> ids;
+    DIR* d = ::opendir(seg_dir.c_str());
+    if (!d) {
+        if (errno == ENOENT) return ids;
+        return errno_status(errno, "open directory", seg_dir);
+    }
+    while (dirent* e = ::readdir(d))
+        if (int64_t id = parse_segment_file_name(e->d_name)) ids.push_back(id);
+    ::closedir(d);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
 
 int open_segment_for_read(const std::string& path, bool o_direct) {
     return open_with_direct(path, O_RDONLY, o_direct);

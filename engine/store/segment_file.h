@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
@@ -15,6 +16,10 @@ struct IoFaults;
 std::string segment_file_name(int64_t file_id);  // "seg-000001.dks"
 // Parses a name made by segment_file_name(); 0 when it is not one.
 int64_t parse_segment_file_name(const std::string& name);
+
+// Ids of the segment files in `seg_dir`, ascending (names made by segment_file_name; others are ignored).
+// An absent directory holds none.
+Result<std::vector<int64_t>> list_segment_files(const std::string& seg_dir);
 
 // Opens a segment file for reading (O_DIRECT when `o_direct` and supported). -errno on failure.
 int open_segment_for_read(const std::string& path, bool o_direct);

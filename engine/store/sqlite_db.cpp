@@ -1,5 +1,8 @@
 #include "store/sqlite_db.h"
 
+#include <cctype>
+#include <filesystem>
+
 #include "util/log.h"
 
 namespace docket::store {
@@ -79,26 +82,79 @@ Hash128 Stmt::col_hash(int c) const {
     return Hash128::from_bytes(static_cast<const uint8_t*>(sqlite3_column_blob(s_, c)));
 }
 
-Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create, bool read_only) {
+namespace {
+// file: URI of an absolute path, every byte outside the unreserved set percent-encoded ('?', '#', '%' and a
+// leading "//" would otherwise change its meaning).
+std::string file_uri(const std::string& path) {
+    std::string uri = "file://";
+    for (unsigned char c : path) {
+        if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '~')
+            uri += static_cast<char>(c);
+        else
+            uri += fmt::format("%{:02X}", c);
+    }
+    return uri;
+}
+
+// The default VFS, except that the database and its log are opened O_RDONLY (SQLite opens an existing -wal
+// read-write whenever the permissions allow, even for a read-only connection). The -shm is opened read-only
+// by readonly_shm; temporary files elsewhere are left as they are.
+int read_only_open(sqlite3_vfs* self, const char* name, sqlite3_file* file, int flags, int* out_flags) {
+    auto* base = static_cast<sqlite3_vfs*>(self->pAppData);
+    if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL))
+        flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+    return base->xOpen(base, name, file, flags, out_flags);
+}
+
+const char* read_only_vfs() {
+    static const char* name = [] {
+        static sqlite3_vfs vfs = *sqlite3_vfs_find(nullptr);
+        vfs.pAppData = sqlite3_vfs_find(nullptr);
+        vfs.zName = "docket-read-only";
+        vfs.xOpen = read_only_open;
+        return sqlite3_vfs_register(&vfs, 0) == SQLITE_OK ? vfs.zName : nullptr;
+    }();
+    return name;
+}
+}  // namespace
+
+Result<std::unique_ptr<Db>> Db::open_flags(const std::string& path, const std::string& name, int flags,
+                                           const char* vfs) {
     std::unique_ptr<Db> db(new Db());
     db->path_ = path;
-    int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-    if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX;  // one thread per connection by design
-    int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr);
+    int rc = sqlite3_open_v2(name.c_str(), &db->db_, flags, vfs);
     if (rc != SQLITE_OK) return sql_error(db->db_, rc, "open " + path);
     sqlite3_extended_result_codes(db->db_, 0);
     sqlite3_busy_timeout(db->db_, 10000);
     // FULL: the commit is the point where a snapshot becomes visible and where compaction retires files;
     // it must survive power loss, not just a process crash.
     DK_TRY(db->exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"));
-    if (!read_only) {
-        DK_ASSIGN_OR_RETURN(auto st, db->prepare("PRAGMA journal_mode=WAL"));
-        DK_ASSIGN_OR_RETURN(bool row, st.step());
-        if (!row || st.col_text(0) != "wal")
-            return make_error(ErrorCode::io_error, "{}: could not switch to WAL mode", path);
-    }
     return db;
+}
+
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool create) {
+    return open_flags(path, path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
+}
+
+Result<std::unique_ptr<Db>> Db::open_read_only(const std::string& path, bool has_wal) {
+    std::error_code ec;
+    const std::string abs = std::filesystem::absolute(path, ec).string();
+    if (ec) return make_error(ErrorCode::io_error, "{}: {}", path, ec.message());
+    const std::string uri = file_uri(abs) + (has_wal ? "?mode=ro&readonly_shm=1" : "?immutable=1");
+    const char* vfs = read_only_vfs();
+    if (!vfs) return make_error(ErrorCode::internal, "could not register SQLite's read-only VFS");
+    DK_ASSIGN_OR_RETURN(auto db, open_flags(path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, vfs));
+    DK_TRY(db->exec("PRAGMA query_only=1"));
+    return db;
+}
+
+Status Db::use_wal() {
+    DK_ASSIGN_OR_RETURN(auto st, prepare("PRAGMA journal_mode=WAL"));
+    DK_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row || st.col_text(0) != "wal")
+        return make_error(ErrorCode::io_error, "{}: could not switch to WAL mode", path_);
+    return Status::ok();
 }
 
 Db::~Db() {

@@ -59,8 +59,15 @@ private:
 
 class Db {
 public:
-    // Opens (creating when asked) with WAL, foreign_keys=ON, synchronous=FULL, and a busy timeout.
-    static Result<std::unique_ptr<Db>> open(const std::string& path, bool create, bool read_only = false);
+    // Opens read-write (creating the file when asked) with foreign_keys=ON, synchronous=FULL and a busy
+    // timeout. Nothing is written yet: the caller checks whose database it is, then calls use_wal().
+    static Result<std::unique_ptr<Db>> open(const std::string& path, bool create);
+    // Opens without writing a byte of the database or its -wal/-shm files, nor creating them: immutable when
+    // there is no write-ahead log to read (has_wal false); else the log is read into private memory
+    // (readonly_shm), which needs the -shm file to exist. The caller excludes writers (the store's flock).
+    static Result<std::unique_ptr<Db>> open_read_only(const std::string& path, bool has_wal);
+    // Switches to WAL (persistent in the file); io_error when SQLite keeps another journal mode.
+    Status use_wal();
     ~Db();
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;
@@ -74,6 +81,8 @@ public:
 
 private:
     Db() = default;
+    static Result<std::unique_ptr<Db>> open_flags(const std::string& path, const std::string& name, int flags,
+                                                  const char* vfs = nullptr);
     sqlite3* db_ = nullptr;
     std::string path_;
 };

@@ -1,8 +1,6 @@
 #include "store/store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,26 +30,6 @@ int default_zstd_level(Codec c) {
 
 namespace {
 
-// Creates `path` owner-only (the store holds what the documents say). A directory that already exists is
-// left alone: it is someone else's to set up, and chmod-ing it would be a surprise.
-Status make_dir(const std::string& path) {
-    if (::mkdir(path.c_str(), 0700) != 0) {
-        if (errno != EEXIST)
-            return make_error(ErrorCode::io_error, "mkdir {}: {}", path, std::strerror(errno));
-        struct stat st;
-        if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-            return make_error(ErrorCode::io_error, "{} exists and is not a directory", path);
-        if (st.st_mode & 0077)
-            DK_LOG_WARN("{} is accessible to other users (mode {:o}); the store keeps document contents",
-                        path, st.st_mode & 0777);
-        return Status::ok();
-    }
-    // mkdir honours the umask; make it exactly 0700 whatever the umask was.
-    if (::chmod(path.c_str(), 0700) != 0)
-        return make_error(ErrorCode::io_error, "chmod 0700 {}: {}", path, std::strerror(errno));
-    return Status::ok();
-}
-
 Status check_put_args(const SnapshotKey& key, const KvShape& s, int64_t n_tokens) {
     if (!kv_page::codec_valid(static_cast<uint32_t>(key.codec.codec)))
         return make_error(ErrorCode::invalid_argument, "unknown codec {}", static_cast<int>(key.codec.codec));
@@ -70,40 +48,10 @@ Status check_put_args(const SnapshotKey& key, const KvShape& s, int64_t n_tokens
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOptions& opt) {
-    std::unique_ptr<Store> s(new Store());
-    s->dir_ = dir;
-    s->seg_dir_ = dir + "/segments";
-    s->opt_ = opt;
-    s->opt_.queue_depth = std::clamp(opt.queue_depth, 1, 4096);
-    s->opt_.extent_target_bytes = std::max<size_t>(opt.extent_target_bytes, 64 << 10);
-    const std::string index = dir + "/index.db";
-    if (!opt.create_if_missing) {
-        // Nothing is created or changed before we know a store is there.
-        struct stat st;
-        if (::stat(index.c_str(), &st) != 0)
-            return make_error(ErrorCode::not_found, "no Docket store at {} (index.db missing)", dir);
-    } else {
-        DK_TRY(make_dir(dir));
-    }
-    DK_TRY(make_dir(s->seg_dir_));  // part of the store's layout (an existing store has it already)
-    const std::string lock = dir + "/LOCK";
-    s->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->lock_fd_ < 0) return make_error(ErrorCode::io_error, "open {}: {}", lock, std::strerror(errno));
-    if (::flock(s->lock_fd_, LOCK_EX | LOCK_NB) != 0)
-        return make_error(ErrorCode::io_error, "store {} is in use by another process ({})", dir,
-                          std::strerror(errno));
-    DK_ASSIGN_OR_RETURN(s->db_, Db::open(index, opt.create_if_missing));
-    DK_TRY(migrate(*s->db_));
-    s->files_ = std::make_unique<SegmentFiles>(s->seg_dir_, opt.o_direct, opt.faults);
-    DK_TRY(s->recover().with_context("recovering store " + dir));
-    return s;
-}
-
 Store::~Store() {
     {
         std::lock_guard lock(mu_);
-        if (db_) {
+        if (db_ && !read_only_) {
             if (Status st = flush_used_locked(); !st) DK_LOG_WARN("{}: {}", dir_, st.to_string());
         }
         files_.reset();
@@ -116,6 +64,17 @@ Status Store::recover() {
     std::lock_guard lock(mu_);
     Db& db = *db_;
     // 1. Snapshots a crash left half-written: invisible already; drop them (their extents become dead bytes).
+    // A put flips its row to ready in the transaction of its last extents, so a 'writing' row whose extent
+    // rows cover it whole was not left by a crash (a damaged or crafted row): it is kept, marked bad.
+    constexpr const char* kWhole =
+        "(SELECT coalesce(sum((e.layer_end - e.layer_begin) * (e.page_end - e.page_begin)), 0) "
+        "FROM extents e WHERE e.snapshot_id = snapshots.id) >= n_layers * ((n_tokens + 63) / 64)";
+    DK_TRY(
+        db.exec(fmt::format("UPDATE snapshots SET state = 'bad', error = 'found writing with all its "
+                            "extents committed' WHERE state = 'writing' AND {}",
+                            kWhole)));
+    if (int n = db.changes())
+        DK_LOG_ERROR("{}: {} snapshot(s) marked writing hold all their extents; marked bad", dir_, n);
     DK_TRY(db.exec("DELETE FROM snapshots WHERE state = 'writing'"));
     if (int n = db.changes()) DK_LOG_WARN("{}: dropped {} snapshot(s) left half-written by a crash", dir_, n);
 
@@ -134,13 +93,11 @@ Status Store::recover() {
             rows.push_back({st.col_int(0), static_cast<uint64_t>(st.col_int(1)), st.col_text(2)});
         }
     }
-    for (const FileRow& f : rows) {
+    for (FileRow& f : rows) {
         if (f.state == "retired") {
-            DK_TRY(files_->remove(f.id));
-            DK_ASSIGN_OR_RETURN(auto del, db.prepare("DELETE FROM files WHERE id = ? AND NOT EXISTS "
-                                                     "(SELECT 1 FROM extents WHERE file_id = ?)"));
-            DK_TRY(del.bind(1, f.id).bind(2, f.id).exec());
-            continue;
+            DK_TRY(finish_retirement_locked(f.id));
+            if (!files_->exists(f.id)) continue;
+            f.state = "sealed";  // not proven dead: kept, and treated as the sealed file it is
         }
         if (!files_->exists(f.id)) {
             if (f.committed == 0) {
@@ -181,23 +138,41 @@ Status Store::recover() {
             active_committed_ = active_append_ = size;
         }
     }
-    // 3. Files on disk the index does not know (a crash between creating a file and committing its row).
-    if (DIR* d = ::opendir(seg_dir_.c_str())) {
-        std::vector<int64_t> orphans;
-        while (dirent* e = ::readdir(d)) {
-            int64_t id = parse_segment_file_name(e->d_name);
-            if (id == 0) continue;
-            bool known = false;
-            for (const FileRow& f : rows) known |= (f.id == id && f.state != "retired");
-            if (!known) orphans.push_back(id);
-        }
-        ::closedir(d);
-        for (int64_t id : orphans) {
-            DK_LOG_WARN("{}: deleting segment file {} that the index does not know", dir_, files_->path(id));
-            DK_TRY(files_->remove(id));
-        }
-    }
+    // Files on disk the index does not know were refused before recovery (check_index_covers_files): the
+    // index must have lost them, and only an explicit rebuild may decide what they hold.
     return Status::ok();
+}
+
+Status Store::finish_retirement_locked(int64_t file_id) {
+    const std::string path = files_->path(file_id);
+    DK_ASSIGN_OR_RETURN(auto q, db_->prepare("SELECT (SELECT count(*) FROM compactions WHERE file_id = ?1), "
+                                             "(SELECT count(*) FROM extents WHERE file_id = ?1)"));
+    q.bind(1, file_id);
+    DK_ASSIGN_OR_RETURN(bool row, q.step());
+    const bool recorded = row && q.col_int(0) > 0;
+    const int64_t pointing = row ? q.col_int(1) : 0;
+    if (!recorded || pointing > 0) {
+        DK_LOG_ERROR("{}: {} is marked retired, but {}; keeping it", dir_, path,
+                     !recorded ? "no compaction record of this store retired it"
+                               : fmt::format("{} extent(s) still point into it", pointing));
+        Transaction tx(*db_);
+        DK_TRY(tx.begin());
+        DK_ASSIGN_OR_RETURN(auto seal, db_->prepare("UPDATE files SET state = 'sealed' WHERE id = ?"));
+        DK_TRY(seal.bind(1, file_id).exec());
+        DK_ASSIGN_OR_RETURN(auto forget, db_->prepare("DELETE FROM compactions WHERE file_id = ?"));
+        DK_TRY(forget.bind(1, file_id).exec());
+        return tx.commit();
+    }
+    // Proven dead: unlink first, then the rows (a crash in between finds the record again).
+    DK_TRY(files_->remove(file_id));
+    file_generation_.fetch_add(1, std::memory_order_release);  // readers drop their cached fds
+    Transaction tx(*db_);
+    DK_TRY(tx.begin());
+    DK_ASSIGN_OR_RETURN(auto journal, db_->prepare("DELETE FROM compactions WHERE file_id = ?"));
+    DK_TRY(journal.bind(1, file_id).exec());
+    DK_ASSIGN_OR_RETURN(auto del, db_->prepare("DELETE FROM files WHERE id = ?"));
+    DK_TRY(del.bind(1, file_id).exec());
+    return tx.commit();
 }
 
 Status Store::drop_lost_past_locked(int64_t file_id, uint64_t end) {
@@ -216,6 +191,7 @@ Status Store::drop_lost_past_locked(int64_t file_id, uint64_t end) {
 }
 
 Result<int64_t> Store::ensure_collection(const std::string& name) {
+    DK_TRY(writable("ensure_collection"));
     std::lock_guard lock(mu_);
     DK_ASSIGN_OR_RETURN(auto ins, db_->prepare("INSERT INTO collections(name, created_at) VALUES(?, ?) "
                                                "ON CONFLICT(name) DO NOTHING"));
@@ -229,6 +205,7 @@ Result<int64_t> Store::ensure_collection(const std::string& name) {
 
 Result<int64_t> Store::ensure_document(int64_t collection_id, const std::string& path,
                                        const Hash128& content_hash) {
+    DK_TRY(writable("ensure_document"));
     std::lock_guard lock(mu_);
     DK_ASSIGN_OR_RETURN(auto ins,
                         db_->prepare("INSERT INTO documents(collection_id, path, content_hash) "
@@ -244,6 +221,7 @@ Result<int64_t> Store::ensure_document(int64_t collection_id, const std::string&
 }
 
 Result<int64_t> Store::ensure_segment(int64_t document_id, int ordinal, const Hash128& content_hash) {
+    DK_TRY(writable("ensure_segment"));
     std::lock_guard lock(mu_);
     DK_ASSIGN_OR_RETURN(auto ins,
                         db_->prepare("INSERT INTO segments(document_id, ordinal, content_hash) "
@@ -297,6 +275,7 @@ Result<int64_t> Store::put(const SnapshotKey& key, const KvShape& shape, int64_t
 
 Result<int64_t> Store::put_pages(const SnapshotKey& key, const KvShape& shape, int64_t n_tokens,
                                  const PageFn& pages, int64_t segment_id) {
+    DK_TRY(writable("put"));
     DK_TRY(check_put_args(key, shape, n_tokens));
     Result<int64_t> r = [&]() -> Result<int64_t> {
         std::lock_guard lock(mu_);
@@ -399,24 +378,10 @@ Result<int64_t> Store::put_locked(const SnapshotKey& key, const KvShape& shape, 
         }
         Transaction tx(db);
         DK_TRY(tx.begin());
-        DK_ASSIGN_OR_RETURN(auto ins,
-                            db.prepare("INSERT INTO extents(snapshot_id, layer_begin, layer_end, page_begin, "
-                                       "page_end, file_id, offset, length, raw_length, checksum) "
-                                       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        DK_ASSIGN_OR_RETURN(auto ins, db.prepare(kExtentInsert));
         for (const Pending& p : batch) {
             ins.reset();
-            const ExtentLoc& e = p.loc;
-            ins.bind(1, snap_id)
-                .bind(2, e.layer_begin)
-                .bind(3, e.layer_end)
-                .bind(4, e.page_begin)
-                .bind(5, e.page_end);
-            ins.bind(6, e.file_id)
-                .bind(7, e.offset)
-                .bind(8, e.length)
-                .bind(9, e.raw_length)
-                .bind(10, e.checksum);
-            DK_TRY(ins.exec());
+            DK_TRY(bind_extent(ins, snap_id, p.loc).exec());
         }
         if (!batch.empty()) {
             DK_ASSIGN_OR_RETURN(auto f, db.prepare("UPDATE files SET committed_bytes = ? WHERE id = ?"));
@@ -463,6 +428,10 @@ Result<int64_t> Store::put_locked(const SnapshotKey& key, const KvShape& shape, 
                 h.n_tokens = static_cast<uint32_t>(n_tokens);
                 h.page_bytes = static_cast<uint32_t>(pb);
                 h.snapshot_id = static_cast<uint64_t>(snap_id);
+                h.n_layers = static_cast<uint16_t>(shape.n_layers);  // with the key: what a rebuild needs
+                key.model.to_bytes(h.model_fp);
+                key.prefix.to_bytes(h.prefix_hash);
+                key.content.to_bytes(h.content_hash);
                 DK_TRY(build_extent(h, raw.data(), level, ext));
 
                 if (active_file_ != 0 && active_append_ > 0 &&
@@ -497,6 +466,7 @@ Result<int64_t> Store::put_locked(const SnapshotKey& key, const KvShape& shape, 
 }
 
 Status Store::remove(int64_t snapshot_id) {
+    DK_TRY(writable("remove"));
     std::lock_guard lock(mu_);
     return remove_locked(snapshot_id);
 }
@@ -508,12 +478,14 @@ Status Store::remove_locked(int64_t snapshot_id) {
 }
 
 Status Store::mark_bad(int64_t snapshot_id, const std::string& error) {
+    DK_TRY(writable("mark_bad"));
     std::lock_guard lock(mu_);
     DK_ASSIGN_OR_RETURN(auto up, db_->prepare("UPDATE snapshots SET state = 'bad', error = ? WHERE id = ?"));
     return up.bind(1, error).bind(2, snapshot_id).exec();
 }
 
 void Store::note_used(int64_t snapshot_id) {
+    if (read_only_) return;  // LRU order is the writer's concern
     std::lock_guard lock(used_mu_);
     used_[snapshot_id] = now_ms();
 }
@@ -595,6 +567,7 @@ Result<Hash128> Store::model_fingerprint(const std::string& gguf_path) {
     }
     auto fp = model_fingerprint_file("/proc/self/fd/" + std::to_string(fd));
     if (!fp) return fp.status().with_context("fingerprinting model " + gguf_path);
+    if (read_only_) return *fp;  // not cached: a read-only store is not written
     std::lock_guard lock(mu_);
     DK_ASSIGN_OR_RETURN(
         auto up, db_->prepare("INSERT OR REPLACE INTO model_fingerprints(path, dev, ino, size, mtime_ns, "
@@ -605,7 +578,7 @@ Result<Hash128> Store::model_fingerprint(const std::string& gguf_path) {
 
 Result<std::unique_ptr<StoreReader>> Store::reader() {
     std::unique_ptr<StoreReader> r(new StoreReader(*this));
-    DK_ASSIGN_OR_RETURN(r->db_, Db::open(dir_ + "/index.db", false));
+    DK_ASSIGN_OR_RETURN(r->db_, open_connection());
     DK_ASSIGN_OR_RETURN(r->io_, make_block_reader({opt_.queue_depth, opt_.allow_io_uring, opt_.faults,
                                                    opt_.read_check_threads}));
     return r;

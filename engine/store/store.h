@@ -9,7 +9,11 @@
 //
 // Threads: one writer (puts, eviction, compaction, marking bad) serialized on one connection inside Store;
 // readers each get a StoreReader with their own connection and I/O queue (one per thread). One process opens
-// a store directory at a time (an flock on <dir>/LOCK).
+// a store directory for writing at a time (an exclusive flock on <dir>/LOCK); read-only opens take it shared.
+//
+// Nothing is deleted unless the index proves it dead: a segment file goes only with the store's own
+// compaction record (table `compactions`), and a store whose index does not cover its segment files (lost,
+// emptied, rolled back) is refused untouched; `rebuild_index` is the explicit way back.
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -23,6 +27,7 @@
 #include "store/block_reader.h"
 #include "store/catalog_types.h"
 #include "store/sqlite_db.h"
+#include "store/store_schema.h"
 #include "store/store_types.h"
 
 namespace docket::store {
@@ -33,9 +38,18 @@ class StoreReader;
 class Store {
 public:
     // Opens the store in `dir` and recovers from any crash (see above). A missing store is created (its
-    // directories mode 0700) when opt.create_if_missing, else not_found; an existing directory's mode is
-    // left as it is.
+    // directories mode 0700, index.db and its -wal/-shm 0600) when opt.create_if_missing, else not_found;
+    // an existing directory's mode is left as it is. opt.read_only opens without writing anything and runs
+    // no recovery. Refused untouched: an index.db of another program (invalid_argument), and a damaged
+    // store (corrupt_data naming what is wrong): an index that is unreadable, empty or missing while
+    // segment files exist, or that does not know a segment file or the snapshots past a file's committed
+    // end (a lost or rolled-back index).
     static Result<std::unique_ptr<Store>> open(const std::string& dir, const StoreOptions& opt = {});
+    // Rebuilds the index rows of every intact snapshot from the extent headers in the segment files
+    // (`verify --rebuild-index`), without deleting anything: an index SQLite can read is repaired in place
+    // (its catalog kept), an unreadable one is renamed aside (index.db.damaged-<time>, with its -wal/-shm)
+    // and replaced. Takes the store's lock exclusively. Refuses another program's index.
+    static Result<RebuildReport> rebuild_index(const std::string& dir, const StoreOptions& opt = {});
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -115,10 +129,24 @@ public:
     // A reader on its own connection; use one per thread. The Store must outlive it.
     Result<std::unique_ptr<StoreReader>> reader();
 
+    bool read_only() const { return read_only_; }
+
 private:
     friend class StoreReader;
     Store() = default;
+    // store_open.cpp: the lock, the index connection, and the checks that run before anything is written.
+    Status lock_store();
+    Result<IndexKind> open_index(bool index_exists);
+    Status check_index_covers_files();
+    Result<std::unique_ptr<Db>> open_connection() const;
+    Status writable(const char* what) const;
     Status recover();
+    // Unlinks a retired file only when its compaction record is there and no extent row points into it;
+    // otherwise the file is kept (state back to 'sealed') and the inconsistency logged.
+    Status finish_retirement_locked(int64_t file_id);
+    // store_rebuild.cpp: the lock, and the index to rebuild into (the old one, or a new one in its place).
+    static Result<std::unique_ptr<Store>> open_for_rebuild(const std::string& dir, const StoreOptions& opt,
+                                                           RebuildReport& rep);
     // Drops the snapshots with an extent past `end` of file `file_id` (the file lost them), logging each.
     Status drop_lost_past_locked(int64_t file_id, uint64_t end);
     Status flush_used_locked();
@@ -135,6 +163,8 @@ private:
 
     std::string dir_, seg_dir_;
     StoreOptions opt_;
+    bool read_only_ = false;
+    bool index_has_wal_ = false;  // read-only: the index's -wal held changes at open (read via readonly_shm)
     int lock_fd_ = -1;
     std::mutex mu_;  // the writer: db_, files_, active file state
     std::unique_ptr<Db> db_;

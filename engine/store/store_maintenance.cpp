@@ -16,6 +16,7 @@
 namespace docket::store {
 
 Result<int64_t> Store::enforce_budget() {
+    DK_TRY(writable("enforce_budget"));
     std::lock_guard lock(mu_);
     DK_ASSIGN_OR_RETURN(int64_t evicted, evict_locked());
     if (evicted > 0) {
@@ -54,6 +55,7 @@ Result<int64_t> Store::evict_locked() {
 }
 
 Result<CompactStats> Store::compact(double min_dead_fraction) {
+    DK_TRY(writable("compact"));
     std::lock_guard lock(mu_);
     return compact_locked(min_dead_fraction);
 }
@@ -163,6 +165,13 @@ Result<CompactStats> Store::compact_locked(double min_dead_fraction) {
             for (int64_t id : bad_snapshots) DK_TRY(remove_locked(id));
             DK_ASSIGN_OR_RETURN(auto retire, db_->prepare("UPDATE files SET state = 'retired' WHERE id = ?"));
             DK_TRY(retire.bind(1, c.id).exec());
+            // The record that lets the file be deleted, committed with the moves it stands for.
+            DK_ASSIGN_OR_RETURN(auto journal, db_->prepare("INSERT OR REPLACE INTO compactions(file_id, "
+                                                           "committed_bytes, extents_moved, finished_at) "
+                                                           "VALUES(?, ?, ?, ?)"));
+            int64_t moved = 0;
+            for (const Move& m : moves) moved += m.new_file > 0;
+            DK_TRY(journal.bind(1, c.id).bind(2, c.committed).bind(3, moved).bind(4, now_ms()).exec());
             DK_TRY(tx.commit());
             active_committed_ = active_append_;
             return Status::ok();
@@ -173,10 +182,7 @@ Result<CompactStats> Store::compact_locked(double min_dead_fraction) {
         }
         crash_point(crash::kCompactAfterCommit);
         // Rows have left the file; now it can go (recovery finishes this if we die here).
-        DK_TRY(files_->remove(c.id));
-        file_generation_.fetch_add(1, std::memory_order_release);  // readers drop their cached fds
-        DK_ASSIGN_OR_RETURN(auto del, db_->prepare("DELETE FROM files WHERE id = ?"));
-        DK_TRY(del.bind(1, c.id).exec());
+        DK_TRY(finish_retirement_locked(c.id));
         for (const Move& m : moves)
             if (m.new_file > 0) {
                 ++stats.extents_moved;
@@ -196,6 +202,7 @@ Result<CompactStats> Store::compact_locked(double min_dead_fraction) {
 }
 
 Result<VerifyReport> Store::verify(bool mark_bad) {
+    if (mark_bad) DK_TRY(writable("verify --mark-bad"));
     VerifyReport rep;
     DK_ASSIGN_OR_RETURN(auto reader, this->reader());
     // Index integrity first: a damaged index makes everything below meaningless.
@@ -229,6 +236,18 @@ Result<VerifyReport> Store::verify(bool mark_bad) {
                                         fmt::format("{} is {} bytes, shorter than its committed {}",
                                                     files_->path(id), *size, committed)});
             }
+        }
+        // A retired file must hold nothing the index still reads (a writer keeps such a file, see recover).
+        DK_ASSIGN_OR_RETURN(auto retired, db_->prepare("SELECT f.id, (SELECT count(*) FROM extents e WHERE "
+                                                       "e.file_id = f.id) FROM files f WHERE f.state = "
+                                                       "'retired'"));
+        for (;;) {
+            DK_ASSIGN_OR_RETURN(bool row, retired.step());
+            if (!row) break;
+            if (const int64_t n = retired.col_int(1); n > 0)
+                rep.problems.push_back({0, "",
+                                        fmt::format("{} is marked retired but {} extent(s) point into it",
+                                                    files_->path(retired.col_int(0)), n)});
         }
     }
     DK_ASSIGN_OR_RETURN(auto snaps, reader->list());

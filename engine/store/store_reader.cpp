@@ -191,7 +191,7 @@ Status StoreReader::run_jobs(std::span<Job> jobs, bool mark_bad) {
         }
     };
     DK_TRY(io_->read(reqs, on_done));
-    if (mark_bad) {
+    if (mark_bad && !store_.read_only_) {  // a read-only store reports, it does not record
         for (const auto& [id, msg] : bad) {
             if (Status m = store_.mark_bad(id, msg); !m) return m;
         }

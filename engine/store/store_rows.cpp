@@ -72,6 +72,23 @@ Result<std::vector<ExtentLoc>> load_extents(Db& db, int64_t snapshot_id) {
     return out;
 }
 
+const char* const kExtentInsert =
+    "INSERT INTO extents(snapshot_id, layer_begin, layer_end, page_begin, page_end, file_id, offset, length, "
+    "raw_length, checksum) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+Stmt& bind_extent(Stmt& st, int64_t snapshot_id, const ExtentLoc& e) {
+    return st.bind(1, snapshot_id)
+        .bind(2, e.layer_begin)
+        .bind(3, e.layer_end)
+        .bind(4, e.page_begin)
+        .bind(5, e.page_end)
+        .bind(6, e.file_id)
+        .bind(7, e.offset)
+        .bind(8, e.length)
+        .bind(9, e.raw_length)
+        .bind(10, e.checksum);
+}
+
 Status bind_key(Stmt& st, int first, const SnapshotKey& key) {
     st.bind(first, key.model)
         .bind(first + 1, static_cast<int>(key.codec.codec))

@@ -12,6 +12,9 @@ namespace docket::store {
 extern const char* const kSnapshotSelect;
 SnapshotInfo snapshot_from_row(const Stmt& st);
 Result<std::vector<ExtentLoc>> load_extents(Db& db, int64_t snapshot_id);
+// INSERT of one extent row; bind_extent binds its 10 parameters.
+extern const char* const kExtentInsert;
+Stmt& bind_extent(Stmt& st, int64_t snapshot_id, const ExtentLoc& e);
 Status bind_key(Stmt& st, int first,
                 const SnapshotKey& key);  // binds 5 params: fp, codec, params, prefix, content
 int64_t now_ms();

@@ -1,6 +1,8 @@
 #include "store/store_schema.h"
 
+#include <algorithm>
 #include <ctime>
+#include <vector>
 
 #include "util/log.h"
 
@@ -126,27 +128,91 @@ CREATE TABLE routing_keys(
     data BLOB NOT NULL,
     PRIMARY KEY(model_fp, prefix_hash, content_hash));
 )sql"},
+    // Numbered from 10: the catalog's migrations (3 onwards) are kept apart. A file is deleted only when the
+    // store's own compaction left this record, in the transaction that moved its extents out and retired it;
+    // a 'retired' state alone (a crafted or damaged row) proves nothing.
+    {10, "compaction journal: the record that makes a retired segment file deletable", R"sql(
+CREATE TABLE compactions(
+    file_id INTEGER PRIMARY KEY REFERENCES files(id),
+    committed_bytes INTEGER NOT NULL,
+    extents_moved INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL);
+)sql"},
 };
+
+bool known_version(int64_t v) {
+    for (const Migration& m : kMigrations)
+        if (m.version == v) return true;
+    return false;
+}
+
+Result<bool> has_table(Db& db, const char* name) {
+    DK_ASSIGN_OR_RETURN(auto q, db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"));
+    q.bind(1, name);
+    return q.step();
+}
+
+Result<std::vector<int64_t>> applied_versions(Db& db) {
+    std::vector<int64_t> v;
+    DK_ASSIGN_OR_RETURN(bool present, has_table(db, "schema_migrations"));
+    if (!present) return v;
+    DK_ASSIGN_OR_RETURN(auto q, db.prepare("SELECT version FROM schema_migrations ORDER BY version"));
+    for (;;) {
+        DK_ASSIGN_OR_RETURN(bool row, q.step());
+        if (!row) break;
+        v.push_back(q.col_int(0));
+    }
+    return v;
+}
 
 }  // namespace
 
+Result<IndexKind> classify_index(Db& db) {
+    auto kind = [&]() -> Result<IndexKind> {
+        DK_ASSIGN_OR_RETURN(auto app, db.prepare("PRAGMA application_id"));
+        DK_ASSIGN_OR_RETURN(bool row, app.step());
+        const int64_t id = row ? app.col_int(0) : 0;
+        if (id == kApplicationId) return IndexKind::docket;
+        if (id != 0) return IndexKind::foreign;
+        DK_ASSIGN_OR_RETURN(auto n, db.prepare("SELECT count(*) FROM sqlite_master"));
+        DK_ASSIGN_OR_RETURN(bool any, n.step());
+        if (!any || n.col_int(0) == 0) return IndexKind::empty;
+        // A store from before the marker: its first migration's own row, and the tables the store reads.
+        for (const char* t : {"schema_migrations", "files", "snapshots", "extents"}) {
+            DK_ASSIGN_OR_RETURN(bool present, has_table(db, t));
+            if (!present) return IndexKind::foreign;
+        }
+        DK_ASSIGN_OR_RETURN(auto m,
+                            db.prepare("SELECT description FROM schema_migrations WHERE version = 1"));
+        DK_ASSIGN_OR_RETURN(bool first, m.step());
+        return first && m.col_text(0) == kMigrations[0].description ? IndexKind::legacy : IndexKind::foreign;
+    }();
+    if (!kind)
+        return make_error(ErrorCode::corrupt_data, "{} is unreadable: {}", db.path(),
+                          kind.status().message());
+    return kind;
+}
+
+Status check_schema_known(Db& db) {
+    DK_ASSIGN_OR_RETURN(auto have, applied_versions(db));
+    for (int64_t v : have)
+        if (!known_version(v))
+            return make_error(ErrorCode::unsupported,
+                              "{}: schema migration {} is newer than this build knows; use a newer Docket",
+                              db.path(), v);
+    return Status::ok();
+}
+
 Status migrate(Db& db) {
+    DK_TRY(check_schema_known(db));
     DK_TRY(
         db.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, description TEXT "
                 "NOT NULL, "
                 "applied_at INTEGER NOT NULL)"));
-    int have = 0;
-    {
-        // Finalized before the migrations run: an open statement would lock the tables they drop.
-        DK_ASSIGN_OR_RETURN(auto q, db.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
-        DK_ASSIGN_OR_RETURN(bool row, q.step());
-        have = row ? static_cast<int>(q.col_int(0)) : 0;
-    }
-    if (have > kSchemaVersion)
-        return make_error(ErrorCode::unsupported, "{}: schema version {} is newer than this build ({})",
-                          db.path(), have, kSchemaVersion);
+    // Finalized before the migrations run: an open statement would lock the tables they drop.
+    DK_ASSIGN_OR_RETURN(auto have, applied_versions(db));
     for (const Migration& m : kMigrations) {
-        if (m.version <= have) continue;
+        if (std::find(have.begin(), have.end(), m.version) != have.end()) continue;
         Transaction tx(db);
         DK_TRY(tx.begin());
         DK_TRY(db.exec(m.sql).with_context(fmt::format("migration {}", m.version)));
@@ -158,7 +224,10 @@ Status migrate(Db& db) {
         DK_TRY(tx.commit());
         DK_LOG_INFO("{}: applied schema migration {} ({})", db.path(), m.version, m.description);
     }
-    return Status::ok();
+    // The marker goes in once the schema is ours (stores from before it are stamped here too).
+    DK_ASSIGN_OR_RETURN(IndexKind kind, classify_index(db));
+    if (kind == IndexKind::docket) return Status::ok();
+    return db.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
 }
 
 }  // namespace docket::store

@@ -74,6 +74,10 @@ struct StoreOptions {
     // false: open only an existing store (index.db present), never create one: not_found otherwise.
     // Commands that inspect a store use false so that a mistyped path is reported, not turned into a store.
     bool create_if_missing = true;
+    // true: nothing in the store directory is written, created or locked for writing (inspect, verify):
+    // the index is opened read-only, LOCK is taken shared (or not at all when it is missing), no crash
+    // recovery runs, and every writing call fails with invalid_argument. Works on a read-only store.
+    bool read_only = false;
 };
 
 // zstd level per codec, chosen by measurement (tests/bench/RESULTS.md, "KV snapshot store").
@@ -111,6 +115,18 @@ struct CompactStats {
     int files_compacted = 0, files_deleted = 0;
     int64_t extents_moved = 0;
     uint64_t bytes_moved = 0, bytes_reclaimed = 0;
+};
+
+// What `verify --rebuild-index` found in the segment files and did to the index (never deleting anything).
+struct RebuildReport {
+    int files = 0, files_added = 0;
+    int64_t extents_valid = 0, blocks_unreadable = 0;  // 4 KiB blocks that start no intact extent
+    int64_t snapshots_kept = 0;                        // already in the index and whole on disk
+    int64_t snapshots_repaired = 0;    // in the index, re-pointed at intact extents or made ready again
+    int64_t snapshots_recovered = 0;   // rows rebuilt from extent headers
+    int64_t snapshots_marked_bad = 0;  // in the index as ready, but not whole on disk
+    int64_t snapshots_incomplete = 0;  // some extents intact, not all (left in place as dead bytes)
+    std::string moved_index;           // where an unreadable index.db was moved ("" when reused)
 };
 
 struct StoreStats {
