@@ -8,18 +8,19 @@
 namespace docket::cli {
 namespace {
 
+const char* kUsage =
+    "usage: docket-cli compact --store DIR [--min-dead FRACTION] [--budget BYTES]\n"
+    "  Moves the live extents out of segment files that are at least FRACTION dead (default 0.3;\n"
+    "  0 compacts every sealed file) and deletes those files. Crash-safe at any point.\n"
+    "  --budget first evicts least-recently-used snapshots down to BYTES.\n";
+
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv, {.values = {"--store", "--min-dead", "--budget"}});
     if (args.has("--help")) {
-        std::printf(
-            "usage: docket-cli compact --store DIR [--min-dead FRACTION] [--budget BYTES]\n"
-            "  Moves the live extents out of segment files that are at least FRACTION dead (default 0.3;\n"
-            "  0 compacts every sealed file) and deletes those files. Crash-safe at any point.\n"
-            "  --budget first evicts least-recently-used snapshots down to BYTES.\n");
+        std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown({"--store", "--min-dead", "--budget", "--help"}); !bad.empty())
-        return fail("compact", "unknown option " + bad[0]);
+    if (Status s = args.check(); !s) return usage_error("compact", s.message(), kUsage);
     const std::string dir = args.get("--store");
     if (dir.empty()) return fail("compact", "--store DIR is required");
     OptionReader o(args);

@@ -7,14 +7,15 @@
 namespace docket::cli {
 namespace {
 
+const char* kUsage = "usage: docket-cli inspect --store DIR [--snapshots]\n";
+
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv, {.values = {"--store"}, .flags = {"--snapshots"}});
     if (args.has("--help")) {
-        std::printf("usage: docket-cli inspect --store DIR [--snapshots]\n");
+        std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown({"--store", "--snapshots", "--help"}); !bad.empty())
-        return fail("inspect", "unknown option " + bad[0]);
+    if (Status s = args.check(); !s) return usage_error("inspect", s.message(), kUsage);
     const std::string dir = args.get("--store");
     if (dir.empty()) return fail("inspect", "--store DIR is required");
     store::StoreOptions opt;

@@ -7,21 +7,22 @@
 namespace docket::cli {
 namespace {
 
+const char* kUsage =
+    "usage: docket-cli verify --store DIR [--mark-bad | --rebuild-index]\n"
+    "  Reads and checks every snapshot extent (checksum, header, zstd), the segment files against\n"
+    "  the index, and the index itself, writing nothing. Exit status 1 when a problem was found.\n"
+    "  --mark-bad marks failing snapshots bad (they are recomputed on next use).\n"
+    "  --rebuild-index rebuilds the index rows of every intact snapshot from the extent headers of\n"
+    "  the segment files (for a store whose index was lost, emptied or rolled back), deleting\n"
+    "  nothing: an unreadable index.db is renamed aside. Then verifies.\n";
+
 int run(const std::vector<std::string>& argv) {
-    Args args(argv);
+    Args args(argv, {.values = {"--store"}, .flags = {"--mark-bad", "--rebuild-index"}});
     if (args.has("--help")) {
-        std::printf(
-            "usage: docket-cli verify --store DIR [--mark-bad | --rebuild-index]\n"
-            "  Reads and checks every snapshot extent (checksum, header, zstd), the segment files against\n"
-            "  the index, and the index itself, writing nothing. Exit status 1 when a problem was found.\n"
-            "  --mark-bad marks failing snapshots bad (they are recomputed on next use).\n"
-            "  --rebuild-index rebuilds the index rows of every intact snapshot from the extent headers of\n"
-            "  the segment files (for a store whose index was lost, emptied or rolled back), deleting\n"
-            "  nothing: an unreadable index.db is renamed aside. Then verifies.\n");
+        std::printf("%s", kUsage);
         return 0;
     }
-    if (auto bad = args.unknown({"--store", "--mark-bad", "--rebuild-index", "--help"}); !bad.empty())
-        return fail("verify", "unknown option " + bad[0]);
+    if (Status s = args.check(); !s) return usage_error("verify", s.message(), kUsage);
     const std::string dir = args.get("--store");
     if (dir.empty()) return fail("verify", "--store DIR is required");
     const bool mark_bad = args.has("--mark-bad"), rebuild = args.has("--rebuild-index");

@@ -280,6 +280,14 @@ private slots:
             {"bench", "cpu", "--model", m},
             {"bench", "gpu", "--model", m},
             {"bench", "store", "--dir", "/nonexistent/store"},
+            {"inspect", "--store", "/nonexistent/store"},
+            {"verify", "--store", "/nonexistent/store"},
+            {"compact", "--store", "/nonexistent/store"},
+            {"collections", "--data", "/nonexistent/data"},
+            {"documents", "--data", "/nonexistent/data", "--collection", "c"},
+            {"remove", "--data", "/nonexistent/data", "--collection", "c"},
+            {"ask", "--data", "/nonexistent/data", "--collection", "c", "question?"},
+            {"ingest", "--data", "/nonexistent/data", "--collection", "c", "/nonexistent/file.txt"},
         };
         const std::vector<std::pair<std::vector<std::string>, std::string>> faults = {
             {{"-x"}, "unknown option -x"},
@@ -291,6 +299,7 @@ private slots:
             const bool bench = base[0] == "bench";
             const std::string name = bench ? base[0] + " " + base[1] : base[0];
             auto cases = faults;
+            if (base[0] == "ingest") cases.erase(cases.begin() + 2);  // ingest takes any number of paths
             cases.push_back(
                 {{base[bench ? 2 : 1], "again"}, "option " + base[bench ? 2 : 1] + " given twice"});
             if (base[0] == "generate") cases.push_back({{"--chat=yes"}, "option --chat takes no value"});
