@@ -2,6 +2,8 @@
 
 #include "common.cuh"
 #include "gemm_q.cuh"
+
+#include "cublas_api.cuh"
 #include "quant_blocks.cuh"
 
 namespace docket::cuda {
@@ -95,10 +97,11 @@ static const char* cublas_name(cublasStatus_t s) {
 static Status gemm_rowmajor(cublasHandle_t handle, const void* a, const void* b, cudaDataType_t ab_type,
                             float* c, int64_t n, int64_t m, int64_t k, float beta, cudaStream_t stream,
                             const char* op) {
-    cublasStatus_t st = cublasSetStream(handle, stream);
+    DK_ASSIGN_OR_RETURN(const CublasApi* blas, cublas_api());
+    cublasStatus_t st = blas->set_stream(handle, stream);
     const float alpha = 1.0f;
     if (st == CUBLAS_STATUS_SUCCESS)
-        st = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(n),
+        st = blas->gemm_ex(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(n),
                           static_cast<int>(k), &alpha, b, ab_type, static_cast<int>(k), a, ab_type,
                           static_cast<int>(k), &beta, c, CUDA_R_32F, static_cast<int>(m), CUBLAS_COMPUTE_32F,
                           CUBLAS_GEMM_DEFAULT);

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "cublas_api.cuh"
+
 namespace docket::cuda {
 
 Status cuda_error(cudaError_t e, const char* what) {
@@ -77,14 +79,15 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(int device) {
     DK_TRY(cuda_error(cudaStreamCreateWithFlags(&c->compute_, cudaStreamNonBlocking), "cudaStreamCreate"));
     DK_TRY(cuda_error(cudaStreamCreateWithFlags(&c->h2d_, cudaStreamNonBlocking), "cudaStreamCreate"));
     DK_TRY(cuda_error(cudaStreamCreateWithFlags(&c->d2h_, cudaStreamNonBlocking), "cudaStreamCreate"));
-    if (cublasCreate(&c->cublas_) != CUBLAS_STATUS_SUCCESS)
+    DK_ASSIGN_OR_RETURN(const cuda::CublasApi* blas, cuda::cublas_api());
+    if (blas->create(&c->cublas_) != CUBLAS_STATUS_SUCCESS)
         return Status(ErrorCode::no_device,
                       "cublasCreate failed (is libcublas installed and the GPU usable?)");
     return c;
 }
 
 CudaContext::~CudaContext() {
-    if (cublas_) cublasDestroy(cublas_);
+    if (cublas_) (*cuda::cublas_api())->destroy(cublas_);  // a handle exists only if cuBLAS was loaded
     for (cudaStream_t s : {compute_, h2d_, d2h_})
         if (s) cudaStreamDestroy(s);
 }
