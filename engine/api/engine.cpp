@@ -117,7 +117,12 @@ struct Engine::Impl {
     // The compute thread: jobs in submission order.
     std::mutex mu;
     std::condition_variable cv;
-    std::deque<std::function<void()>> queue;
+    struct Queued {
+        std::shared_ptr<Job::State> state;
+        std::function<Status(Job::State&)> fn;
+    };
+    std::deque<Queued> queue;
+    std::shared_ptr<Job::State> running;  // the job on the compute thread, if any
     bool stopping = false;
     std::thread worker;
 
@@ -131,15 +136,21 @@ struct Engine::Impl {
 
 void Engine::Impl::run_worker() {
     for (;;) {
-        std::function<void()> job;
+        Queued job;
         {
             std::unique_lock lock(mu);
             cv.wait(lock, [&] { return stopping || !queue.empty(); });
-            if (queue.empty()) return;
+            if (stopping) return;
             job = std::move(queue.front());
             queue.pop_front();
+            running = job.state;
         }
-        job();
+        if (job.state->cancel.load())
+            job.state->finish(make_error(ErrorCode::cancelled, "cancelled before it started"));
+        else
+            job.state->finish(job.fn(*job.state));
+        std::lock_guard lock(mu);
+        running.reset();
     }
 }
 
@@ -147,10 +158,11 @@ Job Engine::Impl::submit(std::function<Status(Job::State&)> fn) {
     auto st = std::make_shared<Job::State>();
     {
         std::lock_guard lock(mu);
-        queue.push_back([st, fn = std::move(fn)] {
-            if (st->cancel.load()) return st->finish(make_error(ErrorCode::cancelled, "cancelled before it started"));
-            st->finish(fn(*st));
-        });
+        if (stopping) {
+            st->finish(make_error(ErrorCode::cancelled, "the engine is shutting down"));
+            return Job(st);
+        }
+        queue.push_back({st, std::move(fn)});
     }
     cv.notify_one();
     return Job(st);
@@ -255,13 +267,16 @@ Status Engine::Impl::run_ask(Job::State& st, const AskRequest& req, const Answer
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {
+    std::deque<Impl::Queued> dropped;
     {
         std::lock_guard lock(impl_->mu);
         impl_->stopping = true;
-        // Jobs still queued are dropped; the one running finishes its current step after cancel.
-        impl_->queue.clear();
+        // The running job stops at its next prefill chunk or decode step; queued ones never start.
+        if (impl_->running) impl_->running->cancel.store(true);
+        dropped.swap(impl_->queue);
     }
     impl_->cv.notify_all();
+    for (auto& q : dropped) q.state->finish(make_error(ErrorCode::cancelled, "the engine was closed"));
     if (impl_->worker.joinable()) impl_->worker.join();
 }
 

@@ -185,6 +185,20 @@ private slots:
         QVERIFY2(waited < 5.0, std::to_string(waited).c_str());
     }
 
+    void closing_the_engine_ends_running_and_queued_jobs() {
+        AskRequest r;
+        r.collection = "contracts";
+        r.question = kQuestion;
+        r.max_answer_tokens = 4096;
+        Job running = engine_->ask(r, {});
+        Job queued = engine_->ask(r, {});
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        engine_.reset();  // returns once the running job stopped; neither wait() may hang
+        QCOMPARE(running.wait().code(), ErrorCode::cancelled);
+        QCOMPARE(queued.wait().code(), ErrorCode::cancelled);
+        engine_ = open();
+    }
+
     void bad_inputs_are_clear_errors() {
         QCOMPARE(ask(*engine_, "   ").status.code(), ErrorCode::invalid_argument);
         QCOMPARE(ask(*engine_, std::string(5000, 'x')).status.code(), ErrorCode::invalid_argument);
