@@ -41,6 +41,7 @@ const char* kUsage =
     "  --limit N              the first N questions whose document is in the collection\n"
     "  --budget N             context tokens (default: the engine's, as ask)\n"
     "  --max-tokens N         answer length limit (default 64)\n"
+    "  --recompute R          docket mode: share of context tokens recomputed (0-1, default 0; as ask)\n"
     "  --docs-only            no answers: gold-document recall@1/@5 and evidence recall of the retrieval\n"
     "  --json                 one JSON object per question, then a summary object\n";
 
@@ -102,6 +103,7 @@ struct Settings {
     std::string collection, mode, retrieval;
     int64_t budget = 0, limit = 0;
     int max_tokens = 64;
+    double recompute = 0.0;
     bool docs_only = false, json = false;
 };
 
@@ -109,8 +111,8 @@ struct Settings {
 Status locate(Engine& engine, const Settings& cfg, Case& c) {
     DK_ASSIGN_OR_RETURN(auto segs, engine.segments(cfg.collection, c.document));
     auto text = read_text(c.document);
-    if (!text) {  // moved or changed since ingest: the evidence stays unknown (oracle mode skips the
-                  // question)
+    if (!text) {
+        // Moved or unreadable since ingest: the evidence stays unknown (oracle mode skips the question).
         std::fprintf(stderr, "docket-cli eval: %s\n", escape_control(text.status().message(), true).c_str());
         return Status::ok();
     }
@@ -249,6 +251,7 @@ Result<json> eval_answer(Engine& engine, const Settings& cfg, const Case& c, Rep
     req.retrieval = cfg.retrieval;
     req.budget_tokens = cfg.budget;
     req.max_answer_tokens = cfg.max_tokens;
+    req.recompute = cfg.recompute;
     for (int o : c.oracle) req.oracle_segments.emplace_back(c.document, o);
     std::mutex mu;
     AnswerStats stats;
@@ -324,6 +327,7 @@ void print_summary(const Report& rep, const Settings& cfg, const Selection& sel,
         json j = {{"summary", true},
                   {"mode", cfg.docs_only ? std::string("docs-only") : cfg.mode},
                   {"retrieval", cfg.retrieval},
+                  {"recompute", cfg.recompute},
                   {"questions", done},
                   {"selected", sel.cases.size()},
                   {"skipped", sel.skipped},
@@ -333,12 +337,11 @@ void print_summary(const Report& rep, const Settings& cfg, const Selection& sel,
         std::printf("%s\n", dump(j).c_str());
         return;
     }
-    std::printf("%s%s: %lld of %zu questions%s\n", cfg.docs_only ? "retrieval " : "mode ",
-                (cfg.docs_only          ? cfg.retrieval
-                 : cfg.mode == "docket" ? cfg.mode + " (" + cfg.retrieval + ")"
-                                        : cfg.mode)
-                    .c_str(),
-                static_cast<long long>(done), sel.cases.size(), interrupted ? " (interrupted)" : "");
+    std::string what = cfg.docs_only ? "retrieval " + cfg.retrieval : "mode " + cfg.mode;
+    if (!cfg.docs_only && cfg.mode == "docket")
+        what += fmt::format(" ({}, recompute {:g})", cfg.retrieval, cfg.recompute);
+    std::printf("%s: %lld of %zu questions%s\n", what.c_str(), static_cast<long long>(done), sel.cases.size(),
+                interrupted ? " (interrupted)" : "");
     print_table(rep, cfg);
     for (const auto& [why, n] : sel.skipped)
         std::printf("skipped %lld: %s\n", static_cast<long long>(n), why.c_str());
@@ -353,6 +356,7 @@ Result<Settings> read_settings(const Args& args) {
     s.limit = o.get_int("--limit", 0, 1, 1 << 30);
     s.budget = o.get_int("--budget", 0, 0, 1 << 24);
     s.max_tokens = static_cast<int>(o.get_int("--max-tokens", 64, 1, 4096));
+    s.recompute = o.get_double("--recompute", 0.0, 0.0, 1.0);
     s.docs_only = args.has("--docs-only");
     s.json = args.has("--json");
     if (!o.ok()) return make_error(ErrorCode::invalid_argument, "{}", o.error());
@@ -376,8 +380,8 @@ void show_progress(int64_t done, int64_t total, double elapsed, const std::strin
 
 int run(const std::vector<std::string>& argv) {
     std::vector<std::string> values = kEngineOptions;
-    values.insert(values.end(),
-                  {"--collection", "--qa", "--mode", "--retrieval", "--limit", "--budget", "--max-tokens"});
+    values.insert(values.end(), {"--collection", "--qa", "--mode", "--retrieval", "--limit", "--budget",
+                                 "--max-tokens", "--recompute"});
     Args args(argv, {.values = values, .flags = {"--json", "--docs-only"}});
     if (args.has("--help")) {
         std::printf("%s%s", kUsage, kEngineOptionsHelp);
