@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@ namespace docket::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_guards{0};  // InterruptGuards alive
 void on_signal(int) {
     g_interrupted.store(true);
 }
@@ -44,10 +46,27 @@ Result<std::unique_ptr<Engine>> open_engine(const Args& args) {
     return Engine::open(opt);
 }
 
-Status wait_job(Job& job, bool* interrupted, const std::function<void()>& on_tick) {
+InterruptGuard::InterruptGuard() {
+    ++g_guards;
     g_interrupted.store(false);
-    auto prev_int = std::signal(SIGINT, on_signal);
-    auto prev_term = std::signal(SIGTERM, on_signal);
+    prev_int_ = std::signal(SIGINT, on_signal);
+    prev_term_ = std::signal(SIGTERM, on_signal);
+}
+
+InterruptGuard::~InterruptGuard() {
+    std::signal(SIGINT, prev_int_);
+    std::signal(SIGTERM, prev_term_);
+    --g_guards;
+}
+
+bool InterruptGuard::fired() {
+    return g_interrupted.load();
+}
+
+Status wait_job(Job& job, bool* interrupted, const std::function<void()>& on_tick) {
+    // A guard already alive (a command looping over jobs) keeps its flag: a Ctrl+C between jobs still counts.
+    std::optional<InterruptGuard> guard;
+    if (g_guards.load() == 0) guard.emplace();
     bool asked = false;
     while (!job.done()) {
         if (g_interrupted.load() && !asked) {
@@ -57,8 +76,6 @@ Status wait_job(Job& job, bool* interrupted, const std::function<void()>& on_tic
         if (on_tick) on_tick();
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    std::signal(SIGINT, prev_int);
-    std::signal(SIGTERM, prev_term);
     if (interrupted) *interrupted = asked;
     return job.wait();
 }

@@ -16,6 +16,21 @@ extern const char* const kEngineOptionsHelp;
 
 Result<std::unique_ptr<Engine>> open_engine(const Args& args);
 
+// While one lives, SIGINT and SIGTERM (Ctrl+C) set a flag instead of ending the process, so a command can
+// stop cleanly between steps; the previous handlers come back when it goes.
+class InterruptGuard {
+public:
+    InterruptGuard();
+    ~InterruptGuard();
+    InterruptGuard(const InterruptGuard&) = delete;
+    InterruptGuard& operator=(const InterruptGuard&) = delete;
+    static bool fired();
+
+private:
+    void (*prev_int_)(int);
+    void (*prev_term_)(int);
+};
+
 // Waits for the job; SIGINT (Ctrl+C) cancels it. on_tick runs every ~100 ms on this thread (progress display).
 // Returns the job's status; interrupted is set when a signal asked for the cancel.
 Status wait_job(Job& job, bool* interrupted, const std::function<void()>& on_tick = {});

@@ -46,6 +46,26 @@ Status prepare_data_dir(const std::string& dir) {
     return Status::ok();
 }
 
+Status check_question(const std::string& question, int max_answer_tokens) {
+    constexpr size_t kMaxQuestionBytes = 4000;
+    if (question.find_first_not_of(" \t\r\n") == std::string::npos)
+        return make_error(ErrorCode::invalid_argument, "the question is empty");
+    if (question.size() > kMaxQuestionBytes)
+        return make_error(ErrorCode::invalid_argument,
+                          "the question is {} bytes long; at most {} are allowed", question.size(),
+                          kMaxQuestionBytes);
+    if (max_answer_tokens < 1 || max_answer_tokens > 4096)
+        return make_error(ErrorCode::invalid_argument, "answer length must be 1-4096 tokens");
+    return Status::ok();
+}
+
+Result<query::Retrieval> parse_retrieval(const std::string& name) {
+    if (name == "bm25") return query::Retrieval::bm25;
+    if (name == "routing") return query::Retrieval::routing;
+    if (name == "fusion") return query::Retrieval::fusion;
+    return make_error(ErrorCode::invalid_argument, "unknown retrieval '{}' (bm25, routing, fusion)", name);
+}
+
 }  // namespace
 
 std::string default_model_path() {
@@ -132,6 +152,9 @@ struct Engine::Impl {
     Status run_ask(Job::State& st, const AskRequest& req, const AnswerSink& sink, AnswerStats& stats);
     Result<int64_t> collection_id(const std::string& name);
     Result<std::vector<int64_t>> oracle_ids(int64_t collection, const AskRequest& req);
+    Result<Retrieved> run_retrieve(const RetrieveRequest& req);
+    // Runs fn on the compute thread (after the queued jobs) and waits for it.
+    Status run_sync(std::function<Status()> fn);
 };
 
 void Engine::Impl::run_worker() {
@@ -215,24 +238,14 @@ Result<std::vector<int64_t>> Engine::Impl::oracle_ids(int64_t collection, const 
 }
 
 Status Engine::Impl::run_ask(Job::State& st, const AskRequest& req, const AnswerSink& sink, AnswerStats& stats) {
-    constexpr size_t kMaxQuestionBytes = 4000;
-    if (req.question.find_first_not_of(" \t\r\n") == std::string::npos)
-        return make_error(ErrorCode::invalid_argument, "the question is empty");
-    if (req.question.size() > kMaxQuestionBytes)
-        return make_error(ErrorCode::invalid_argument, "the question is {} bytes long; at most {} are allowed",
-                          req.question.size(), kMaxQuestionBytes);
-    if (req.max_answer_tokens < 1 || req.max_answer_tokens > 4096)
-        return make_error(ErrorCode::invalid_argument, "answer length must be 1-4096 tokens");
+    DK_TRY(check_question(req.question, req.max_answer_tokens));
     DK_ASSIGN_OR_RETURN(const int64_t coll, collection_id(req.collection));
     query::AskOptions ao;
     if (req.mode == "docket") ao.mode = query::Mode::docket;
     else if (req.mode == "rag") ao.mode = query::Mode::rag;
     else if (req.mode == "oracle") ao.mode = query::Mode::oracle;
     else return make_error(ErrorCode::invalid_argument, "unknown mode '{}' (docket, rag, oracle)", req.mode);
-    if (req.retrieval == "bm25") ao.retrieval = query::Retrieval::bm25;
-    else if (req.retrieval == "routing") ao.retrieval = query::Retrieval::routing;
-    else if (req.retrieval == "fusion") ao.retrieval = query::Retrieval::fusion;
-    else return make_error(ErrorCode::invalid_argument, "unknown retrieval '{}' (bm25, routing, fusion)", req.retrieval);
+    DK_ASSIGN_OR_RETURN(ao.retrieval, parse_retrieval(req.retrieval));
     ao.budget_tokens = req.budget_tokens;
     ao.max_answer_tokens = req.max_answer_tokens;
     ao.recompute = req.recompute;
@@ -259,9 +272,40 @@ Status Engine::Impl::run_ask(Job::State& st, const AskRequest& req, const Answer
     stats.ttft_s = r.ttft_s;
     stats.total_s = r.total_s;
     stats.stop = r.stop;
-    for (const auto& c : r.context)
+    for (const auto& c : r.context) {
         stats.context.push_back(fmt::format("{}, part {}", c.segment.title, c.segment.row.ordinal + 1));
+        stats.context_segments.emplace_back(c.segment.document, c.segment.row.ordinal);
+    }
     return Status::ok();
+}
+
+Status Engine::Impl::run_sync(std::function<Status()> fn) {
+    Job job = submit([fn = std::move(fn)](Job::State&) { return fn(); });
+    return job.wait();
+}
+
+Result<Retrieved> Engine::Impl::run_retrieve(const RetrieveRequest& req) {
+    DK_TRY(check_question(req.question, req.max_answer_tokens));
+    if (req.top < 0 || req.top > 10000) return make_error(ErrorCode::invalid_argument, "top must be 0-10000");
+    DK_ASSIGN_OR_RETURN(const int64_t coll, collection_id(req.collection));
+    query::AskOptions ao;
+    ao.budget_tokens = req.budget_tokens;
+    ao.max_answer_tokens = req.max_answer_tokens;
+    Retrieved out;
+    DK_ASSIGN_OR_RETURN(out.budget_tokens, query::context_budget(*ws, req.question, ao));
+    query::RetrievalOptions ro;
+    DK_ASSIGN_OR_RETURN(ro.method, parse_retrieval(req.retrieval));
+    ro.budget_tokens = out.budget_tokens;
+    DK_ASSIGN_OR_RETURN(auto ranked, query::rank(*ws, coll, req.question, ro, nullptr));
+    auto to_api = [](const query::Candidate& c) {
+        return RankedSegment{c.segment.document, c.segment.title, c.segment.row.ordinal,
+                             c.segment.row.n_tokens, c.fused};
+    };
+    for (size_t i = 0; i < ranked.size() && i < static_cast<size_t>(req.top); ++i)
+        out.ranked.push_back(to_api(ranked[i]));
+    for (const auto& c : query::select_under_budget(std::move(ranked), out.budget_tokens))
+        out.selected.push_back(to_api(c));
+    return out;
 }
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -358,6 +402,29 @@ Job Engine::ask(const AskRequest& request, AnswerSink sink) {
         if (sink.on_done) sink.on_done(s, stats);
         return s;
     });
+}
+
+Result<Retrieved> Engine::retrieve(const RetrieveRequest& request) {
+    Retrieved out;
+    DK_TRY(impl_->run_sync([&]() -> Status {
+        DK_ASSIGN_OR_RETURN(out, impl_->run_retrieve(request));
+        return Status::ok();
+    }));
+    return out;
+}
+
+Result<int64_t> Engine::context_budget(const std::string& question, int64_t budget_tokens,
+                                       int max_answer_tokens) {
+    int64_t budget = 0;
+    DK_TRY(impl_->run_sync([&]() -> Status {
+        DK_TRY(check_question(question, max_answer_tokens));
+        query::AskOptions ao;
+        ao.budget_tokens = budget_tokens;
+        ao.max_answer_tokens = max_answer_tokens;
+        DK_ASSIGN_OR_RETURN(budget, query::context_budget(*impl_->ws, question, ao));
+        return Status::ok();
+    }));
+    return budget;
 }
 
 TelemetrySnapshot Engine::telemetry() const {

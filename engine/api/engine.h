@@ -105,6 +105,8 @@ struct AnswerStats {
     double ttft_s = 0.0, total_s = 0.0;
     std::string stop;                      // eog, max_tokens, context_full
     std::vector<std::string> context;      // "title, part k" of each placed segment, in order
+    std::vector<std::pair<std::string, int>>
+        context_segments;  // (document path, ordinal) of the same, in order
 };
 
 struct AskRequest {
@@ -123,6 +125,29 @@ struct AnswerSink {
     std::function<void(const std::string& text)> on_token;
     std::function<void(const Citation&)> on_citation;
     std::function<void(const Status&, const AnswerStats&)> on_done;  // once, also on error or cancel
+};
+
+// Retrieval alone, without an answer (for measurements: `docket-cli eval --docs-only`).
+struct RetrieveRequest {
+    std::string collection;
+    std::string question;
+    std::string retrieval = "bm25";  // bm25, routing, fusion (as AskRequest)
+    int64_t budget_tokens = 0;       // as AskRequest: 0 is the default budget
+    int max_answer_tokens = 64;      // the budget leaves room for the answer, as ask does
+    int top = 20;                    // how many ranked segments to return (0-10,000)
+};
+
+struct RankedSegment {
+    std::string document, title;  // path, title
+    int segment = 0;              // ordinal in the document
+    int64_t tokens = 0;
+    double score = 0.0;  // the method's fused score (higher is better)
+};
+
+struct Retrieved {
+    std::vector<RankedSegment> ranked;    // best first, at most `top`
+    std::vector<RankedSegment> selected;  // what ask would place under the budget, in composition order
+    int64_t budget_tokens = 0;            // the budget used
 };
 
 struct TelemetrySnapshot {
@@ -155,6 +180,13 @@ public:
     // Ingests files and folders (recursively) into the collection (created on first use).
     Job add_documents(const std::string& collection, const std::vector<std::string>& paths);
     Job ask(const AskRequest& request, AnswerSink sink);
+    // Ranks the collection's segments for a question and picks them under the budget as ask would. Runs on
+    // the compute thread after the jobs already queued, and blocks until done.
+    Result<Retrieved> retrieve(const RetrieveRequest& request);
+    // The context budget ask uses for this question (AskRequest's budget_tokens, 0: the default, checked
+    // against the model's context). Blocks like retrieve().
+    Result<int64_t> context_budget(const std::string& question, int64_t budget_tokens,
+                                   int max_answer_tokens = 64);
     TelemetrySnapshot telemetry() const;
     std::vector<std::string> recent_log(size_t max_lines = 200) const;
     ModelDescription model() const;
