@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -240,6 +241,11 @@ Result<std::vector<int64_t>> Engine::Impl::oracle_ids(int64_t collection, const 
 Status Engine::Impl::run_ask(Job::State& st, const AskRequest& req, const AnswerSink& sink, AnswerStats& stats) {
     DK_TRY(check_question(req.question, req.max_answer_tokens));
     DK_ASSIGN_OR_RETURN(const int64_t coll, collection_id(req.collection));
+    DK_ASSIGN_OR_RETURN(auto docs, store->list_documents(coll));
+    if (std::none_of(docs.begin(), docs.end(), [](const auto& d) { return d.status == "ready"; }))
+        return make_error(ErrorCode::not_found,
+                          "collection '{}' holds no readable document yet ({} listed; see docket-cli documents)",
+                          req.collection, docs.size());
     query::AskOptions ao;
     if (req.mode == "docket") ao.mode = query::Mode::docket;
     else if (req.mode == "rag") ao.mode = query::Mode::rag;

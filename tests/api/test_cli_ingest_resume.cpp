@@ -163,6 +163,10 @@ private slots:
         QCOMPARE(ing.code, 1);
         QVERIFY2(ing.out.contains("FAILED") && ing.out.contains("empty"), qPrintable(ing.out));
         QVERIFY2(ing.out.contains("missing.txt"), qPrintable(ing.out));
+        // A collection whose every file failed has nothing to answer from: said so, not a guess from no text.
+        Run none = cli(QStringList{"ask", "--collection", "c"} + common(data) + QStringList{"What law governs?"});
+        QCOMPARE(none.code, 1);
+        QVERIFY2(none.err.contains("holds no readable document"), qPrintable(none.err));
         // Usage errors: exit 2.
         QCOMPARE(cli(QStringList{"ingest"} + common(data)).code, 2);
         QCOMPARE(cli(QStringList{"ask", "--collection", "c", "-x"} + common(data) + QStringList{"q"}).code, 2);
