@@ -70,21 +70,15 @@ void print_citations(const std::vector<Citation>& cites) {
 
 int run(const std::vector<std::string>& argv) {
     std::vector<std::string> values = kEngineOptions;
-    values.insert(values.end(), {"--collection", "--mode", "--retrieval", "--budget", "--max-tokens", "--recompute"});
+    values.insert(values.end(), kAskOptions.begin(), kAskOptions.end());
     Args args(argv, {.values = values, .flags = {"--json"}, .positionals = 1});
     if (args.has("--help")) {
         std::printf("%s%s", kUsage, kEngineOptionsHelp);
         return 0;
     }
     if (Status s = args.check(); !s) return usage_error("ask", s.message(), kUsage);
-    AskRequest req;
     OptionReader o(args);
-    req.collection = o.get_string("--collection");
-    req.mode = o.get_string("--mode", "docket");
-    req.retrieval = o.get_string("--retrieval", "bm25");
-    req.budget_tokens = o.get_int("--budget", 0, 0, 1 << 24);
-    req.max_answer_tokens = static_cast<int>(o.get_int("--max-tokens", 64, 1, 4096));
-    req.recompute = o.get_double("--recompute", 0.0, 0.0, 1.0);
+    AskRequest req = read_ask_options(o);
     if (!o.ok()) return fail("ask", o.error(), 2);
     if (req.collection.empty()) return usage_error("ask", "--collection NAME is required", kUsage);
     if (req.mode == "oracle") return usage_error("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", kUsage);

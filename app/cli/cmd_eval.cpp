@@ -350,13 +350,14 @@ void print_summary(const Report& rep, const Settings& cfg, const Selection& sel,
 Result<Settings> read_settings(const Args& args) {
     Settings s;
     OptionReader o(args);
-    s.collection = o.get_string("--collection");
-    s.mode = o.get_string("--mode", "docket");
-    s.retrieval = o.get_string("--retrieval", "bm25");
+    const AskRequest a = read_ask_options(o);
+    s.collection = a.collection;
+    s.mode = a.mode;
+    s.retrieval = a.retrieval;
+    s.budget = a.budget_tokens;
+    s.max_tokens = a.max_answer_tokens;
+    s.recompute = a.recompute;
     s.limit = o.get_int("--limit", 0, 1, 1 << 30);
-    s.budget = o.get_int("--budget", 0, 0, 1 << 24);
-    s.max_tokens = static_cast<int>(o.get_int("--max-tokens", 64, 1, 4096));
-    s.recompute = o.get_double("--recompute", 0.0, 0.0, 1.0);
     s.docs_only = args.has("--docs-only");
     s.json = args.has("--json");
     if (!o.ok()) return make_error(ErrorCode::invalid_argument, "{}", o.error());
@@ -380,8 +381,8 @@ void show_progress(int64_t done, int64_t total, double elapsed, const std::strin
 
 int run(const std::vector<std::string>& argv) {
     std::vector<std::string> values = kEngineOptions;
-    values.insert(values.end(), {"--collection", "--qa", "--mode", "--retrieval", "--limit", "--budget",
-                                 "--max-tokens", "--recompute"});
+    values.insert(values.end(), kAskOptions.begin(), kAskOptions.end());
+    values.insert(values.end(), {"--qa", "--limit"});
     Args args(argv, {.values = values, .flags = {"--json", "--docs-only"}});
     if (args.has("--help")) {
         std::printf("%s%s", kUsage, kEngineOptionsHelp);

@@ -30,6 +30,20 @@ const char* const kEngineOptionsHelp =
     "  --segment-tokens N     segment size at ingest (default 512)\n"
     "  --store-budget BYTES   on-disk snapshot budget (default: unlimited)\n";
 
+const std::vector<std::string> kAskOptions = {"--collection", "--mode", "--retrieval", "--budget", "--max-tokens",
+                                              "--recompute"};
+
+AskRequest read_ask_options(OptionReader& o) {
+    AskRequest req;
+    req.collection = o.get_string("--collection");
+    req.mode = o.get_string("--mode", "docket");
+    req.retrieval = o.get_string("--retrieval", "bm25");
+    req.budget_tokens = o.get_int("--budget", 0, 0, 1 << 24);
+    req.max_answer_tokens = static_cast<int>(o.get_int("--max-tokens", 64, 1, 4096));
+    req.recompute = o.get_double("--recompute", 0.0, 0.0, 1.0);
+    return req;
+}
+
 Result<std::unique_ptr<Engine>> open_engine(const Args& args) {
     EngineOptions opt;
     DK_ASSIGN_OR_RETURN(opt.data_dir, args.get_string("--data"));

@@ -16,6 +16,11 @@ extern const char* const kEngineOptionsHelp;
 
 Result<std::unique_ptr<Engine>> open_engine(const Args& args);
 
+// The options of a question (ask, eval): --collection --mode --retrieval --budget --max-tokens --recompute, with
+// their defaults and ranges in one place; errors stay in `o`.
+extern const std::vector<std::string> kAskOptions;
+AskRequest read_ask_options(OptionReader& o);
+
 // While one lives, SIGINT and SIGTERM (Ctrl+C) set a flag instead of ending the process, so a command can
 // stop cleanly between steps; the previous handlers come back when it goes.
 class InterruptGuard {
