@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "ingest/file_extension.h"
+#include "util/fd_guard.h"
 #include "model/tokenizer_unicode.h"
 
 namespace docket::ingest {
@@ -129,18 +130,6 @@ const char* file_kind(mode_t mode) {
     if (S_ISBLK(mode)) return "a block device";
     return "an unknown file type";
 }
-
-class FdGuard {
-public:
-    explicit FdGuard(int fd) : fd_(fd) {}
-    ~FdGuard() { ::close(fd_); }
-    FdGuard(const FdGuard&) = delete;
-    FdGuard& operator=(const FdGuard&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 // The `size` bytes fstat reported (fewer if the file shrank meanwhile; growth after fstat is not read).
 Result<std::string> read_fd(int fd, uint64_t size, const std::string& path) {

@@ -16,6 +16,7 @@
 #include "store/store_rows.h"
 #include "store/store_schema.h"
 #include "util/log.h"
+#include "util/fd_guard.h"
 
 namespace docket::store {
 
@@ -538,10 +539,7 @@ Result<Hash128> Store::model_fingerprint(const std::string& gguf_path) {
     if (fd < 0)
         return make_error(errno == ENOENT ? ErrorCode::not_found : ErrorCode::io_error, "model {}: {}",
                           gguf_path, std::strerror(errno));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
+    FdGuard closer(fd);
     struct stat st;
     if (::fstat(fd, &st) != 0)
         return make_error(ErrorCode::io_error, "stat model {}: {}", gguf_path, std::strerror(errno));

@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "store/store_rows.h"
 #include "util/log.h"
+#include "util/fd_guard.h"
 
 namespace docket::store {
 
@@ -111,10 +112,7 @@ Result<CompactStats> Store::compact_locked(double min_dead_fraction) {
             const std::string src = files_->path(c.id);
             int fd = open_segment_for_read(src, opt_.o_direct);
             if (fd < 0) return make_error(ErrorCode::io_error, "open {}: {}", src, std::strerror(-fd));
-            struct Closer {
-                int fd;
-                ~Closer() { ::close(fd); }
-            } closer{fd};
+            FdGuard closer(fd);
             for (Move& m : moves) {
                 if (!buf.resize(m.length)) return make_error(ErrorCode::out_of_memory, "{} bytes", m.length);
                 uint64_t got = 0;

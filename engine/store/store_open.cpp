@@ -16,6 +16,7 @@
 #include "store/store_damage.h"
 #include "store/store_schema.h"
 #include "util/log.h"
+#include "util/fd_guard.h"
 
 namespace docket::store {
 
@@ -280,10 +281,7 @@ Status Store::check_index_covers_files() {
                 past.col_int(0), committed, path, rebuild_hint(dir_));
         const int fd = open_segment_for_read(path, false);
         if (fd < 0) return make_error(ErrorCode::io_error, "open {}: {}", path, std::strerror(-fd));
-        struct Closer {
-            int fd;
-            ~Closer() { ::close(fd); }
-        } closer{fd};
+        FdGuard closer(fd);
         // A put's uncommitted tail carries its own (already counted) snapshot id; a newer id means the
         // transaction that committed these bytes is missing from the index.
         for (uint64_t off = committed; off < size;) {

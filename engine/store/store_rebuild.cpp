@@ -19,6 +19,7 @@
 #include "store/store_rows.h"
 #include "store/store_schema.h"
 #include "util/log.h"
+#include "util/fd_guard.h"
 
 namespace docket::store {
 
@@ -47,10 +48,7 @@ struct Scan {
 Status scan_file(const std::string& path, int64_t file_id, Scan& scan, RebuildReport& rep) {
     const int fd = open_segment_for_read(path, false);
     if (fd < 0) return make_error(ErrorCode::io_error, "open {}: {}", path, std::strerror(-fd));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
+    FdGuard closer(fd);
     struct stat st;
     if (::fstat(fd, &st) != 0)
         return make_error(ErrorCode::io_error, "stat {}: {}", path, std::strerror(errno));
