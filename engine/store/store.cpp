@@ -15,8 +15,8 @@
 #include "store/segment_file.h"
 #include "store/store_rows.h"
 #include "store/store_schema.h"
-#include "util/log.h"
 #include "util/fd_guard.h"
+#include "util/log.h"
 
 namespace docket::store {
 
@@ -435,9 +435,12 @@ Result<int64_t> Store::put_locked(const SnapshotKey& key, const KvShape& shape, 
                 key.content.to_bytes(h.content_hash);
                 DK_TRY(build_extent(h, raw.data(), level, ext));
 
-                if (active_file_ != 0 && active_append_ > 0 &&
-                    active_append_ + h.extent_length > opt_.segment_file_bytes && !batch.empty())
-                    DK_TRY(commit_batch(false));  // the batch must not span files
+                // A full batch commits before the next extent is written, never after the last one: the
+                // transaction that flips the row to ready then always holds extents (recover() relies on it).
+                const bool spans_files = active_file_ != 0 && active_append_ > 0 &&
+                                         active_append_ + h.extent_length > opt_.segment_file_bytes;
+                if (!batch.empty() && (spans_files || batch_bytes >= opt_.write_batch_bytes))
+                    DK_TRY(commit_batch(false));
                 DK_TRY(ensure_active_file_locked(h.extent_length));
                 DK_TRY(files_->write(active_file_, active_append_, ext.data(), h.extent_length));
                 ExtentLoc e{
@@ -449,7 +452,6 @@ Result<int64_t> Store::put_locked(const SnapshotKey& key, const KvShape& shape, 
                 total_bytes += h.extent_length;
                 total_raw += h.raw_length;
                 crash_point(crash::kMidPayload);
-                if (batch_bytes >= opt_.write_batch_bytes) DK_TRY(commit_batch(false));
             }
         }
         return commit_batch(true);
