@@ -16,8 +16,8 @@ extern const char* const kEngineOptionsHelp;
 
 Result<std::unique_ptr<Engine>> open_engine(const Args& args);
 
-// The options of a question (ask, eval): --collection --mode --retrieval --budget --max-tokens --recompute, with
-// their defaults and ranges in one place; errors stay in `o`.
+// The options of a question (ask, eval): --collection --mode --retrieval --budget --max-tokens --recompute
+// --scope, with their defaults and ranges in one place; errors stay in `o`.
 extern const std::vector<std::string> kAskOptions;
 AskRequest read_ask_options(OptionReader& o);
 
