@@ -15,6 +15,7 @@
 
 #include "command.h"
 #include "engine_cli.h"
+#include "eval_archive.h"
 #include "eval_score.h"
 #include "util/text_escape.h"
 
@@ -31,7 +32,7 @@ const char* kUsage =
     "containment and token F1 against the accepted answers, evidence recall (the context holds the "
     "annotated\n"
     "evidence), gold-document recall, time to first token. Tables per question type; Ctrl+C stops after the\n"
-    "partial summary. Only single-document questions in this version (others are counted as skipped).\n"
+    "partial summary. Single-document questions unless --scope archive (the others are counted as skipped).\n"
     "Options:\n"
     "  --collection NAME      the collection (required)\n"
     "  --qa FILE              the questions (required)\n"
@@ -43,15 +44,18 @@ const char* kUsage =
     "  --max-tokens N         answer length limit (default 64)\n"
     "  --recompute R          docket mode: share of context tokens recomputed (0-1, default 0; as ask)\n"
     "  --docs-only            no answers: gold-document recall@1/@5 and evidence recall of the retrieval\n"
+    "  --scope archive        the questions about the whole archive instead (scope other than single_doc),\n"
+    "                         asked as `ask --scope archive` does: lists scored by set F1 over document ids,\n"
+    "                         counts by exact match, comparisons by the chosen document. A comparison needs\n"
+    "                         both its documents in the collection; a list or count question needs every\n"
+    "                         collection document to be of the QA set's archive (manifest.jsonl beside the\n"
+    "                         QA file, and the documents its questions name), and is scored against its\n"
+    "                         gold documents that the collection holds. --budget is per document\n"
     "  --json                 one JSON object per question, then a summary object\n";
 
 constexpr int64_t kMaxQaBytes = 256ll << 20;
 constexpr size_t kMaxLineBytes = 1 << 20;
 constexpr int64_t kMaxDocBytes = 512ll << 20;
-
-std::string dump(const json& j) {
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 Result<std::vector<eval::QaItem>> read_qa(const std::string& path) {
     std::error_code ec;
@@ -139,7 +143,7 @@ Result<Selection> select(Engine& engine, const Settings& cfg, std::vector<eval::
     for (auto& q : items) {
         if (cfg.limit > 0 && static_cast<int64_t>(sel.cases.size()) >= cfg.limit) break;
         if (q.scope != "single_doc") {
-            ++sel.skipped[fmt::format("scope {} (not in this version)", q.scope)];
+            ++sel.skipped[fmt::format("scope {} (asked with --scope archive)", q.scope)];
             continue;
         }
         if (q.doc_ids.size() != 1) {
@@ -334,7 +338,7 @@ void print_summary(const Report& rep, const Settings& cfg, const Selection& sel,
                   {"interrupted", interrupted},
                   {"overall", group_json(rep.all, cfg.docs_only)},
                   {"by_qtype", by}};
-        std::printf("%s\n", dump(j).c_str());
+        std::printf("%s\n", dump_json(j).c_str());
         return;
     }
     std::string what = cfg.docs_only ? "retrieval " + cfg.retrieval : "mode " + cfg.mode;
@@ -369,16 +373,6 @@ Result<Settings> read_settings(const Args& args) {
     return s;
 }
 
-void show_progress(int64_t done, int64_t total, double elapsed, const std::string& id) {
-    static const bool tty = ::isatty(STDERR_FILENO) && !std::getenv("CI");
-    const double eta =
-        done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total - done) : -1;
-    const std::string line = fmt::format("eval {}/{}  {}  ETA {}  {}", done, total, format_duration(elapsed),
-                                         eta < 0 ? std::string("estimating") : format_duration(eta), id);
-    std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
-    if (tty && done == total) std::fprintf(stderr, "\r\033[K");
-}
-
 int run(const std::vector<std::string>& argv) {
     std::vector<std::string> values = kEngineOptions;
     values.insert(values.end(), kAskOptions.begin(), kAskOptions.end());
@@ -389,6 +383,12 @@ int run(const std::vector<std::string>& argv) {
         return 0;
     }
     if (Status s = args.check(); !s) return usage_error("eval", s.message(), kUsage);
+    OptionReader scope_reader(args);
+    const AskRequest asked = read_ask_options(scope_reader);
+    if (asked.scope != "document" && asked.scope != "archive")
+        return fail("eval", fmt::format("unknown scope '{}' (document, archive)", asked.scope), 2);
+    if (asked.scope == "archive" && args.has("--docs-only"))
+        return usage_error("eval", "--docs-only scores single-document retrieval; not with --scope archive", kUsage);
     auto cfg = read_settings(args);
     if (!cfg) return fail("eval", cfg.status().message(), 2);
     auto qa_path = args.get_string("--qa");
@@ -399,6 +399,11 @@ int run(const std::vector<std::string>& argv) {
     if (!items) return fail("eval", items.status().message());
     auto engine = open_engine(args);
     if (!engine) return fail("eval", engine.status().message());
+    if (asked.scope == "archive") {
+        auto archive = archive_ids(*qa_path, *items);
+        if (!archive) return fail("eval", archive.status().message());
+        return eval_archive(**engine, {asked, cfg->limit, cfg->json}, *items, *archive);
+    }
     auto sel = select(**engine, *cfg, std::move(*items));
     if (!sel) return fail("eval", sel.status().message());
 
@@ -416,10 +421,10 @@ int run(const std::vector<std::string>& argv) {
                                 : eval_answer(**engine, *cfg, c, rep, &interrupted);
         if (interrupted) break;
         if (!j) return fail("eval", j.status().message());
-        if (cfg->json) std::printf("%s\n", dump(*j).c_str());
+        if (cfg->json) std::printf("%s\n", dump_json(*j).c_str());
         ++done;
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        show_progress(done, static_cast<int64_t>(sel->cases.size()), elapsed, c.item.id);
+        show_eval_progress(done, static_cast<int64_t>(sel->cases.size()), elapsed, c.item.id);
     }
     print_summary(rep, *cfg, *sel, done, interrupted);
     if (interrupted) {
@@ -431,6 +436,20 @@ int run(const std::vector<std::string>& argv) {
 }
 
 }  // namespace
+
+std::string dump_json(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void show_eval_progress(int64_t done, int64_t total, double elapsed, const std::string& id) {
+    static const bool tty = ::isatty(STDERR_FILENO) && !std::getenv("CI");
+    const double eta =
+        done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total - done) : -1;
+    const std::string line = fmt::format("eval {}/{}  {}  ETA {}  {}", done, total, format_duration(elapsed),
+                                         eta < 0 ? std::string("estimating") : format_duration(eta), id);
+    std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
+    if (tty && done == total) std::fprintf(stderr, "\r\033[K");
+}
 
 DOCKET_CLI_COMMAND("eval", "score answers (or retrieval) against a QA file's questions", run);
 
