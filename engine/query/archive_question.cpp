@@ -239,7 +239,11 @@ Condition read_condition(const std::string& question) {
     }
     if (i + 1 > w.size()) return fallback;
     const std::string verb = bare(w[i]);
-    const std::string rest = join(w, i + 1, w.size());
+    const std::string rest = trim(join(w, i + 1, w.size()), " \t\r\n.!;:,");
+    // "Anything about Texas?": a preposition where the verb should be is no condition this reader knows.
+    static const std::set<std::string> prepositions = {"about", "in", "of", "on", "with", "for", "from", "by",
+                                                       "at", "under", "regarding", "concerning", "to"};
+    if (prepositions.count(verb)) return fallback;
     auto asked = [&](const std::string& lead, const std::string& predicate) {
         return Condition{fmt::format("{} this document {}?", lead, predicate), predicate};
     };
