@@ -141,6 +141,7 @@ int run(const std::vector<std::string>& argv) {
     OptionReader o(args);
     AskRequest req = read_ask_options(o);
     if (!o.ok()) return fail("ask", o.error(), 2);
+    if (Status s = check_scope(req); !s) return fail("ask", s.message());
     if (req.collection.empty()) return usage_error("ask", "--collection NAME is required", kUsage);
     if (req.mode == "oracle") return usage_error("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", kUsage);
     if (args.positional().size() != 1) return usage_error("ask", "give the question as one argument (quote it)", kUsage);

@@ -385,8 +385,7 @@ int run(const std::vector<std::string>& argv) {
     if (Status s = args.check(); !s) return usage_error("eval", s.message(), kUsage);
     OptionReader scope_reader(args);
     const AskRequest asked = read_ask_options(scope_reader);
-    if (asked.scope != "document" && asked.scope != "archive")
-        return fail("eval", fmt::format("unknown scope '{}' (document, archive)", asked.scope), 2);
+    if (Status s = check_scope(asked); !s) return fail("eval", s.message());
     if (asked.scope == "archive" && args.has("--docs-only"))
         return usage_error("eval", "--docs-only scores single-document retrieval; not with --scope archive", kUsage);
     auto cfg = read_settings(args);

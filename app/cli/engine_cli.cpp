@@ -45,6 +45,11 @@ AskRequest read_ask_options(OptionReader& o) {
     return req;
 }
 
+Status check_scope(const AskRequest& req) {
+    if (req.scope == "document" || req.scope == "archive") return Status::ok();
+    return make_error(ErrorCode::invalid_argument, "option --scope: '{}' is not document or archive", req.scope);
+}
+
 Result<std::unique_ptr<Engine>> open_engine(const Args& args) {
     EngineOptions opt;
     DK_ASSIGN_OR_RETURN(opt.data_dir, args.get_string("--data"));

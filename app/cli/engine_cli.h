@@ -20,6 +20,9 @@ Result<std::unique_ptr<Engine>> open_engine(const Args& args);
 // --scope, with their defaults and ranges in one place; errors stay in `o`.
 extern const std::vector<std::string> kAskOptions;
 AskRequest read_ask_options(OptionReader& o);
+// "option --scope: 'x' is not document or archive" for a scope the engine does not know (checked before the
+// model is loaded); ok otherwise.
+Status check_scope(const AskRequest& req);
 
 // While one lives, SIGINT and SIGTERM (Ctrl+C) set a flag instead of ending the process, so a command can
 // stop cleanly between steps; the previous handlers come back when it goes.
