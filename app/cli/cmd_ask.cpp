@@ -16,8 +16,10 @@ namespace {
 const char* kUsage =
     "usage: docket-cli ask --collection NAME [options] \"QUESTION\"\n"
     "Answers the question from the collection: the most relevant segments are found (BM25 over the text and\n"
-    "KV routing over their stored keys), their stored KV is composed into one context without re-reading the\n"
-    "documents, and the answer streams with citations (document, part, lines, quote) chosen by the attention\n"
+    "KV routing over their stored keys), their stored KV is composed into one context without re-reading "
+    "the\n"
+    "documents, and the answer streams with citations (document, part, lines, quote) chosen by the "
+    "attention\n"
     "the answer paid to each passage.\n"
     "Options:\n"
     "  --collection NAME      the collection (required)\n"
@@ -27,9 +29,11 @@ const char* kUsage =
     "  --budget N             tokens of documents in context (default 1200, or less when the model's\n"
     "                         context is smaller; archive scope: per document)\n"
     "  --max-tokens N         answer length limit (default 64)\n"
-    "  --recompute R          docket mode: recompute this share (0-1) of the context's tokens whose stored KV\n"
+    "  --recompute R          docket mode: recompute this share (0-1) of the context's tokens whose stored "
+    "KV\n"
     "                         deviates most from a full prefill (selective recompute; default 0)\n"
-    "  --scope S              document (default): answered from the most relevant passages of the collection;\n"
+    "  --scope S              document (default): answered from the most relevant passages of the "
+    "collection;\n"
     "                         archive: a question about the whole collection, asked of each document from\n"
     "                         its own most relevant passages' stored KV, then combined: \"which contracts\n"
     "                         ...\" lists the documents that satisfy it (each with a citation), \"how many\n"
@@ -40,10 +44,11 @@ const char* kUsage =
     "                         documents asked, those matched, the chosen one) instead of text\n";
 
 std::string citation_json(const Citation& c) {
-    return fmt::format("{{\"document\":\"{}\",\"title\":\"{}\",\"segment\":{},\"char_begin\":{},\"char_end\":{},"
-                       "\"line_begin\":{},\"line_end\":{},\"quote\":\"{}\",\"weight\":{:.4f}}}",
-                       json_escape(c.document), json_escape(c.title), c.segment, c.char_begin, c.char_end,
-                       c.line_begin, c.line_end, json_escape(c.quote), c.weight);
+    return fmt::format(
+        "{{\"document\":\"{}\",\"title\":\"{}\",\"segment\":{},\"char_begin\":{},\"char_end\":{},"
+        "\"line_begin\":{},\"line_end\":{},\"quote\":\"{}\",\"weight\":{:.4f}}}",
+        json_escape(c.document), json_escape(c.title), c.segment, c.char_begin, c.char_end, c.line_begin,
+        c.line_end, json_escape(c.quote), c.weight);
 }
 
 std::string citations_json(const std::vector<Citation>& cites) {
@@ -59,10 +64,11 @@ std::string archive_documents_json(const std::vector<ArchiveDocument>& docs) {
     std::string out;
     for (const auto& d : docs) {
         if (!out.empty()) out += ',';
-        out += fmt::format("{{\"document\":\"{}\",\"title\":\"{}\",\"answer\":\"{}\",\"matched\":{},\"date\":\"{}\","
-                           "\"citations\":[{}]}}",
-                           json_escape(d.document), json_escape(d.title), json_escape(d.answer), d.matched,
-                           json_escape(d.date), citations_json(d.citations));
+        out += fmt::format(
+            "{{\"document\":\"{}\",\"title\":\"{}\",\"answer\":\"{}\",\"matched\":{},\"date\":\"{}\","
+            "\"citations\":[{}]}}",
+            json_escape(d.document), json_escape(d.title), json_escape(d.answer), d.matched,
+            json_escape(d.date), citations_json(d.citations));
     }
     return out;
 }
@@ -70,10 +76,11 @@ std::string archive_documents_json(const std::vector<ArchiveDocument>& docs) {
 // Archive scope's fields of the JSON object (empty for a document question).
 std::string archive_json(const AnswerStats& s) {
     if (s.kind.empty()) return "";
-    return fmt::format(",\"scope\":\"archive\",\"kind\":\"{}\",\"documents_total\":{},\"chosen\":\"{}\","
-                       "\"matched\":[{}],\"documents\":[{}]",
-                       s.kind, s.documents_total, json_escape(s.chosen), archive_documents_json(s.matched),
-                       archive_documents_json(s.documents));
+    return fmt::format(
+        ",\"scope\":\"archive\",\"kind\":\"{}\",\"documents_total\":{},\"chosen\":\"{}\","
+        "\"matched\":[{}],\"documents\":[{}]",
+        s.kind, s.documents_total, json_escape(s.chosen), archive_documents_json(s.matched),
+        archive_documents_json(s.documents));
 }
 
 void print_json(const AnswerStats& s, const std::vector<Citation>& cites) {
@@ -85,11 +92,12 @@ void print_json(const AnswerStats& s, const std::vector<Citation>& cites) {
         ctx += json_escape(x);
         ctx += '"';
     }
-    std::printf("{\"answer\":\"%s\",\"citations\":[%s],\"context\":[%s],\"context_tokens\":%lld,"
-                "\"answer_tokens\":%lld,\"recomputed\":%lld,\"ttft_s\":%.3f,\"total_s\":%.3f,\"stop\":\"%s\"%s}\n",
-                json_escape(s.answer).c_str(), c.c_str(), ctx.c_str(), static_cast<long long>(s.context_tokens),
-                static_cast<long long>(s.answer_tokens), static_cast<long long>(s.recomputed), s.ttft_s, s.total_s,
-                s.stop.c_str(), archive_json(s).c_str());
+    std::printf(
+        "{\"answer\":\"%s\",\"citations\":[%s],\"context\":[%s],\"context_tokens\":%lld,"
+        "\"answer_tokens\":%lld,\"recomputed\":%lld,\"ttft_s\":%.3f,\"total_s\":%.3f,\"stop\":\"%s\"%s}\n",
+        json_escape(s.answer).c_str(), c.c_str(), ctx.c_str(), static_cast<long long>(s.context_tokens),
+        static_cast<long long>(s.answer_tokens), static_cast<long long>(s.recomputed), s.ttft_s, s.total_s,
+        s.stop.c_str(), archive_json(s).c_str());
 }
 
 void print_citations(const std::vector<Citation>& cites) {
@@ -100,8 +108,9 @@ void print_citations(const std::vector<Citation>& cites) {
     std::printf("\nSources:\n");
     for (size_t i = 0; i < cites.size(); ++i) {
         const Citation& c = cites[i];
-        std::printf("  [%zu] %s, part %d, lines %d-%d (%.0f%%)\n      \"%s\"\n      %s\n", i + 1, c.title.c_str(),
-                    c.segment + 1, c.line_begin, c.line_end, 100.0 * c.weight, c.quote.c_str(), c.document.c_str());
+        std::printf("  [%zu] %s, part %d, lines %d-%d (%.0f%%)\n      \"%s\"\n      %s\n", i + 1,
+                    c.title.c_str(), c.segment + 1, c.line_begin, c.line_end, 100.0 * c.weight,
+                    c.quote.c_str(), c.document.c_str());
     }
 }
 
@@ -143,8 +152,10 @@ int run(const std::vector<std::string>& argv) {
     if (!o.ok()) return fail("ask", o.error(), 2);
     if (Status s = check_scope(req); !s) return fail("ask", s.message());
     if (req.collection.empty()) return usage_error("ask", "--collection NAME is required", kUsage);
-    if (req.mode == "oracle") return usage_error("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", kUsage);
-    if (args.positional().size() != 1) return usage_error("ask", "give the question as one argument (quote it)", kUsage);
+    if (req.mode == "oracle")
+        return usage_error("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", kUsage);
+    if (args.positional().size() != 1)
+        return usage_error("ask", "give the question as one argument (quote it)", kUsage);
     req.question = args.positional()[0];
     const bool json = args.has("--json");
     auto engine = open_engine(args);
@@ -190,20 +201,22 @@ int run(const std::vector<std::string>& argv) {
     std::fflush(stdout);  // the figures on stderr come after the answer and its sources
     const TelemetrySnapshot t = (*engine)->telemetry();
     if (!stats.kind.empty()) {
-        std::fprintf(stderr,
-                     "archive question (%s): %lld documents asked, %zu matched; first line %.2f s, total %.2f s; "
-                     "%lld context tokens (%llu segments from stored KV, %lld recomputed)\n",
-                     stats.kind.c_str(), static_cast<long long>(stats.documents_total), stats.matched.size(),
-                     stats.ttft_s, stats.total_s, static_cast<long long>(stats.context_tokens),
-                     static_cast<unsigned long long>(t.snapshots_loaded), static_cast<long long>(stats.recomputed));
+        std::fprintf(
+            stderr,
+            "archive question (%s): %lld documents asked, %zu matched; first line %.2f s, total %.2f s; "
+            "%lld context tokens (%llu segments from stored KV, %lld recomputed)\n",
+            stats.kind.c_str(), static_cast<long long>(stats.documents_total), stats.matched.size(),
+            stats.ttft_s, stats.total_s, static_cast<long long>(stats.context_tokens),
+            static_cast<unsigned long long>(t.snapshots_loaded), static_cast<long long>(stats.recomputed));
         return 0;
     }
-    std::fprintf(stderr,
-                 "first token %.2f s, total %.2f s; context %lld tokens from %lld segments (%llu from stored KV, "
-                 "%lld recomputed); %lld answer tokens\n",
-                 stats.ttft_s, stats.total_s, static_cast<long long>(stats.context_tokens),
-                 static_cast<long long>(stats.segments), static_cast<unsigned long long>(t.snapshots_loaded),
-                 static_cast<long long>(stats.recomputed), static_cast<long long>(stats.answer_tokens));
+    std::fprintf(
+        stderr,
+        "first token %.2f s, total %.2f s; context %lld tokens from %lld segments (%llu from stored KV, "
+        "%lld recomputed); %lld answer tokens\n",
+        stats.ttft_s, stats.total_s, static_cast<long long>(stats.context_tokens),
+        static_cast<long long>(stats.segments), static_cast<unsigned long long>(t.snapshots_loaded),
+        static_cast<long long>(stats.recomputed), static_cast<long long>(stats.answer_tokens));
     return 0;
 }
 

@@ -45,7 +45,8 @@ const char* kUsage =
     "  --recompute R          docket mode: share of context tokens recomputed (0-1, default 0; as ask)\n"
     "  --docs-only            no answers: gold-document recall@1/@5 and evidence recall of the retrieval\n"
     "  --scope archive        the questions about the whole archive instead (scope other than single_doc),\n"
-    "                         asked as `ask --scope archive` does: lists scored by set F1 over document ids,\n"
+    "                         asked as `ask --scope archive` does: lists scored by set F1 over document "
+    "ids,\n"
     "                         counts by exact match, comparisons by the chosen document. A comparison needs\n"
     "                         both its documents in the collection; a list or count question needs every\n"
     "                         collection document to be of the QA set's archive (manifest.jsonl beside the\n"
@@ -387,7 +388,8 @@ int run(const std::vector<std::string>& argv) {
     const AskRequest asked = read_ask_options(scope_reader);
     if (Status s = check_scope(asked); !s) return fail("eval", s.message());
     if (asked.scope == "archive" && args.has("--docs-only"))
-        return usage_error("eval", "--docs-only scores single-document retrieval; not with --scope archive", kUsage);
+        return usage_error("eval", "--docs-only scores single-document retrieval; not with --scope archive",
+                           kUsage);
     auto cfg = read_settings(args);
     if (!cfg) return fail("eval", cfg.status().message(), 2);
     auto qa_path = args.get_string("--qa");

@@ -1,6 +1,6 @@
 #pragma once
-// What the archive commands (ingest, ask, collections, documents, remove, eval) share: the engine options every
-// one of them takes, and waiting for a job while Ctrl+C cancels it. These commands use only engine/api.
+// What the archive commands (ingest, ask, collections, documents, remove, eval) share: the engine options
+// every one of them takes, and waiting for a job while Ctrl+C cancels it. These commands use only engine/api.
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,8 +39,8 @@ private:
     void (*prev_term_)(int);
 };
 
-// Waits for the job; SIGINT (Ctrl+C) cancels it. on_tick runs every ~100 ms on this thread (progress display).
-// Returns the job's status; interrupted is set when a signal asked for the cancel.
+// Waits for the job; SIGINT (Ctrl+C) cancels it. on_tick runs every ~100 ms on this thread (progress
+// display). Returns the job's status; interrupted is set when a signal asked for the cancel.
 Status wait_job(Job& job, bool* interrupted, const std::function<void()>& on_tick = {});
 
 // Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted by Ctrl+C.

@@ -69,10 +69,14 @@ Result<json> ask_and_score(Engine& engine, const ArchiveEvalSettings& cfg, const
         g->asked.add(static_cast<double>(stats.documents_total));
         g->total.add(stats.total_s);
     }
-    json j = {{"id", c.item.id},         {"qtype", c.item.qtype},
-              {"question", c.item.question}, {"kind", stats.kind},
-              {"score", score},          {"predicted", predicted},
-              {"documents_asked", stats.documents_total}, {"answer", stats.answer},
+    json j = {{"id", c.item.id},
+              {"qtype", c.item.qtype},
+              {"question", c.item.question},
+              {"kind", stats.kind},
+              {"score", score},
+              {"predicted", predicted},
+              {"documents_asked", stats.documents_total},
+              {"answer", stats.answer},
               {"total_s", stats.total_s}};
     if (c.scoring == eval::ArchiveScoring::compare) {
         j["chosen"] = chosen;
@@ -90,8 +94,11 @@ std::string pct(const eval::Mean& m) {
 void print_summary(const Report& rep, const ArchiveEvalSettings& cfg, size_t selected, int64_t done,
                    bool interrupted) {
     auto group_json = [](const Group& g) {
-        return json{{"n", g.score.n}, {"score", g.score.value()}, {"kind_detected", g.kind_ok.value()},
-                    {"documents_asked", g.asked.value()}, {"total_s", g.total.value()}};
+        return json{{"n", g.score.n},
+                    {"score", g.score.value()},
+                    {"kind_detected", g.kind_ok.value()},
+                    {"documents_asked", g.asked.value()},
+                    {"total_s", g.total.value()}};
     };
     if (cfg.json) {
         json by = json::object();
@@ -124,7 +131,8 @@ void print_summary(const Report& rep, const ArchiveEvalSettings& cfg, size_t sel
 
 }  // namespace
 
-Result<std::set<std::string>> archive_ids(const std::string& qa_path, const std::vector<eval::QaItem>& items) {
+Result<std::set<std::string>> archive_ids(const std::string& qa_path,
+                                          const std::vector<eval::QaItem>& items) {
     std::set<std::string> ids;
     for (const auto& q : items) ids.insert(q.doc_ids.begin(), q.doc_ids.end());
     const fs::path manifest = fs::path(qa_path).parent_path() / "manifest.jsonl";
@@ -137,14 +145,14 @@ Result<std::set<std::string>> archive_ids(const std::string& qa_path, const std:
     std::string line;
     for (int64_t no = 1; std::getline(in, line); ++no) {
         if (line.size() > kMaxLineBytes)
-            return make_error(ErrorCode::invalid_argument, "{}: line {}: longer than {} bytes", manifest.string(),
-                              no, kMaxLineBytes);
+            return make_error(ErrorCode::invalid_argument, "{}: line {}: longer than {} bytes",
+                              manifest.string(), no, kMaxLineBytes);
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
         auto it = j.is_object() ? j.find("doc_id") : j.end();
         if (j.is_discarded() || !j.is_object() || it == j.end() || !it->is_string())
-            return make_error(ErrorCode::invalid_argument, "{}: line {}: not a JSON object with a doc_id string",
-                              manifest.string(), no);
+            return make_error(ErrorCode::invalid_argument,
+                              "{}: line {}: not a JSON object with a doc_id string", manifest.string(), no);
         ids.insert(it->get<std::string>());
     }
     return ids;
@@ -191,7 +199,8 @@ int eval_archive(Engine& engine, const ArchiveEvalSettings& cfg, const std::vect
     }
     print_summary(rep, cfg, cases.size(), done, interrupted);
     if (interrupted) {
-        std::fprintf(stderr, "docket-cli eval: interrupted after %lld questions\n", static_cast<long long>(done));
+        std::fprintf(stderr, "docket-cli eval: interrupted after %lld questions\n",
+                     static_cast<long long>(done));
         return 130;
     }
     return 0;

@@ -186,11 +186,13 @@ ArchiveGold archive_gold(const QaItem& q, const std::set<std::string>& collectio
                          const std::set<std::string>& archive) {
     ArchiveGold g;
     if (archive_scoring(q) == ArchiveScoring::compare) {
-        const bool all_in = !q.doc_ids.empty() && std::all_of(q.doc_ids.begin(), q.doc_ids.end(), [&](const auto& d) {
-            return collection.count(d) > 0;
-        });
-        if (!all_in) g.skip = "documents not all in the collection";
-        else if (q.gold_doc.empty() || !collection.count(q.gold_doc)) g.skip = "no gold document";
+        const bool all_in =
+            !q.doc_ids.empty() && std::all_of(q.doc_ids.begin(), q.doc_ids.end(),
+                                              [&](const auto& d) { return collection.count(d) > 0; });
+        if (!all_in)
+            g.skip = "documents not all in the collection";
+        else if (q.gold_doc.empty() || !collection.count(q.gold_doc))
+            g.skip = "no gold document";
         g.gold_doc = q.gold_doc;
         return g;
     }
@@ -207,9 +209,12 @@ ArchiveGold archive_gold(const QaItem& q, const std::set<std::string>& collectio
 double archive_score(ArchiveScoring s, const ArchiveGold& gold, const std::set<std::string>& predicted,
                      const std::string& chosen) {
     switch (s) {
-    case ArchiveScoring::list: return set_f1(predicted, gold.documents);
-    case ArchiveScoring::count: return predicted.size() == gold.documents.size() ? 1.0 : 0.0;
-    case ArchiveScoring::compare: return !chosen.empty() && chosen == gold.gold_doc ? 1.0 : 0.0;
+        case ArchiveScoring::list:
+            return set_f1(predicted, gold.documents);
+        case ArchiveScoring::count:
+            return predicted.size() == gold.documents.size() ? 1.0 : 0.0;
+        case ArchiveScoring::compare:
+            return !chosen.empty() && chosen == gold.gold_doc ? 1.0 : 0.0;
     }
     return 0.0;
 }

@@ -57,11 +57,14 @@ Result<std::vector<store::DocumentRow>> named_documents(kv::Workspace& ws, int64
     for (const std::string& name : names) {
         const std::string match = fts_query(name);
         if (match.empty()) return make_error(ErrorCode::invalid_argument, "'{}' names no document", name);
-        DK_ASSIGN_OR_RETURN(auto hits, ws.store().search_text(collection_id, match, 20, /*first_segments=*/true));
+        DK_ASSIGN_OR_RETURN(auto hits,
+                            ws.store().search_text(collection_id, match, 20, /*first_segments=*/true));
         const store::DocumentRow* found = nullptr;
         for (const store::TextHit& h : hits) {
-            const bool taken = std::any_of(out.begin(), out.end(), [&](const auto& d) { return d.id == h.document_id; });
-            auto it = std::find_if(ready.begin(), ready.end(), [&](const auto& d) { return d.id == h.document_id; });
+            const bool taken =
+                std::any_of(out.begin(), out.end(), [&](const auto& d) { return d.id == h.document_id; });
+            auto it = std::find_if(ready.begin(), ready.end(),
+                                   [&](const auto& d) { return d.id == h.document_id; });
             if (!taken && it != ready.end()) {
                 found = &*it;
                 break;
@@ -91,7 +94,8 @@ Result<std::vector<MapTarget>> plan(kv::Workspace& ws, int64_t collection_id, co
     ro.budget_tokens = budget;
     int64_t segments = 0;
     for (const auto& d : docs) segments += d.segments;
-    ro.bm25_limit = static_cast<int>(std::clamp<int64_t>(segments * 4, 100, 1'000'000));  // every segment's hit
+    ro.bm25_limit =
+        static_cast<int>(std::clamp<int64_t>(segments * 4, 100, 1'000'000));  // every segment's hit
     DK_ASSIGN_OR_RETURN(auto ranked, rank(ws, collection_id, search, ro, cancel));
     std::map<int64_t, std::vector<Candidate>> by_doc;  // rank order within each document
     std::map<int64_t, size_t> first_rank;
@@ -112,10 +116,11 @@ Result<std::vector<MapTarget>> plan(kv::Workspace& ws, int64_t collection_id, co
         for (auto& c : hits)
             if (!(opening_first && c.segment.row.ordinal == 0)) order.push_back(std::move(c));
         MapTarget t{doc, {}};
-        for (const Candidate& c : select_under_budget(std::move(order), budget)) t.segments.push_back(c.segment.row.id);
+        for (const Candidate& c : select_under_budget(std::move(order), budget))
+            t.segments.push_back(c.segment.row.id);
         if (t.segments.empty())
-            return make_error(ErrorCode::invalid_argument, "{}: no segment fits the budget of {} tokens", doc.path,
-                              budget);
+            return make_error(ErrorCode::invalid_argument, "{}: no segment fits the budget of {} tokens",
+                              doc.path, budget);
         out.push_back(std::move(t));
     }
     std::stable_sort(out.begin(), out.end(), [&](const MapTarget& a, const MapTarget& b) {
@@ -143,7 +148,8 @@ void read_answer(const ArchiveQuestion& q, const AnswerResult& r, DocumentVerdic
 }
 
 // The comparison's conclusion, and which document it chose (-1: undecided).
-std::string conclude_comparison(const ArchiveQuestion& q, const std::vector<DocumentVerdict>& d, int* chosen) {
+std::string conclude_comparison(const ArchiveQuestion& q, const std::vector<DocumentVerdict>& d,
+                                int* chosen) {
     *chosen = -1;
     auto name = [](const DocumentVerdict& v) { return display_name(v.title, v.document); };
     for (const DocumentVerdict& v : d)
@@ -152,8 +158,8 @@ std::string conclude_comparison(const ArchiveQuestion& q, const std::vector<Docu
                                short_fact(v.answer));
     const int c = compare_dates(*d[0].date, *d[1].date);
     if (c == 0)
-        return fmt::format("Cannot tell them apart: {} is dated {} and {} {}.\n", name(d[0]), format_date(*d[0].date),
-                           name(d[1]), format_date(*d[1].date));
+        return fmt::format("Cannot tell them apart: {} is dated {} and {} {}.\n", name(d[0]),
+                           format_date(*d[0].date), name(d[1]), format_date(*d[1].date));
     *chosen = (c < 0) == q.earlier ? 0 : 1;
     const DocumentVerdict& a = d[*chosen];
     const DocumentVerdict& b = d[1 - *chosen];
@@ -194,12 +200,14 @@ Result<ArchiveResult> answer_archive(kv::Workspace& ws, int64_t collection_id, c
         if (!v.citations.empty() && events.on_citation) events.on_citation(v.citations.front());
     };
     for (const MapTarget& t : targets) {
-        if (cancel && cancel->load()) return make_error(ErrorCode::cancelled, "the archive question was cancelled");
-        if (events.on_progress) events.on_progress(static_cast<int64_t>(res.documents.size()), res.documents_total, t.doc.title);
+        if (cancel && cancel->load())
+            return make_error(ErrorCode::cancelled, "the archive question was cancelled");
+        if (events.on_progress)
+            events.on_progress(static_cast<int64_t>(res.documents.size()), res.documents_total, t.doc.title);
         ao.context_segments = t.segments;
         DK_ASSIGN_OR_RETURN(AnswerResult r, answer(ws, collection_id, q.map_question, ao, {}, cancel));
-        DocumentVerdict v{t.doc.id, t.doc.path, t.doc.title, r.text, false, std::nullopt, r.citations,
-                          r.context_tokens, r.recomputed};
+        DocumentVerdict v{t.doc.id,     t.doc.path,  t.doc.title,      r.text,      false,
+                          std::nullopt, r.citations, r.context_tokens, r.recomputed};
         read_answer(q, r, v);
         res.documents.push_back(std::move(v));
         const DocumentVerdict& done = res.documents.back();

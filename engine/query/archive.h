@@ -32,8 +32,8 @@ struct DocumentVerdict {
 };
 
 struct ArchiveEvents {
-    std::function<void(const std::string& text)> on_text;  // the combined answer as it grows
-    std::function<void(const CitationInfo&)> on_citation;  // one per document named in the answer
+    std::function<void(const std::string& text)> on_text;     // the combined answer as it grows
+    std::function<void(const CitationInfo&)> on_citation;     // one per document named in the answer
     std::function<void(const DocumentVerdict&)> on_document;  // each document as its map pass ends
     // Before each document (done of total, the document's title) and once at the end (done == total).
     std::function<void(int64_t done, int64_t total, const std::string& current)> on_progress;
@@ -44,7 +44,7 @@ struct ArchiveResult {
     std::string text;
     std::vector<DocumentVerdict> documents;  // every document mapped, in map order
     std::vector<size_t> matched;             // list, count: indices into documents
-    int chosen = -1;                         // compare: index of the earlier (or later) document; -1 undecided
+    int chosen = -1;  // compare: index of the earlier (or later) document; -1 undecided
     int64_t documents_total = 0;
     double ttft_s = 0.0, total_s = 0.0;
 };

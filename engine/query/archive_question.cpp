@@ -31,7 +31,8 @@ std::string trim(std::string_view s, std::string_view junk = " \t\r\n") {
 }
 
 bool starts_with_word(const std::string& low, std::string_view w) {
-    return low.starts_with(w) && (low.size() == w.size() || !std::isalnum(static_cast<unsigned char>(low[w.size()])));
+    return low.starts_with(w) &&
+           (low.size() == w.size() || !std::isalnum(static_cast<unsigned char>(low[w.size()])));
 }
 
 std::vector<std::string> split_words(std::string_view s) {
@@ -89,8 +90,8 @@ std::optional<std::pair<size_t, size_t>> find_comparative(const std::string& low
             const bool word_start = at == 0 || !std::isalnum(static_cast<unsigned char>(low[at - 1]));
             const size_t end = at + w.size();
             size_t next = low.find_first_not_of(' ', end);
-            const bool clause_end = next == std::string::npos || std::string_view(":,;?-").find(low[next]) !=
-                                                                     std::string_view::npos;
+            const bool clause_end = next == std::string::npos ||
+                                    std::string_view(":,;?-").find(low[next]) != std::string_view::npos;
             if (!word_start || (end < low.size() && std::isalnum(static_cast<unsigned char>(low[end]))) ||
                 !clause_end)
                 continue;
@@ -117,8 +118,8 @@ std::vector<std::string> split_alternatives(const std::string& text) {
 
 const std::map<std::string, std::string>& singular_aux() {
     static const std::map<std::string, std::string> m = {
-        {"are", "Is"},     {"is", "Is"},         {"were", "Was"},    {"was", "Was"},   {"can", "Can"},
-        {"could", "Could"}, {"may", "May"},      {"might", "Might"}, {"must", "Must"}, {"shall", "Shall"},
+        {"are", "Is"},        {"is", "Is"},     {"were", "Was"},    {"was", "Was"},   {"can", "Can"},
+        {"could", "Could"},   {"may", "May"},   {"might", "Might"}, {"must", "Must"}, {"shall", "Shall"},
         {"should", "Should"}, {"will", "Will"}, {"would", "Would"}};
     return m;
 }
@@ -144,7 +145,8 @@ std::string date_question(const std::vector<std::string>& words, std::string* ev
         return fmt::format("On what date was this document {}?", *event);
     }
     if (aux == words.size() && !words.empty()) {
-        // No auxiliary: "which (agreement) expires first" -> the verb is the last word before the comparative.
+        // No auxiliary: "which (agreement) expires first" -> the verb is the last word before the
+        // comparative.
         *event = base_verb(words.back());
         return fmt::format("On what date does this document {}?", *event);
     }
@@ -169,7 +171,8 @@ std::optional<ArchiveQuestion> read_comparison(const std::string& question) {
         if (!starts_with_word(lower(trim(ll)), "of")) return std::nullopt;
         size_t aux = std::string::npos;
         for (const char* a : {" was ", " were ", " is ", " are "})
-            if (const size_t at = ll.rfind(a); at != std::string::npos && (aux == std::string::npos || at > aux))
+            if (const size_t at = ll.rfind(a);
+                at != std::string::npos && (aux == std::string::npos || at > aux))
                 aux = at;
         if (aux == std::string::npos) return std::nullopt;
         names = trim(trim(lead.substr(0, aux)).substr(2));
@@ -199,15 +202,22 @@ size_t skip_lead(const std::vector<std::string>& w) {
         const std::string b = bare(w[k]);
         return std::any_of(set.begin(), set.end(), [&](const char* s) { return b == s; });
     };
-    if (is(0, {"how"}) && is(1, {"many"})) i = 2;
-    else if (is(0, {"which", "what"})) i = 1;
-    else if (is(0, {"list", "name", "show", "find", "identify", "give", "count"})) i = 1;
-    else if (is(0, {"are", "is"}) && is(1, {"there"})) i = 2;
+    if (is(0, {"how"}) && is(1, {"many"}))
+        i = 2;
+    else if (is(0, {"which", "what"}))
+        i = 1;
+    else if (is(0, {"list", "name", "show", "find", "identify", "give", "count"}))
+        i = 1;
+    else if (is(0, {"are", "is"}) && is(1, {"there"}))
+        i = 2;
     for (;;) {
         if (is(i, {"is", "are"}) && is(i + 1, {"the"}) && is(i + 2, {"number"})) i += 2;
-        if (is(i, {"number"}) && is(i + 1, {"of"})) i += 2;
-        else if (is(i, {"me", "all", "of", "the", "every", "any", "these", "those", "each"})) ++i;
-        else break;
+        if (is(i, {"number"}) && is(i + 1, {"of"}))
+            i += 2;
+        else if (is(i, {"me", "all", "of", "the", "every", "any", "these", "those", "each"}))
+            ++i;
+        else
+            break;
     }
     return i;
 }
@@ -226,7 +236,8 @@ Condition read_condition(const std::string& question) {
     size_t i = skip_lead(w);
     if (i + 2 > w.size()) return fallback;
     const std::string subject = bare(w[i++]);  // "agreements", "contracts", "documents"
-    // Qualifiers of the subject: "in the archive", "of this collection"; a relative pronoun ("that", "which").
+    // Qualifiers of the subject: "in the archive", "of this collection"; a relative pronoun ("that",
+    // "which").
     while (i + 2 < w.size()) {
         const std::string b = bare(w[i]);
         if ((b == "in" || b == "of" || b == "from" || b == "within") &&
@@ -241,8 +252,9 @@ Condition read_condition(const std::string& question) {
     const std::string verb = bare(w[i]);
     const std::string rest = trim(join(w, i + 1, w.size()), " \t\r\n.!;:,");
     // "Anything about Texas?": a preposition where the verb should be is no condition this reader knows.
-    static const std::set<std::string> prepositions = {"about", "in", "of", "on", "with", "for", "from", "by",
-                                                       "at", "under", "regarding", "concerning", "to"};
+    static const std::set<std::string> prepositions = {"about",     "in",         "of", "on", "with",
+                                                       "for",       "from",       "by", "at", "under",
+                                                       "regarding", "concerning", "to"};
     if (prepositions.count(verb)) return fallback;
     auto asked = [&](const std::string& lead, const std::string& predicate) {
         return Condition{fmt::format("{} this document {}?", lead, predicate), predicate};
@@ -272,7 +284,8 @@ std::vector<std::string> named_terms(const std::string& predicate) {
             run.clear();
         }
         // A word that ends in punctuation ends the run ("New York, Texas").
-        if (!run.empty() && w.size() != word.size() && std::string_view(",;:").find(word.back()) != std::string_view::npos) {
+        if (!run.empty() && w.size() != word.size() &&
+            std::string_view(",;:").find(word.back()) != std::string_view::npos) {
             out.push_back(std::move(run));
             run.clear();
         }
@@ -282,9 +295,9 @@ std::vector<std::string> named_terms(const std::string& predicate) {
 }
 
 std::vector<std::string> cue_words(const std::string& predicate) {
-    static const std::set<std::string> minor = {"the", "of", "by", "in", "to", "a", "an", "and", "or", "for",
-                                                "with", "on", "at", "as", "be", "been", "is", "are", "any",
-                                                "all", "this", "that", "its", "their", "under", "from"};
+    static const std::set<std::string> minor = {
+        "the", "of", "by",   "in", "to",  "a",   "an",  "and",  "or",   "for", "with",  "on",    "at",
+        "as",  "be", "been", "is", "are", "any", "all", "this", "that", "its", "their", "under", "from"};
     std::vector<std::string> out;
     for (const std::string& word : split_words(predicate)) {
         const std::string w = trim(word, " \t\r\n,.;:!?\"()");
@@ -294,7 +307,8 @@ std::vector<std::string> cue_words(const std::string& predicate) {
     return out;
 }
 
-bool grounded(const std::vector<std::string>& terms, const std::vector<std::string>& cues, std::string_view text) {
+bool grounded(const std::vector<std::string>& terms, const std::vector<std::string>& cues,
+              std::string_view text) {
     const std::string t = lower(fold_spaces(text));
     auto cue_near = [&](size_t at, size_t len) {
         const size_t from = at > kCueWindow ? at - kCueWindow : 0;
@@ -375,7 +389,9 @@ const std::vector<Pattern>& patterns() {
     const auto icase = regex::icase | regex::ECMAScript;
     static const std::vector<Pattern> p = {
         {regex(R"(\b(\d{4})-(\d{1,2})-(\d{1,2})\b)", icase),
-         [](const std::smatch& m) { return Date{std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3])}; }},
+         [](const std::smatch& m) {
+             return Date{std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3])};
+         }},
         {regex(R"(\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b)", icase),
          [](const std::smatch& m) {
              int a = std::stoi(m[1]), b = std::stoi(m[2]);
@@ -383,13 +399,19 @@ const std::vector<Pattern>& patterns() {
              return Date{full_year(m[3]), a, b};
          }},
         {regex(std::string(R"(\b)") + kMonth + R"(\.?\s+(\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(\d{4})\b)", icase),
-         [](const std::smatch& m) { return Date{std::stoi(m[3]), month_number(m[1].str()), std::stoi(m[2])}; }},
+         [](const std::smatch& m) {
+             return Date{std::stoi(m[3]), month_number(m[1].str()), std::stoi(m[2])};
+         }},
         {regex(std::string(R"(\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:day\s+of\s+)?)") + kMonth +
                    R"(\.?\s*,?\s*(\d{4})\b)",
                icase),
-         [](const std::smatch& m) { return Date{std::stoi(m[3]), month_number(m[2].str()), std::stoi(m[1])}; }},
+         [](const std::smatch& m) {
+             return Date{std::stoi(m[3]), month_number(m[2].str()), std::stoi(m[1])};
+         }},
         {regex(std::string(R"(\b)") + kMonth + R"(\.?\s*,?\s+(\d{4})\b)", icase),
-         [](const std::smatch& m) { return Date{std::stoi(m[2]), month_number(m[1].str()), 0}; }},
+         [](const std::smatch& m) {
+             return Date{std::stoi(m[2]), month_number(m[1].str()), 0};
+         }},
     };
     return p;
 }
@@ -429,9 +451,9 @@ int compare_dates(const Date& a, const Date& b) {
 }
 
 std::string format_date(const Date& d) {
-    static const std::array<const char*, 12> names = {"January", "February", "March",     "April",
-                                                      "May",     "June",     "July",      "August",
-                                                      "September", "October", "November", "December"};
+    static const std::array<const char*, 12> names = {"January",   "February", "March",    "April",
+                                                      "May",       "June",     "July",     "August",
+                                                      "September", "October",  "November", "December"};
     if (d.month == 0) return std::to_string(d.year);
     if (d.day == 0) return fmt::format("{} {}", names[d.month - 1], d.year);
     return fmt::format("{} {}, {}", names[d.month - 1], d.day, d.year);

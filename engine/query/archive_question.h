@@ -58,7 +58,8 @@ std::vector<std::string> cue_words(const std::string& predicate);
 // of whitespace ignored), so "the laws of the State of New York" grounds "governed by the laws of New York"
 // and a notice address in New York does not. True with no terms; with no cues, a term anywhere counts.
 inline constexpr size_t kCueWindow = 150;
-bool grounded(const std::vector<std::string>& terms, const std::vector<std::string>& cues, std::string_view text);
+bool grounded(const std::vector<std::string>& terms, const std::vector<std::string>& cues,
+              std::string_view text);
 
 // The model's answer to a per-document yes/no question read as a verdict: no when it begins with "no", "not"
 // or "none" or its first sentence negates ("not", "n't", "no", "not found"); yes when it begins with "yes" or

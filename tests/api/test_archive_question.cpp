@@ -23,7 +23,8 @@ private slots:
     void kind_is_read_from_the_question_form() {
         QFETCH(QString, question);
         QFETCH(ArchiveKind, kind);
-        QCOMPARE(archive_kind_name(read_archive_question(question.toStdString()).kind), archive_kind_name(kind));
+        QCOMPARE(archive_kind_name(read_archive_question(question.toStdString()).kind),
+                 archive_kind_name(kind));
     }
     void kind_is_read_from_the_question_form_data() {
         QTest::addColumn<QString>("question");
@@ -31,19 +32,22 @@ private slots:
         QTest::newRow("which") << "Which contracts are governed by Delaware law?" << ArchiveKind::list;
         QTest::newRow("list") << "List the agreements that mention Hamburg." << ArchiveKind::list;
         QTest::newRow("how many") << "How many agreements were signed in 2019?" << ArchiveKind::count;
-        QTest::newRow("number of") << "What is the number of leases with a renewal option?" << ArchiveKind::count;
-        QTest::newRow("earlier, A or B") << "Which was signed earlier, the Supply Agreement or the Consulting "
-                                            "Agreement?"
-                                         << ArchiveKind::compare;
-        QTest::newRow("which of A or B") << "Which of the Supply Agreement or the Lease was signed first?"
-                                         << ArchiveKind::compare;
+        QTest::newRow("number of") << "What is the number of leases with a renewal option?"
+                                   << ArchiveKind::count;
+        QTest::newRow("earlier, A or B")
+            << "Which was signed earlier, the Supply Agreement or the Consulting "
+               "Agreement?"
+            << ArchiveKind::compare;
+        QTest::newRow("which of A or B")
+            << "Which of the Supply Agreement or the Lease was signed first?" << ArchiveKind::compare;
         QTest::newRow("more recent") << "Which agreement is more recent: the Lease, or the License?"
                                      << ArchiveKind::compare;
         // A comparative inside a name, or no two names: not a comparison.
-        QTest::newRow("first in a name") << "Which agreements amend the First Amendment?" << ArchiveKind::list;
+        QTest::newRow("first in a name")
+            << "Which agreements amend the First Amendment?" << ArchiveKind::list;
         QTest::newRow("earlier, no names") << "Which contracts were signed earlier?" << ArchiveKind::list;
-        QTest::newRow("or, no comparative") << "Which contracts can be assigned or transferred?"
-                                            << ArchiveKind::list;
+        QTest::newRow("or, no comparative")
+            << "Which contracts can be assigned or transferred?" << ArchiveKind::list;
     }
 
     void condition_becomes_a_question_about_this_document() {
@@ -62,8 +66,10 @@ private slots:
                                        << "Was this document signed in 2019?";
         QTest::newRow("have") << "Which contracts have a non-compete clause?"
                               << "Does this document have a non-compete clause?";
-        QTest::newRow("plural verb") << "Which contracts mention Hamburg?" << "Does this document mention Hamburg?";
-        QTest::newRow("singular verb") << "Which lease requires a deposit?" << "Does this document require a deposit?";
+        QTest::newRow("plural verb") << "Which contracts mention Hamburg?"
+                                     << "Does this document mention Hamburg?";
+        QTest::newRow("singular verb") << "Which lease requires a deposit?"
+                                       << "Does this document require a deposit?";
         QTest::newRow("relative pronoun") << "List the contracts that can be terminated for convenience."
                                           << "Can this document be terminated for convenience?";
         QTest::newRow("unrecognized") << "Anything about Texas?"
@@ -85,14 +91,15 @@ private slots:
 
     void grounding_needs_each_name_near_a_cue() {
         const std::vector<std::string> terms{"New York"}, cues{"governed", "laws"};
-        QVERIFY(grounded(terms, cues, "5.5 Governing Law. This Agreement shall be governed by, and construed "
-                                      "in accordance with, the laws of the State of\n  NEW   YORK."));
+        QVERIFY(grounded(terms, cues,
+                         "5.5 Governing Law. This Agreement shall be governed by, and construed "
+                         "in accordance with, the laws of the State of\n  NEW   YORK."));
         // A notice address in New York, far from any cue, grounds nothing.
         const std::string address = "Notices: 1 Main Street, New York, NY 10001. " + std::string(400, 'x') +
                                     " This Agreement is governed by the laws of Delaware.";
         QVERIFY(!grounded(terms, cues, address));
         QVERIFY(!grounded(terms, cues, "governed by the laws of California"));
-        QVERIFY(grounded({}, cues, "anything"));                  // no names: the verdict alone decides
+        QVERIFY(grounded({}, cues, "anything"));                // no names: the verdict alone decides
         QVERIFY(grounded(terms, {}, "an office in New York"));  // no cues: the name anywhere
     }
 
@@ -111,13 +118,16 @@ private slots:
 
     void comparison_reads_the_names_the_direction_and_the_event() {
         const ArchiveQuestion q = read_archive_question(
-            "Which was entered into earlier: the Non-Exclusive Distributor Agreement between iMine Corporation "
+            "Which was entered into earlier: the Non-Exclusive Distributor Agreement between iMine "
+            "Corporation "
             "and SUNWAI Technology, or the Transfer And Servicing Agreement between VERIZON OWNER TRUST and "
             "VERIZON ABS LLC?");
         QCOMPARE(q.kind, ArchiveKind::compare);
-        QCOMPARE(q.named, (std::vector<std::string>{
-                              "the Non-Exclusive Distributor Agreement between iMine Corporation and SUNWAI Technology",
-                              "the Transfer And Servicing Agreement between VERIZON OWNER TRUST and VERIZON ABS LLC"}));
+        QCOMPARE(
+            q.named,
+            (std::vector<std::string>{
+                "the Non-Exclusive Distributor Agreement between iMine Corporation and SUNWAI Technology",
+                "the Transfer And Servicing Agreement between VERIZON OWNER TRUST and VERIZON ABS LLC"}));
         QVERIFY(q.earlier);
         QCOMPARE(q.event, std::string("entered into"));
         QCOMPARE(q.search, std::string("On what date was this document entered into?"));
@@ -131,7 +141,8 @@ private slots:
         QVERIFY(!newest.earlier);
         QCOMPARE(newest.named, (std::vector<std::string>{"the Lease", "the License"}));
         QCOMPARE(newest.event, std::string("signed"));
-        const ArchiveQuestion expires = read_archive_question("Which agreement expires first, the Lease or the License?");
+        const ArchiveQuestion expires =
+            read_archive_question("Which agreement expires first, the Lease or the License?");
         QCOMPARE(expires.kind, ArchiveKind::compare);
         QCOMPARE(expires.search, std::string("On what date does this document expire?"));
     }

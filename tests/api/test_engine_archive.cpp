@@ -115,7 +115,8 @@ private slots:
         data_ = scratch("archive-data");
         docs_ = scratch("archive-docs");
         const std::string archive = test::source_dir() + "/resources/sample-archive/";
-        for (const char* f : {kConsulting, kTrademark, kEndorsement}) fs::copy_file(archive + f, docs_ + "/" + f);
+        for (const char* f : {kConsulting, kTrademark, kEndorsement})
+            fs::copy_file(archive + f, docs_ + "/" + f);
         fs::create_directories(docs_ + "-empty");
         std::ofstream(docs_ + "-empty/empty.txt").close();
         EngineOptions o;
@@ -136,7 +137,8 @@ private slots:
     }
 
     void list_question_reports_progress_and_names_real_documents_each_cited_into_itself() {
-        Asked a = ask(*engine_, archive_request("contracts", "Which agreements are governed by the laws of New York?"));
+        Asked a = ask(*engine_,
+                      archive_request("contracts", "Which agreements are governed by the laws of New York?"));
         QVERIFY2(a.status.is_ok(), a.status.to_string().c_str());
         QCOMPARE(a.stats.kind, std::string("list"));
         QCOMPARE(a.total_seen, int64_t{3});
@@ -164,7 +166,9 @@ private slots:
     }
 
     void count_question_counts_the_documents_it_names() {
-        Asked a = ask(*engine_, archive_request("contracts", "How many agreements are governed by the laws of California?"));
+        Asked a =
+            ask(*engine_,
+                archive_request("contracts", "How many agreements are governed by the laws of California?"));
         QVERIFY2(a.status.is_ok(), a.status.to_string().c_str());
         QCOMPARE(a.stats.kind, std::string("count"));
         QCOMPARE(a.stats.documents.size(), size_t{3});
@@ -190,7 +194,8 @@ private slots:
         QCOMPARE(asked, (std::set<std::string>{path_of(kConsulting), path_of(kEndorsement)}));
         const ArchiveDocument& x = a.stats.documents[0];
         const ArchiveDocument& y = a.stats.documents[1];
-        if (!x.date.empty() && !y.date.empty() && x.date.size() == 10 && y.date.size() == 10 && x.date != y.date) {
+        if (!x.date.empty() && !y.date.empty() && x.date.size() == 10 && y.date.size() == 10 &&
+            x.date != y.date) {
             // Both dates complete and different: the earlier one is chosen (ISO dates sort as text).
             QCOMPARE(a.stats.chosen, x.date < y.date ? x.document : y.document);
             QVERIFY2(a.stats.answer.find("earlier") != std::string::npos, a.stats.answer.c_str());
@@ -219,7 +224,8 @@ private slots:
             cancelled = true;
             (void)seen;
         });
-        const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - cancelled_at).count();
+        const double waited =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - cancelled_at).count();
         QVERIFY(cancelled);
         QCOMPARE(a.status.code(), ErrorCode::cancelled);
         // The document being asked when cancel came may finish at most; no further one starts.
@@ -238,8 +244,8 @@ private slots:
         };
         failed(archive_request("no-such-collection", "Which agreements are governed by Delaware law?"),
                ErrorCode::not_found, "no collection named 'no-such-collection'");
-        failed(archive_request("empty", "Which agreements are governed by Delaware law?"), ErrorCode::not_found,
-               "holds no readable document");
+        failed(archive_request("empty", "Which agreements are governed by Delaware law?"),
+               ErrorCode::not_found, "holds no readable document");
         AskRequest scope = archive_request("contracts", "Which agreements are governed by Delaware law?");
         scope.scope = "galaxy";
         failed(scope, ErrorCode::invalid_argument, "unknown scope 'galaxy'");

@@ -166,9 +166,10 @@ private slots:
     }
 
     void archive_list_and_count_are_scored_on_the_collections_part_of_the_archive() {
-        auto q = parse_qa_line(R"({"id":"m1","scope":"archive_split","qtype":"multi_doc_list","question":"Which?",)"
-                               R"("answers":["A","B","C"],"doc_ids":["A","B","C"]})",
-                               1);
+        auto q = parse_qa_line(
+            R"({"id":"m1","scope":"archive_split","qtype":"multi_doc_list","question":"Which?",)"
+            R"("answers":["A","B","C"],"doc_ids":["A","B","C"]})",
+            1);
         QVERIFY(q.is_ok());
         QCOMPARE(archive_scoring(*q), ArchiveScoring::list);
         const std::set<std::string> archive{"A", "B", "C", "D", "E"};
@@ -204,9 +205,10 @@ private slots:
         QCOMPARE(archive_score(ArchiveScoring::compare, g, {}, "B"), 0.0);
         QCOMPARE(archive_score(ArchiveScoring::compare, g, {}, ""), 0.0);  // undecided
         QCOMPARE(archive_gold(*q, {"A"}, {}).skip, std::string("documents not all in the collection"));
-        auto bad = parse_qa_line(R"({"id":"x","scope":"s","qtype":"t","question":"q","answers":[],"doc_ids":[],)"
-                                 R"("gold_doc":3})",
-                                 4);
+        auto bad =
+            parse_qa_line(R"({"id":"x","scope":"s","qtype":"t","question":"q","answers":[],"doc_ids":[],)"
+                          R"("gold_doc":3})",
+                          4);
         QVERIFY(!bad.is_ok());
         QVERIFY(bad.status().message().find("'gold_doc' must be a string") != std::string::npos);
     }
