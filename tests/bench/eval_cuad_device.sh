@@ -2,7 +2,7 @@
 # The whole cuad-dev eval on the GPU machine (issue 9 section 5): every contract ingested with the chosen
 # backend, then `docket-cli eval` in the three modes, the retrieval table, and the archive questions. Each stage
 # is bounded by STAGE_S seconds (the device's commands are limited); ingest resumes where a bounded run stopped,
-# so the same command can simply be run again on a warm machine.
+# so the same command can simply be run again on a warm machine. PACK=FILE.tgz packs OUT after each stage.
 #   eval_cuad_device.sh CLI CUAD_DIR DATA_DIR OUT [BACKEND=cuda] [STAGES="ingest docs docket rag oracle archive"]
 set -uo pipefail
 cli=${1:?usage: eval_cuad_device.sh CLI CUAD_DIR DATA_DIR OUT [BACKEND] [STAGES]}
@@ -20,6 +20,8 @@ run_stage() {  # name, command...: stdout to OUT/name.json (or .txt), stderr's t
     local rc=$?
     tail -c 20000 "$out/$name.err.full" > "$out/$name.err" && rm -f "$out/$name.err.full"
     echo "$name: exit $rc after $((SECONDS - t0)) s" | tee -a "$out/stages.txt"
+    # The device returns at most 8 files: everything so far, packed after each stage.
+    [ -n "${PACK:-}" ] && tar czf "$PACK" -C "$out" .
 }
 for s in $stages; do
     case $s in
