@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -16,9 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-constexpr int64_t kMaxManifestBytes = 64ll << 20;
-constexpr size_t kMaxLineBytes = 1 << 20;
 
 std::string stem(const std::string& path) {
     return fs::path(path).stem().string();
@@ -130,33 +126,6 @@ void print_summary(const Report& rep, const ArchiveEvalSettings& cfg, size_t sel
 }
 
 }  // namespace
-
-Result<std::set<std::string>> archive_ids(const std::string& qa_path,
-                                          const std::vector<eval::QaItem>& items) {
-    std::set<std::string> ids;
-    for (const auto& q : items) ids.insert(q.doc_ids.begin(), q.doc_ids.end());
-    const fs::path manifest = fs::path(qa_path).parent_path() / "manifest.jsonl";
-    std::error_code ec;
-    if (!fs::is_regular_file(manifest, ec)) return ids;
-    if (const auto size = fs::file_size(manifest, ec); ec || static_cast<int64_t>(size) > kMaxManifestBytes)
-        return make_error(ErrorCode::invalid_argument, "{}: larger than {} MiB", manifest.string(),
-                          kMaxManifestBytes >> 20);
-    std::ifstream in(manifest, std::ios::binary);
-    std::string line;
-    for (int64_t no = 1; std::getline(in, line); ++no) {
-        if (line.size() > kMaxLineBytes)
-            return make_error(ErrorCode::invalid_argument, "{}: line {}: longer than {} bytes",
-                              manifest.string(), no, kMaxLineBytes);
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-        auto it = j.is_object() ? j.find("doc_id") : j.end();
-        if (j.is_discarded() || !j.is_object() || it == j.end() || !it->is_string())
-            return make_error(ErrorCode::invalid_argument,
-                              "{}: line {}: not a JSON object with a doc_id string", manifest.string(), no);
-        ids.insert(it->get<std::string>());
-    }
-    return ids;
-}
 
 int eval_archive(Engine& engine, const ArchiveEvalSettings& cfg, const std::vector<eval::QaItem>& items,
                  const std::set<std::string>& archive) {
