@@ -48,8 +48,9 @@ Result<std::vector<store::DocumentRow>> ready_documents(store::Store& st, int64_
     return docs;
 }
 
-// The documents a comparison names, each the best BM25 match of its name over the documents' openings (the
-// title column weighs double there), two names never resolving to one document.
+// The documents a comparison names: for each name, the document of its best BM25 passage (the title column
+// weighs double), two names never resolving to one document. Any passage, not only the first: a document's
+// first segment may be its heading alone, with the parties in the next.
 Result<std::vector<store::DocumentRow>> named_documents(kv::Workspace& ws, int64_t collection_id,
                                                         const std::vector<std::string>& names,
                                                         const std::vector<store::DocumentRow>& ready) {
@@ -58,7 +59,7 @@ Result<std::vector<store::DocumentRow>> named_documents(kv::Workspace& ws, int64
         const std::string match = fts_query(name);
         if (match.empty()) return make_error(ErrorCode::invalid_argument, "'{}' names no document", name);
         DK_ASSIGN_OR_RETURN(auto hits,
-                            ws.store().search_text(collection_id, match, 20, /*first_segments=*/true));
+                            ws.store().search_text(collection_id, match, 200));
         const store::DocumentRow* found = nullptr;
         for (const store::TextHit& h : hits) {
             const bool taken =

@@ -9,7 +9,7 @@
 // while a contract can satisfy the question in words it does not share (no stemming: "terminate" vs
 // "terminated"), so a cut would save little and could drop a true match. The documents are mapped best
 // match first, so the likeliest matches stream early. A comparison maps only over the documents it names,
-// found by BM25 over the documents' titles and openings.
+// found by BM25 of their names over the documents' titles and passages.
 #include <atomic>
 #include <functional>
 #include <optional>
