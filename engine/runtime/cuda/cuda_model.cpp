@@ -549,10 +549,10 @@ Status CudaModel::read_rows(int l, int32_t first, int32_t n, float* k, float* v)
     const size_t kvd = static_cast<size_t>(cfg_.n_kv_dim());
     std::vector<float> pk(T * kvd), pv(T * kvd);
     for (int32_t p = p0; p <= p1; ++p) {
-        DK_TRY(kv_page::decode_page(Codec::fp16, cfg_.n_head_kv, cfg_.head_dim,
-                                    pages.data() + static_cast<size_t>(p - p0) * page_bytes_, T, pk.data(),
-                                    pv.data()));
         const int32_t r0 = std::max(first, p * T), r1 = std::min(first + n, (p + 1) * T);
+        DK_TRY(kv_page::decode_page(Codec::fp16, cfg_.n_head_kv, cfg_.head_dim,
+                                    pages.data() + static_cast<size_t>(p - p0) * page_bytes_, r1 - p * T, pk.data(),
+                                    pv.data()));
         const size_t at = static_cast<size_t>(r0 - p * T) * kvd, len = static_cast<size_t>(r1 - r0) * kvd;
         if (k) std::copy(pk.begin() + at, pk.begin() + at + len, k + (r0 - first) * kvd);
         if (v) std::copy(pv.begin() + at, pv.begin() + at + len, v + (r0 - first) * kvd);

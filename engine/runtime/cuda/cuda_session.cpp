@@ -1,6 +1,7 @@
 #include "runtime/cuda/cuda_session.h"
 
 #if DOCKET_HAVE_CUDA
+#include <algorithm>
 #include <numeric>
 
 #include "runtime/cpu_attention.h"
