@@ -32,8 +32,8 @@ const char* const kEngineOptionsHelp =
     "  --segment-tokens N     segment size at ingest (default 512)\n"
     "  --store-budget BYTES   on-disk snapshot budget (default: unlimited)\n";
 
-const std::vector<std::string> kAskOptions = {"--collection", "--mode", "--retrieval", "--budget", "--max-tokens",
-                                              "--recompute"};
+const std::vector<std::string> kAskOptions = {"--collection", "--mode",       "--retrieval",
+                                              "--budget",     "--max-tokens", "--recompute"};
 
 AskRequest read_ask_options(OptionReader& o) {
     AskRequest req;
