@@ -73,10 +73,10 @@ void CpuAttention::attend(ThreadPool& pool, const KvCache& cache, int32_t l, con
     const int64_t rows = static_cast<int64_t>(n) * group;
     const int64_t n_blocks = (rows + kAttnRows - 1) / kAttnRows;
     pool.parallel_for(n_blocks * n_head_kv_, [&](int64_t b, int64_t e, int thread) {
-        float* qrows = ws_.data() + thread * ws_stride_;    // [kAttnRows, HD]
-        float* orows = qrows + kAttnRows * HD;              // [kAttnRows, HD]
-        float* scores = orows + kAttnRows * HD;             // [kAttnRows, lds]
-        int32_t* qpos = pos_.data() + thread * kAttnRows;   // [kAttnRows]
+        float* qrows = ws_.data() + thread * ws_stride_;   // [kAttnRows, HD]
+        float* orows = qrows + kAttnRows * HD;             // [kAttnRows, HD]
+        float* scores = orows + kAttnRows * HD;            // [kAttnRows, lds]
+        int32_t* qpos = pos_.data() + thread * kAttnRows;  // [kAttnRows]
         for (int64_t task = b; task < e; ++task) {
             const int64_t g = task % n_head_kv_, r0 = (task / n_head_kv_) * kAttnRows;
             const int64_t nr = std::min<int64_t>(kAttnRows, rows - r0);
@@ -85,8 +85,8 @@ void CpuAttention::attend(ThreadPool& pool, const KvCache& cache, int32_t l, con
                 std::copy(q + t * QD + h * HD, q + t * QD + (h + 1) * HD, qrows + r * HD);
                 qpos[r] = positions[t];
             }
-            kern.attention(nr, qrows, qpos, kr + g * HD * 16, cache.k_rot_tile_stride(), vv + g * HD, KVD, kpos,
-                           n_keys, HD, scale, scores, orows);
+            kern.attention(nr, qrows, qpos, kr + g * HD * 16, cache.k_rot_tile_stride(), vv + g * HD, KVD,
+                           kpos, n_keys, HD, scale, scores, orows);
             if (mass) accumulate_mass(scores, nr, n_keys, mass_ws_.data() + thread * n_keys);
             for (int64_t r = 0; out && r < nr; ++r) {
                 const int64_t t = (r0 + r) / group, h = g * group + (r0 + r) % group;

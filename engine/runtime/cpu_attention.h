@@ -1,7 +1,8 @@
 #pragma once
 // The CPU attention of query rows over one layer of a KvCache, and the rotated-key upkeep it needs. One copy
-// for two users: the CPU forward pass, and the CUDA session's attention-mass probe, which runs it on the GPU's
-// queries and on K/V rows exported from the GPU (so citations weigh rows by the CPU's own RoPE and softmax).
+// for two users: the CPU forward pass, and the CUDA session's attention-mass probe, which runs it on the
+// GPU's queries and on K/V rows exported from the GPU (so citations weigh rows by the CPU's own RoPE and
+// softmax).
 #include <cstdint>
 #include <vector>
 

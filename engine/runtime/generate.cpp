@@ -79,8 +79,8 @@ Result<GenerateStats> run_generation(std::span<const TokenId> prompt, const Gene
     return st;
 }
 
-Result<GenerateStats> generate(Session& session, std::span<const TokenId> prompt, const GenerateParams& params,
-                               const std::function<bool(TokenId)>& is_eog,
+Result<GenerateStats> generate(Session& session, std::span<const TokenId> prompt,
+                               const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
                                const std::function<bool(TokenId)>& on_token) {
     if (session.size() + static_cast<int64_t>(prompt.size()) > session.capacity())
         return make_error(ErrorCode::invalid_argument,

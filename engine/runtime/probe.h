@@ -1,6 +1,6 @@
 #pragma once
-// What a caller asks of a forward pass besides the KV it appends: which logits, and what it may observe of the
-// pass (a runtime session's observation hooks). Shared by the CPU forward pass and every runtime session.
+// What a caller asks of a forward pass besides the KV it appends: which logits, and what it may observe of
+// the pass (a runtime session's observation hooks). Shared by the CPU forward pass and every runtime session.
 #include <cstdint>
 #include <vector>
 

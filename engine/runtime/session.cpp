@@ -44,11 +44,13 @@ Result<int32_t> import_rows(Session& s, std::span<const int32_t> positions, cons
     const size_t len = static_cast<size_t>(rows.n) * s.config().n_kv_dim();
     if (positions.size() != static_cast<size_t>(rows.n) || rows.k.size() != static_cast<size_t>(layers) ||
         rows.v.size() != static_cast<size_t>(layers))
-        return make_error(ErrorCode::invalid_argument, "import: {} rows of {} layers for {} positions, {} layers",
-                          rows.n, rows.k.size(), positions.size(), layers);
+        return make_error(ErrorCode::invalid_argument,
+                          "import: {} rows of {} layers for {} positions, {} layers", rows.n, rows.k.size(),
+                          positions.size(), layers);
     for (int32_t l = 0; l < layers; ++l)
         if (rows.k[l].size() < len || rows.v[l].size() < len)
-            return make_error(ErrorCode::invalid_argument, "import: layer {} holds fewer than {} rows", l, rows.n);
+            return make_error(ErrorCode::invalid_argument, "import: layer {} holds fewer than {} rows", l,
+                              rows.n);
     const int32_t size0 = s.size();
     DK_ASSIGN_OR_RETURN(const int32_t first, s.append_rows(positions));
     for (int32_t l = 0; l < layers; ++l) {
@@ -66,7 +68,8 @@ Result<int32_t> import_rows(Session& s, const KvRows& rows) {
     return import_rows(s, pos, rows);
 }
 
-Result<std::shared_ptr<SessionFactory>> open_backend(const Model& model, std::string_view backend, int threads) {
+Result<std::shared_ptr<SessionFactory>> open_backend(const Model& model, std::string_view backend,
+                                                     int threads) {
     DK_ASSIGN_OR_RETURN(const BackendChoice choice, select_backend(backend));
     std::string note = choice.detail;
     if (choice.backend == Backend::cuda) {

@@ -34,15 +34,15 @@ public:
 
     virtual Backend backend() const = 0;
     virtual const ModelConfig& config() const = 0;
-    virtual int32_t size() const = 0;      // rows held
-    virtual int32_t capacity() const = 0;  // rows it can hold
+    virtual int32_t size() const = 0;                        // rows held
+    virtual int32_t capacity() const = 0;                    // rows it can hold
     virtual std::span<const int32_t> positions() const = 0;  // [size()]
     int32_t next_position() const;                           // last row's position + 1 (0 when empty)
 
     // Runs `tokens` (appended as rows size().., at `positions`, one each) through the model; each token
-    // attends to every row whose position is <= its own. `logits` receives the rows `mode` asks for, row-major
-    // [rows, n_vocab]. `cancel` is read before every chunk (ErrorCode::cancelled). On any error the session is
-    // truncated back to its size on entry.
+    // attends to every row whose position is <= its own. `logits` receives the rows `mode` asks for,
+    // row-major [rows, n_vocab]. `cancel` is read before every chunk (ErrorCode::cancelled). On any error the
+    // session is truncated back to its size on entry.
     virtual Status eval(std::span<const TokenId> tokens, std::span<const int32_t> positions, LogitsMode mode,
                         std::vector<float>* logits, const CancelFlag* cancel = nullptr) = 0;
     // The same at next_position(), next_position() + 1, ...
@@ -94,7 +94,8 @@ public:
 // The one place the backend is chosen (select_backend's names: cpu, cuda, auto). "cuda" fails when the GPU
 // or the model is not usable there (no_device, unsupported); "auto" then runs on the CPU and says why, in
 // description() and in a log line. threads: CPU threads (0: all cores).
-Result<std::shared_ptr<SessionFactory>> open_backend(const Model& model, std::string_view backend, int threads);
+Result<std::shared_ptr<SessionFactory>> open_backend(const Model& model, std::string_view backend,
+                                                     int threads);
 // One session of open_backend(model, backend, threads): it keeps its factory alive.
 Result<std::unique_ptr<Session>> open_session(const Model& model, std::string_view backend, int32_t capacity,
                                               int threads, std::string* description = nullptr);

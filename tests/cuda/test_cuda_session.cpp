@@ -82,7 +82,8 @@ double kl_divergence(const std::vector<float>& p_logits, const std::vector<float
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     double m = a.size() == b.size() ? 0.0 : INFINITY;
-    for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::abs(static_cast<double>(a[i]) - b[i]));
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+        m = std::max(m, std::abs(static_cast<double>(a[i]) - b[i]));
     return m;
 }
 
@@ -181,8 +182,10 @@ class TestCudaSession : public QObject {
             DK_ASSIGN_OR_RETURN(auto doc, st->find_document(*coll, path));
             if (!doc) return make_error(ErrorCode::not_found, "no document {}", path);
             DK_ASSIGN_OR_RETURN(auto segs, st->segments_of(doc->id));
-            DK_ASSIGN_OR_RETURN(kv::Placement p, ws->place(*s, {segs.at(ordinal), doc->title, doc->path}, nullptr));
-            if (p.recomputed) return make_error(ErrorCode::internal, "segment {} of {} had no snapshot", ordinal, path);
+            DK_ASSIGN_OR_RETURN(kv::Placement p,
+                                ws->place(*s, {segs.at(ordinal), doc->title, doc->path}, nullptr));
+            if (p.recomputed)
+                return make_error(ErrorCode::internal, "segment {} of {} had no snapshot", ordinal, path);
         }
         std::vector<float> logits;
         DK_TRY(ws->prefill(*s, q, LogitsMode::last, &logits, nullptr));
@@ -193,7 +196,8 @@ private slots:
     void initTestCase() {
         const auto info = cuda::query_devices();
         if (info.count == 0) QSKIP(qPrintable(QString::fromStdString("no usable GPU: " + info.error)));
-        QVERIFY2(fs::exists(test::smollm2_path()), ("the default model is missing: " + test::smollm2_path()).c_str());
+        QVERIFY2(fs::exists(test::smollm2_path()),
+                 ("the default model is missing: " + test::smollm2_path()).c_str());
         auto m = Model::load(test::smollm2_path());
         QVERIFY2(m.is_ok(), m.status().to_string().c_str());
         model_ = std::move(*m);
@@ -215,7 +219,8 @@ private slots:
         QCOMPARE(*first, 0);
         auto all = export_rows(gs, 0, 200), mid = export_rows(gs, 37, 100);
         QVERIFY2(all.is_ok() && mid.is_ok(), "export failed");
-        QVERIFY2(compare_rows(*all, a, 0, c.n_kv_dim()).empty(), ("layers differ:" + compare_rows(*all, a, 0, c.n_kv_dim())).c_str());
+        QVERIFY2(compare_rows(*all, a, 0, c.n_kv_dim()).empty(),
+                 ("layers differ:" + compare_rows(*all, a, 0, c.n_kv_dim())).c_str());
         QVERIFY2(compare_rows(*mid, a, 37, c.n_kv_dim()).empty(), "rows [37, 137) differ");
         gs.truncate(150);
         QVERIFY(import_rows(gs, b).is_ok());
@@ -229,9 +234,10 @@ private slots:
         const auto refused = import_rows(gs, gap, b);
         QCOMPARE(refused.status().code(), ErrorCode::unsupported);
         QCOMPARE(gs.size(), 220);
-        qInfo("GPU KV import/export: 200 + 70 rows x %d layers round-trip bit-exactly; import at position 500 "
-              "after 220 rows: %s",
-              c.n_layer, refused.status().to_string().c_str());
+        qInfo(
+            "GPU KV import/export: 200 + 70 rows x %d layers round-trip bit-exactly; import at position 500 "
+            "after 220 rows: %s",
+            c.n_layer, refused.status().to_string().c_str());
     }
 
     // A segment prefilled after the prompt prefix: the GPU's exported K/V against the CPU's, per layer, and
@@ -241,7 +247,8 @@ private slots:
         QVERIFY2(tok.is_ok(), tok.status().to_string().c_str());
         std::ifstream in(docs_ + "/" + kContracts[1]);
         std::string text(std::istreambuf_iterator<char>(in), {});
-        std::vector<TokenId> ids = (*tok)->encode(text.substr(0, 2400), /*add_special=*/true, /*parse_special=*/false);
+        std::vector<TokenId> ids =
+            (*tok)->encode(text.substr(0, 2400), /*add_special=*/true, /*parse_special=*/false);
         QVERIFY2(ids.size() > 300, "the contract excerpt tokenized to too few tokens");
         const int32_t n = static_cast<int32_t>(ids.size());
         std::vector<float> lg, lc;
@@ -261,10 +268,12 @@ private slots:
             if (l % 10 == 0 || l == model_->config().n_layer - 1)
                 qInfo("prefill %d tokens, layer %d: K rel err %.5f, V rel err %.5f", n, l, ek, ev);
         }
-        qInfo("GPU vs CPU prefill of %d tokens: worst K rel err %.5f, V %.5f (layer %d; bound %.3f); last logits "
-              "max |diff| %.4f, KL %.6f, top-1 %s",
-              n, worst_k, worst_v, worst_layer, kMaxKvRelErr, max_abs_diff(lg, lc), kl_divergence(lc, lg),
-              argmax(lg) == argmax(lc) ? "same" : "DIFFERS");
+        qInfo(
+            "GPU vs CPU prefill of %d tokens: worst K rel err %.5f, V %.5f (layer %d; bound %.3f); last "
+            "logits "
+            "max |diff| %.4f, KL %.6f, top-1 %s",
+            n, worst_k, worst_v, worst_layer, kMaxKvRelErr, max_abs_diff(lg, lc), kl_divergence(lc, lg),
+            argmax(lg) == argmax(lc) ? "same" : "DIFFERS");
         QVERIFY2(worst_k < kMaxKvRelErr && worst_v < kMaxKvRelErr, "GPU K/V far from the CPU's");
         QVERIFY2(kl_divergence(lc, lg) < kMaxKl, "GPU next-token distribution far from the CPU's");
     }
@@ -279,7 +288,8 @@ private slots:
         for (const Asked* a : {&g, &c}) {
             std::string ctx, cites;
             for (const auto& s : a->stats.context) ctx += " [" + s + "]";
-            for (const auto& x : a->citations) cites += fmt::format(" [{} part {} w {:.2f}]", x.title, x.segment + 1, x.weight);
+            for (const auto& x : a->citations)
+                cites += fmt::format(" [{} part {} w {:.2f}]", x.title, x.segment + 1, x.weight);
             qInfo("%s: answer \"%s\" in %.3f s (first token %.3f s); %lld context tokens:%s; citations:%s",
                   a->backend.c_str(), a->text.c_str(), a->stats.total_s, a->stats.ttft_s,
                   static_cast<long long>(a->stats.context_tokens), ctx.c_str(), cites.c_str());
@@ -291,16 +301,18 @@ private slots:
         QVERIFY2(g.stats.context_segments == c.stats.context_segments, "the placed context differs");
         QCOMPARE(g.stats.context_tokens, c.stats.context_tokens);
         QVERIFY2(!g.citations.empty() && !c.citations.empty(), "an answer came without a citation");
-        QCOMPARE(QString::fromStdString(g.citations[0].document), QString::fromStdString(c.citations[0].document));
+        QCOMPARE(QString::fromStdString(g.citations[0].document),
+                 QString::fromStdString(c.citations[0].document));
 
         auto lg = next_token_logits(dg, "cuda", g);
         QVERIFY2(lg.is_ok(), lg.status().to_string().c_str());
         auto lc = next_token_logits(dc, "cpu", c);
         QVERIFY2(lc.is_ok(), lc.status().to_string().c_str());
         const double kl = kl_divergence(*lc, *lg), d = max_abs_diff(*lc, *lg);
-        qInfo("next token after the question over the composed context: KL(cpu || gpu) %.6f (bound %.3f), max "
-              "|logit diff| %.4f, top-1 cpu %d gpu %d",
-              kl, kMaxKl, d, argmax(*lc), argmax(*lg));
+        qInfo(
+            "next token after the question over the composed context: KL(cpu || gpu) %.6f (bound %.3f), max "
+            "|logit diff| %.4f, top-1 cpu %d gpu %d",
+            kl, kMaxKl, d, argmax(*lc), argmax(*lg));
         QVERIFY2(kl < kMaxKl, "the GPU's next-token distribution is far from the CPU's");
         fs::remove_all(dg);
         fs::remove_all(dc);

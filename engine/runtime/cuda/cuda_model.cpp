@@ -7,10 +7,10 @@
 #include "decode_attn.cuh"
 #include "embed.cuh"
 #include "flash_attn.cuh"
+#include "format/kv_codec.h"
 #include "gemm_q.cuh"
 #include "gemv_q.cuh"
 #include "gemv_xq.cuh"
-#include "format/kv_codec.h"
 #include "kv_pages.cuh"
 #include "rmsnorm.cuh"
 #include "rope.cuh"
@@ -90,7 +90,8 @@ Result<std::unique_ptr<CudaModel>> CudaModel::create(const Model& model, CudaCon
     return m;
 }
 
-Result<std::unique_ptr<CudaModel>> CudaModel::create_sharing(const CudaModel& other, const CudaModelOptions& opt) {
+Result<std::unique_ptr<CudaModel>> CudaModel::create_sharing(const CudaModel& other,
+                                                             const CudaModelOptions& opt) {
     if (opt.capacity <= 0 || opt.max_chunk <= 0)
         return Status(ErrorCode::invalid_argument, "CUDA backend: bad capacity or chunk size");
     std::unique_ptr<CudaModel> m(new CudaModel());
@@ -501,14 +502,15 @@ Status CudaModel::decode(int32_t token, std::vector<float>* logits, int32_t* nex
 
 Status CudaModel::extend(int32_t n) {
     if (n < 0 || static_cast<int64_t>(n_past_) + n > opt_.capacity)
-        return make_error(ErrorCode::out_of_memory, "CUDA KV cache full: {} tokens + {} new > capacity {}", n_past_,
-                          n, opt_.capacity);
+        return make_error(ErrorCode::out_of_memory, "CUDA KV cache full: {} tokens + {} new > capacity {}",
+                          n_past_, n, opt_.capacity);
     n_past_ += n;
     return Status::ok();
 }
 
 static Status check_rows(const ModelConfig& c, int l, int32_t first, int32_t n, int32_t size) {
-    if (l < 0 || l >= c.n_layer) return make_error(ErrorCode::invalid_argument, "layer {} out of [0, {})", l, c.n_layer);
+    if (l < 0 || l >= c.n_layer)
+        return make_error(ErrorCode::invalid_argument, "layer {} out of [0, {})", l, c.n_layer);
     if (first < 0 || n < 0 || static_cast<int64_t>(first) + n > size)
         return make_error(ErrorCode::invalid_argument, "rows [{}, {}) out of the GPU cache's [0, {})", first,
                           static_cast<int64_t>(first) + n, size);
@@ -517,7 +519,8 @@ static Status check_rows(const ModelConfig& c, int l, int32_t first, int32_t n, 
 
 Status CudaModel::write_rows(int l, int32_t first, int32_t n, const float* k, const float* v) {
     DK_TRY(check_rows(cfg_, l, first, n, n_past_));
-    if (!k || !v) return Status(ErrorCode::invalid_argument, "write_rows: the GPU cache takes K and V together");
+    if (!k || !v)
+        return Status(ErrorCode::invalid_argument, "write_rows: the GPU cache takes K and V together");
     cudaStream_t s = ctx_->compute();
     const size_t kvd = static_cast<size_t>(cfg_.n_kv_dim());
     uint8_t* pool = const_cast<uint8_t*>(live_kv(l).pool);
@@ -526,13 +529,18 @@ Status CudaModel::write_rows(int l, int32_t first, int32_t n, const float* k, co
         const int32_t m = std::min(opt_.max_chunk, n - off);
         slots.resize(m);
         for (int32_t i = 0; i < m; ++i) slots[i] = first + off + i;
-        DK_TRY(cuda_error(cudaMemcpyAsync(k_, k + off * kvd, m * kvd * 4, cudaMemcpyHostToDevice, s), "upload K"));
-        DK_TRY(cuda_error(cudaMemcpyAsync(v_, v + off * kvd, m * kvd * 4, cudaMemcpyHostToDevice, s), "upload V"));
-        DK_TRY(cuda_error(cudaMemcpyAsync(slot_d_, slots.data(), m * 4, cudaMemcpyHostToDevice, s), "upload slots"));
-        DK_TRY(kv_append_f16(k_, v_, slot_d_, m, cfg_.n_head_kv, cfg_.head_dim, kv_page::kTokens, page_bytes_, pool, s));
-        DK_TRY(ctx_->sync_compute());  // slots is reused by the next chunk
+        DK_TRY(cuda_error(cudaMemcpyAsync(k_, k + off * kvd, m * kvd * 4, cudaMemcpyHostToDevice, s),
+                          "upload K"));
+        DK_TRY(cuda_error(cudaMemcpyAsync(v_, v + off * kvd, m * kvd * 4, cudaMemcpyHostToDevice, s),
+                          "upload V"));
+        DK_TRY(cuda_error(cudaMemcpyAsync(slot_d_, slots.data(), m * 4, cudaMemcpyHostToDevice, s),
+                          "upload slots"));
+        DK_TRY(kv_append_f16(k_, v_, slot_d_, m, cfg_.n_head_kv, cfg_.head_dim, kv_page::kTokens, page_bytes_,
+                             pool, s));
     }
-    return Status::ok();
+    // Copies from pageable memory return once their source is staged, so `slots` and the scratch (stream
+    // ordered) are reused safely; one sync reports any failure.
+    return ctx_->sync_compute();
 }
 
 // Downloads the pages holding the rows and decodes them with the store's own page codec (format/kv_codec.h).
@@ -543,16 +551,17 @@ Status CudaModel::read_rows(int l, int32_t first, int32_t n, float* k, float* v)
     const int32_t p0 = first / T, p1 = (first + n - 1) / T;
     std::vector<uint8_t> pages(static_cast<size_t>(p1 - p0 + 1) * page_bytes_);
     const uint8_t* src = live_kv(l).pool + static_cast<size_t>(p0) * page_bytes_;
-    DK_TRY(cuda_error(cudaMemcpyAsync(pages.data(), src, pages.size(), cudaMemcpyDeviceToHost, ctx_->compute()),
-                      "download KV pages"));
+    DK_TRY(
+        cuda_error(cudaMemcpyAsync(pages.data(), src, pages.size(), cudaMemcpyDeviceToHost, ctx_->compute()),
+                   "download KV pages"));
     DK_TRY(ctx_->sync_compute());
     const size_t kvd = static_cast<size_t>(cfg_.n_kv_dim());
     std::vector<float> pk(T * kvd), pv(T * kvd);
     for (int32_t p = p0; p <= p1; ++p) {
         const int32_t r0 = std::max(first, p * T), r1 = std::min(first + n, (p + 1) * T);
         DK_TRY(kv_page::decode_page(Codec::fp16, cfg_.n_head_kv, cfg_.head_dim,
-                                    pages.data() + static_cast<size_t>(p - p0) * page_bytes_, r1 - p * T, pk.data(),
-                                    pv.data()));
+                                    pages.data() + static_cast<size_t>(p - p0) * page_bytes_, r1 - p * T,
+                                    pk.data(), pv.data()));
         const size_t at = static_cast<size_t>(r0 - p * T) * kvd, len = static_cast<size_t>(r1 - r0) * kvd;
         if (k) std::copy(pk.begin() + at, pk.begin() + at + len, k + (r0 - first) * kvd);
         if (v) std::copy(pv.begin() + at, pv.begin() + at + len, v + (r0 - first) * kvd);
@@ -563,7 +572,8 @@ Status CudaModel::read_rows(int l, int32_t first, int32_t n, float* k, float* v)
 Status CudaModel::capture_queries(std::vector<int32_t> layers, std::vector<std::vector<float>>* out) {
     for (int32_t l : layers)
         if (l < 0 || l >= cfg_.n_layer)
-            return make_error(ErrorCode::invalid_argument, "capture_queries: layer {} out of [0, {})", l, cfg_.n_layer);
+            return make_error(ErrorCode::invalid_argument, "capture_queries: layer {} out of [0, {})", l,
+                              cfg_.n_layer);
     if (!layers.empty() && !out) return Status(ErrorCode::invalid_argument, "capture_queries: no output");
     const size_t bytes = layers.size() * opt_.max_chunk * cfg_.n_q_dim() * sizeof(float);
     if (capture_host_.size() < bytes) {
@@ -580,8 +590,9 @@ Status CudaModel::copy_queries(int layer, int32_t n) {
     if (it == capture_layers_.end()) return Status::ok();
     const size_t qd = cfg_.n_q_dim(), slot = it - capture_layers_.begin();
     float* dst = capture_host_.as<float>() + slot * opt_.max_chunk * qd;
-    return cuda_error(cudaMemcpyAsync(dst, q_, n * qd * sizeof(float), cudaMemcpyDeviceToHost, ctx_->compute()),
-                      "download queries");
+    return cuda_error(
+        cudaMemcpyAsync(dst, q_, n * qd * sizeof(float), cudaMemcpyDeviceToHost, ctx_->compute()),
+        "download queries");
 }
 
 void CudaModel::take_queries(int32_t n) {

@@ -6,8 +6,8 @@
 // of the live tokens, as composition places stored segments; decode attends to both without converting
 // either.
 #if DOCKET_HAVE_CUDA
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -22,8 +22,8 @@
 namespace docket::cuda {
 
 struct CudaModelOptions {
-    int32_t capacity = 4096;  // live tokens the KV cache holds
-    int32_t max_chunk = 512;  // most tokens one prefill call processes at once (sizes the scratch)
+    int32_t capacity = 4096;    // live tokens the KV cache holds
+    int32_t max_chunk = 512;    // most tokens one prefill call processes at once (sizes the scratch)
     bool use_graph = true;      // replay decode steps as a CUDA graph
     bool prefill_bf16 = false;  // bf16 instead of f16 operands in the prefill GEMMs (for comparison)
     // Decode kernels as programmatic dependent launches (sm_90+ only; ignored elsewhere): each kernel's
@@ -47,7 +47,8 @@ public:
                                                      const CudaModelOptions& opt);
     // Another sequence of the same model: shares `other`'s device weights (they stay alive while either
     // model does), with its own KV cache and scratch.
-    static Result<std::unique_ptr<CudaModel>> create_sharing(const CudaModel& other, const CudaModelOptions& opt);
+    static Result<std::unique_ptr<CudaModel>> create_sharing(const CudaModel& other,
+                                                             const CudaModelOptions& opt);
     ~CudaModel();
 
     const ModelConfig& config() const { return cfg_; }
@@ -105,7 +106,7 @@ private:
     CudaModelOptions opt_;
     int32_t n_past_ = 0;
     uint64_t weight_bytes_ = 0;
-    std::vector<DeviceBuffer> owned_;  // this sequence's device allocations
+    std::vector<DeviceBuffer> owned_;                     // this sequence's device allocations
     std::shared_ptr<std::vector<DeviceBuffer>> weights_;  // weights and RoPE table, shared by create_sharing
     std::vector<int32_t> capture_layers_;
     std::vector<std::vector<float>>* capture_out_ = nullptr;

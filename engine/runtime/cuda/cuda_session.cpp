@@ -33,10 +33,11 @@ struct CudaShared {
 Status check_contiguous(int32_t first_row, std::span<const int32_t> positions, const char* what) {
     for (size_t i = 0; i < positions.size(); ++i)
         if (positions[i] != first_row + static_cast<int32_t>(i))
-            return make_error(ErrorCode::unsupported,
-                              "{}: the CUDA session holds row {} at position {} only, not {}; arbitrary positions "
-                              "(selective recompute) need --backend cpu",
-                              what, first_row + i, first_row + i, positions[i]);
+            return make_error(
+                ErrorCode::unsupported,
+                "{}: the CUDA session holds row {} at position {} only, not {}; arbitrary positions "
+                "(selective recompute) need --backend cpu",
+                what, first_row + i, first_row + i, positions[i]);
     return Status::ok();
 }
 
@@ -50,8 +51,9 @@ public:
     MassMirror(const ModelConfig& c, CudaShared& sh) : c_(c), sh_(sh), attention_(c, sh.rope) {}
     // Adds to mass the attention of n new tokens at positions [first, first + n) whose pre-RoPE queries of
     // layers[i] are q[i], for the layers in `mass_layers`.
-    Status add(const cuda::CudaModel& m, const std::vector<int32_t>& layers, std::vector<std::vector<float>>& q,
-               const ForwardProbe& probe, int32_t first, int32_t n, std::vector<double>& mass);
+    Status add(const cuda::CudaModel& m, const std::vector<int32_t>& layers,
+               std::vector<std::vector<float>>& q, const ForwardProbe& probe, int32_t first, int32_t n,
+               std::vector<double>& mass);
     void truncate(int32_t n) {
         if (cache_) cache_->truncate(n);
     }
@@ -86,8 +88,8 @@ Status MassMirror::sync(const cuda::CudaModel& m, const std::vector<int32_t>& ma
 }
 
 Status MassMirror::add(const cuda::CudaModel& m, const std::vector<int32_t>& layers,
-                       std::vector<std::vector<float>>& q, const ForwardProbe& probe, int32_t first, int32_t n,
-                       std::vector<double>& mass) {
+                       std::vector<std::vector<float>>& q, const ForwardProbe& probe, int32_t first,
+                       int32_t n, std::vector<double>& mass) {
     DK_TRY(sync(m, probe.mass_layers));
     std::vector<int32_t> pos(n);
     std::iota(pos.begin(), pos.end(), first);
@@ -98,7 +100,8 @@ Status MassMirror::add(const cuda::CudaModel& m, const std::vector<int32_t>& lay
         const int32_t j = static_cast<int32_t>(it - layers_.begin());
         for (int32_t t = 0; t < n; ++t) {
             cpu::rope_cos_sin(sh_.rope, pos[t], cs.data());
-            cpu::rope_apply(sh_.rope, cs.data(), q[i].data() + static_cast<size_t>(t) * c_.n_q_dim(), c_.n_head);
+            cpu::rope_apply(sh_.rope, cs.data(), q[i].data() + static_cast<size_t>(t) * c_.n_q_dim(),
+                            c_.n_head);
         }
         attention_.rotate_keys(sh_.pool, *cache_, j);
         attention_.attend(sh_.pool, *cache_, j, q[i].data(), pos.data(), n, nullptr, &mass);
@@ -124,6 +127,9 @@ public:
         mirror_.truncate(n);
     }
     Status set_positions(int32_t first, std::span<const int32_t> positions) override {
+        if (first < 0 || first + static_cast<int64_t>(positions.size()) > size())
+            return make_error(ErrorCode::invalid_argument, "set_positions: rows [{}, {}) out of [0, {})", first,
+                              first + static_cast<int64_t>(positions.size()), size());
         return check_contiguous(first, positions, "set_positions");
     }
     Result<int32_t> append_rows(std::span<const int32_t> positions) override {
@@ -173,7 +179,8 @@ std::vector<int32_t> CudaSession::observed_layers() const {
     return layers;
 }
 
-Status CudaSession::observe(int32_t first, const std::vector<int32_t>& layers, std::vector<std::vector<float>>& q) {
+Status CudaSession::observe(int32_t first, const std::vector<int32_t>& layers,
+                            std::vector<std::vector<float>>& q) {
     if (!probe_ || layers.empty()) return Status::ok();
     const int32_t n = size() - first;
     for (size_t i = 0; i < layers.size(); ++i) probe_->capture(layers[i], q[i].data(), n, config().n_q_dim());
@@ -190,9 +197,10 @@ Status CudaSession::eval(std::span<const TokenId> tokens, std::span<const int32_
         return make_error(ErrorCode::invalid_argument, "eval: logits requested without an output vector");
     DK_TRY(check_contiguous(size(), positions, "eval"));
     if (probe_ && probe_->stop_after_layer >= 0)
-        return Status(ErrorCode::unsupported,
-                      "eval: the CUDA session runs every layer (stopping early is selective recompute's check; "
-                      "it needs --backend cpu)");
+        return Status(
+            ErrorCode::unsupported,
+            "eval: the CUDA session runs every layer (stopping early is selective recompute's check; "
+            "it needs --backend cpu)");
     if (logits) logits->clear();
     if (tokens.empty()) return Status::ok();
     const int32_t size0 = size();
