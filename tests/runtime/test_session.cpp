@@ -1,7 +1,7 @@
 // The runtime session seam on the CPU (runtime/session.h): the one backend choice (auto names why it runs on
-// the CPU; cuda without a usable GPU is an error, not a silent CPU run), KV rows exported from one session and
-// imported into another continue exactly as the original (the composition seam), and a failed eval or import
-// leaves the rows as they were.
+// the CPU; cuda without a usable GPU is an error, not a silent CPU run), KV rows exported from one session
+// and imported into another continue exactly as the original (the composition seam), and a failed eval or
+// import leaves the rows as they were.
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -70,8 +70,8 @@ private slots:
         QVERIFY(s2->eval(b, LogitsMode::all, &l2).is_ok());
         QCOMPARE(l1.size(), static_cast<size_t>(9 * V));
         QVERIFY2(l1 == l2, "imported rows continue differently from the prefilled ones");
-        // The same rows placed at positions 100..139 (pre-RoPE keys): the CPU session takes any positions, and
-        // attention depends only on distances, so the continuation at 140.. matches to rounding.
+        // The same rows placed at positions 100..139 (pre-RoPE keys): the CPU session takes any positions,
+        // and attention depends only on distances, so the continuation at 140.. matches to rounding.
         QVERIFY(import_rows(*s3, test::iota_positions(40, 100), *rows).is_ok());
         std::vector<float> l3;
         QVERIFY(s3->eval(b, test::iota_positions(9, 140), LogitsMode::all, &l3).is_ok());
@@ -88,7 +88,8 @@ private slots:
         QCOMPARE(s->eval(bad, LogitsMode::none, nullptr).code(), ErrorCode::invalid_argument);
         QCOMPARE(s->size(), 10);
         std::atomic<bool> cancel{true};
-        QCOMPARE(s->eval(test::some_tokens(5, V), LogitsMode::none, nullptr, &cancel).code(), ErrorCode::cancelled);
+        QCOMPARE(s->eval(test::some_tokens(5, V), LogitsMode::none, nullptr, &cancel).code(),
+                 ErrorCode::cancelled);
         QCOMPARE(s->size(), 10);
         auto rows = export_rows(*s, 2, 5);
         QVERIFY(rows.is_ok());
