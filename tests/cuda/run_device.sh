@@ -1,8 +1,8 @@
 #!/bin/bash
 # Runs the CUDA tests and `bench gpu` on the lent H100 from a bundle built elsewhere (.devcarry/bundle.tar.xz,
-# made by make_bundle.sh). Output under $OUT. Usage: run_device.sh [tests|bench|all|smollm2|session]
-#   SmolLM2 (98 MB) is over one call's 64 MiB, so it travels in two parts over two calls to a warm machine:
-#   .devcarry/smol.part1 (kept in /tmp/smol), then .devcarry/smol.part2; the second call reassembles it,
+# made by make_bundle.sh). Output under $OUT. Usage: run_device.sh [tests|bench|all|smollm2|session|eval]
+#   SmolLM2 (98 MB) is over one call's 64 MiB, so it travels in parts over calls to a warm machine:
+#   .devcarry/smol.part1 (kept in /tmp/smol), then .devcarry/smol.part2 (...); a call with all reassembles it,
 #   checks its sha256 and runs the golden-prompt GPU-vs-CPU test (`smollm2`), or the runtime-session test:
 #   KV import/export, prefill K/V, and ingest + ask of sample contracts on CUDA vs CPU (`session`; it reuses a
 #   model already reassembled by an earlier `smollm2` call on the same warm machine).
@@ -11,16 +11,24 @@ what=${1:-all}
 if [ -f .devcarry/bundle.tar.xz ]; then rm -rf /tmp/b; mkdir -p /tmp/b && tar xJf .devcarry/bundle.tar.xz -C /tmp/b || exit 1; fi
 [ -x /tmp/b/bin/docket-dev ] || { echo "no bundle: carry .devcarry/bundle.tar.xz"; exit 1; }
 mkdir -p /tmp/smol
-for p in .devcarry/smol.part1 .devcarry/smol.part2; do [ -f $p ] && cp $p /tmp/smol/; done
+for p in .devcarry/smol.part*; do [ -f $p ] && cp $p /tmp/smol/; done
+# The cuad-dev archive for the whole-dev-set eval (`eval`), when carried.
+[ -f .devcarry/cuad.tar.xz ] && { mkdir -p /tmp/shared && tar xJf .devcarry/cuad.tar.xz -C /tmp/shared; }
 CL=$(dirname "$(find / -name 'libcublasLt.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH=/tmp/b/lib:$CL:/usr/local/cuda/lib64:$LD_LIBRARY_PATH
 export QTEST_FUNCTION_TIMEOUT=150000  # a hung kernel fails its test in 150 s, not 300
 export DOCKET_GOLDEN_DATA=$PWD/tests/golden/data DOCKET_MODEL_DIR=/tmp/models
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee $OUT/gpu.txt
 M=/tmp/models/SmolLM2-135M-Instruct.Q4_1.gguf
-if [ "$what" = smollm2 ] || { [ "$what" = session ] && [ -f /tmp/smol/smol.part2 ]; }; then
-  mkdir -p /tmp/models && cat /tmp/smol/smol.part1 /tmp/smol/smol.part2 > $M
+if [ "$what" = smollm2 ] || { [ "$what" != tests ] && [ "$what" != bench ] && [ ! -f $M ] && [ -f /tmp/smol/smol.part2 ]; }; then
+  mkdir -p /tmp/models && cat /tmp/smol/smol.part* > $M
   sha256sum $M
+fi
+if [ "$what" = eval ]; then  # the whole cuad-dev eval on the GPU, stage by stage (STAGES, STAGE_S)
+  [ -f $M ] || { echo "no SmolLM2 at $M"; exit 1; }
+  PACK=$OUT/eval.tgz bash tests/bench/eval_cuad_device.sh /tmp/b/bin/docket-cli /tmp/shared/cuad-dev /tmp/evaldata \
+    /tmp/evalout cuda "${STAGES:-ingest docs docket rag oracle archive}"
+  exit 0
 fi
 if [ "$what" = session ]; then
   [ -f $M ] || { echo "no SmolLM2 at $M: carry smol.part1, then smol.part2 (see above)"; exit 1; }
