@@ -6,7 +6,9 @@
 # engine/<room>/; "kernels" is kernels/ (its headers are included by bare name, e.g. "gemv_q.cuh"), "app" is
 # app/. Doors go one way, down: api -> query, ingest -> kv -> runtime, store -> model -> util; format and
 # telemetry are leaves every engine room above util may use; only runtime reaches the kernels, which see the
-# page format and the Status type and nothing else of the engine.
+# page format and the Status type and nothing else of the engine. "ui" is ui/ (the Qt library of the window)
+# and "gui" is app/gui/ (the docket executable): they see the engine only through its public seam, api/engine.h
+# (which brings util/status.h), so a window can never reach past it.
 # Keep the room table in engine/README.md in step with this one.
 
 # Engine rooms from the bottom up (a room's doors are all below it, so libraries are defined in this order).
@@ -24,3 +26,5 @@ set(DOCKET_DOORS_query     kv runtime store model util format telemetry)
 set(DOCKET_DOORS_api       query ingest kv runtime store model util format telemetry)
 set(DOCKET_DOORS_kernels   format util/status.h)
 set(DOCKET_DOORS_app       api query ingest kv runtime store model util format telemetry)
+set(DOCKET_DOORS_ui        api/engine.h util/status.h)
+set(DOCKET_DOORS_gui       ui api/engine.h util/status.h)
