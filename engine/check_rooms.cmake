@@ -23,18 +23,21 @@ function(room_of rel out)
     set(room ui)
   elseif(rel MATCHES "^app/gui/")
     set(room gui)
-  elseif(rel MATCHES "^app/")
-    set(room app)
+  elseif(rel MATCHES "^app/(cli|common)/")
+    set(room cli)
+  elseif(rel MATCHES "^app/dev/")
+    set(room dev)
   endif()
   set(${out} "${room}" PARENT_SCOPE)
 endfunction()
 
 # The file a quoted include names, searched as the compilers do: beside the includer, then the include
-# directories every target has (engine/, kernels/), then the source root (the GUI includes "ui/...").
-# Sets out to the path relative to DOCKET_ROOT, or "".
+# directories every target has (engine/, kernels/; app/common/ for the command-line programs), then the source
+# root (the GUI includes "ui/..."). Sets out to the path relative to DOCKET_ROOT, or "".
 function(resolve_include dir inc out)
   set(found "")
-  foreach(base IN ITEMS "${dir}" "${DOCKET_ROOT}/engine" "${DOCKET_ROOT}/kernels" "${DOCKET_ROOT}")
+  foreach(base IN ITEMS "${dir}" "${DOCKET_ROOT}/engine" "${DOCKET_ROOT}/kernels" "${DOCKET_ROOT}/app/common"
+                        "${DOCKET_ROOT}")
     if(EXISTS "${base}/${inc}" AND NOT IS_DIRECTORY "${base}/${inc}")
       get_filename_component(abs "${base}/${inc}" ABSOLUTE)
       file(RELATIVE_PATH found "${DOCKET_ROOT}" "${abs}")

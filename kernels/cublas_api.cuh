@@ -1,7 +1,7 @@
 #pragma once
 // cuBLAS, loaded when the GPU is first used: libcublas.so.13 and the libcublasLt it needs relocate ~220 MB of
 // pages at load time, which a process linked against them pays at start-up even when it never touches the GPU
-// (`docket-cli tokenize`, the CPU backend). Resolved once with dlopen; the handful of entry points Docket calls.
+// (`docket-dev tokenize`, the CPU backend). Resolved once with dlopen; the handful of entry points Docket calls.
 #include <cublas_v2.h>
 
 #include "util/status.h"

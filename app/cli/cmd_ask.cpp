@@ -14,8 +14,10 @@ namespace {
 const char* kUsage =
     "usage: docket-cli ask --collection NAME [options] \"QUESTION\"\n"
     "Answers the question from the collection: the most relevant segments are found (BM25 over the text and\n"
-    "KV routing over their stored keys), their stored KV is composed into one context without re-reading the\n"
-    "documents, and the answer streams with citations (document, part, lines, quote) chosen by the attention\n"
+    "KV routing over their stored keys), their stored KV is composed into one context without re-reading "
+    "the\n"
+    "documents, and the answer streams with citations (document, part, lines, quote) chosen by the "
+    "attention\n"
     "the answer paid to each passage.\n"
     "Options:\n"
     "  --collection NAME      the collection (required)\n"
@@ -25,15 +27,17 @@ const char* kUsage =
     "  --budget N             tokens of documents in context (default 1200, or less when the model's\n"
     "                         context is smaller)\n"
     "  --max-tokens N         answer length limit (default 64)\n"
-    "  --recompute R          docket mode: recompute this share (0-1) of the context's tokens whose stored KV\n"
+    "  --recompute R          docket mode: recompute this share (0-1) of the context's tokens whose stored "
+    "KV\n"
     "                         deviates most from a full prefill (selective recompute; default 0)\n"
     "  --json                 print one JSON object (answer, citations, figures) instead of text\n";
 
 std::string citation_json(const Citation& c) {
-    return fmt::format("{{\"document\":\"{}\",\"title\":\"{}\",\"segment\":{},\"char_begin\":{},\"char_end\":{},"
-                       "\"line_begin\":{},\"line_end\":{},\"quote\":\"{}\",\"weight\":{:.4f}}}",
-                       json_escape(c.document), json_escape(c.title), c.segment, c.char_begin, c.char_end,
-                       c.line_begin, c.line_end, json_escape(c.quote), c.weight);
+    return fmt::format(
+        "{{\"document\":\"{}\",\"title\":\"{}\",\"segment\":{},\"char_begin\":{},\"char_end\":{},"
+        "\"line_begin\":{},\"line_end\":{},\"quote\":\"{}\",\"weight\":{:.4f}}}",
+        json_escape(c.document), json_escape(c.title), c.segment, c.char_begin, c.char_end, c.line_begin,
+        c.line_end, json_escape(c.quote), c.weight);
 }
 
 void print_json(const AnswerStats& s, const std::vector<Citation>& cites) {
@@ -48,11 +52,12 @@ void print_json(const AnswerStats& s, const std::vector<Citation>& cites) {
         ctx += json_escape(x);
         ctx += '"';
     }
-    std::printf("{\"answer\":\"%s\",\"citations\":[%s],\"context\":[%s],\"context_tokens\":%lld,"
-                "\"answer_tokens\":%lld,\"recomputed\":%lld,\"ttft_s\":%.3f,\"total_s\":%.3f,\"stop\":\"%s\"}\n",
-                json_escape(s.answer).c_str(), c.c_str(), ctx.c_str(), static_cast<long long>(s.context_tokens),
-                static_cast<long long>(s.answer_tokens), static_cast<long long>(s.recomputed), s.ttft_s, s.total_s,
-                s.stop.c_str());
+    std::printf(
+        "{\"answer\":\"%s\",\"citations\":[%s],\"context\":[%s],\"context_tokens\":%lld,"
+        "\"answer_tokens\":%lld,\"recomputed\":%lld,\"ttft_s\":%.3f,\"total_s\":%.3f,\"stop\":\"%s\"}\n",
+        json_escape(s.answer).c_str(), c.c_str(), ctx.c_str(), static_cast<long long>(s.context_tokens),
+        static_cast<long long>(s.answer_tokens), static_cast<long long>(s.recomputed), s.ttft_s, s.total_s,
+        s.stop.c_str());
 }
 
 void print_citations(const std::vector<Citation>& cites) {
@@ -63,8 +68,9 @@ void print_citations(const std::vector<Citation>& cites) {
     std::printf("\nSources:\n");
     for (size_t i = 0; i < cites.size(); ++i) {
         const Citation& c = cites[i];
-        std::printf("  [%zu] %s, part %d, lines %d-%d (%.0f%%)\n      \"%s\"\n      %s\n", i + 1, c.title.c_str(),
-                    c.segment + 1, c.line_begin, c.line_end, 100.0 * c.weight, c.quote.c_str(), c.document.c_str());
+        std::printf("  [%zu] %s, part %d, lines %d-%d (%.0f%%)\n      \"%s\"\n      %s\n", i + 1,
+                    c.title.c_str(), c.segment + 1, c.line_begin, c.line_end, 100.0 * c.weight,
+                    c.quote.c_str(), c.document.c_str());
     }
 }
 
@@ -81,8 +87,10 @@ int run(const std::vector<std::string>& argv) {
     AskRequest req = read_ask_options(o);
     if (!o.ok()) return fail("ask", o.error(), 2);
     if (req.collection.empty()) return usage_error("ask", "--collection NAME is required", kUsage);
-    if (req.mode == "oracle") return usage_error("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", kUsage);
-    if (args.positional().size() != 1) return usage_error("ask", "give the question as one argument (quote it)", kUsage);
+    if (req.mode == "oracle")
+        return usage_error("ask", "oracle mode needs the gold passages: use 'docket-cli eval'", kUsage);
+    if (args.positional().size() != 1)
+        return usage_error("ask", "give the question as one argument (quote it)", kUsage);
     req.question = args.positional()[0];
     const bool json = args.has("--json");
     auto engine = open_engine(args);
@@ -120,12 +128,13 @@ int run(const std::vector<std::string>& argv) {
     print_citations(cites);
     std::fflush(stdout);  // the figures on stderr come after the answer and its sources
     const TelemetrySnapshot t = (*engine)->telemetry();
-    std::fprintf(stderr,
-                 "first token %.2f s, total %.2f s; context %lld tokens from %lld segments (%llu from stored KV, "
-                 "%lld recomputed); %lld answer tokens\n",
-                 stats.ttft_s, stats.total_s, static_cast<long long>(stats.context_tokens),
-                 static_cast<long long>(stats.segments), static_cast<unsigned long long>(t.snapshots_loaded),
-                 static_cast<long long>(stats.recomputed), static_cast<long long>(stats.answer_tokens));
+    std::fprintf(
+        stderr,
+        "first token %.2f s, total %.2f s; context %lld tokens from %lld segments (%llu from stored KV, "
+        "%lld recomputed); %lld answer tokens\n",
+        stats.ttft_s, stats.total_s, static_cast<long long>(stats.context_tokens),
+        static_cast<long long>(stats.segments), static_cast<unsigned long long>(t.snapshots_loaded),
+        static_cast<long long>(stats.recomputed), static_cast<long long>(stats.answer_tokens));
     return 0;
 }
 

@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "api/store_admin.h"
 #include "command.h"
-#include "store/store.h"
 
 namespace docket::cli {
 namespace {
@@ -27,28 +27,14 @@ int run(const std::vector<std::string>& argv) {
     const double min_dead = o.get_double("--min-dead", 0.3, 0.0, 1.0);
     const long long budget = o.get_int("--budget", 0, 0, std::numeric_limits<long long>::max());
     if (!o.ok()) return fail("compact", o.error());
-    store::StoreOptions opt;
-    opt.byte_budget = static_cast<uint64_t>(budget);
-    opt.compact_dead_fraction = min_dead;
-    opt.create_if_missing = false;
-    auto store = store::Store::open(dir, opt);
-    if (!store) return fail("compact", store.status().to_string());
-    auto before = (*store)->stats();
-    if (!before) return fail("compact", before.status().to_string());
-    if (opt.byte_budget > 0) {
-        auto ev = (*store)->enforce_budget();
-        if (!ev) return fail("compact", ev.status().to_string());
-        std::printf("evicted %lld snapshot(s) to fit %llu bytes\n", (long long)*ev,
-                    (unsigned long long)opt.byte_budget);
-    }
-    auto cs = (*store)->compact(min_dead);
+    auto cs = compact_store(dir, min_dead, static_cast<uint64_t>(budget));
     if (!cs) return fail("compact", cs.status().to_string());
-    auto after = (*store)->stats();
-    if (!after) return fail("compact", after.status().to_string());
+    if (budget > 0)
+        std::printf("evicted %lld snapshot(s) to fit %lld bytes\n", (long long)cs->evicted, budget);
     std::printf(
         "%s: compacted %d file(s), moved %lld extents (%.1f MB); files %.1f MB -> %.1f MB, live %.1f MB\n",
         dir.c_str(), cs->files_compacted, (long long)cs->extents_moved, cs->bytes_moved / 1e6,
-        before->file_bytes / 1e6, after->file_bytes / 1e6, after->live_bytes / 1e6);
+        cs->file_bytes_before / 1e6, cs->file_bytes_after / 1e6, cs->live_bytes_after / 1e6);
     return 0;
 }
 

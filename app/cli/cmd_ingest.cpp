@@ -15,8 +15,10 @@ namespace {
 const char* kUsage =
     "usage: docket-cli ingest --collection NAME [options] PATH...\n"
     "Reads files and folders (recursively) into the collection, creating it on first use. Each document is\n"
-    "split into segments at paragraph boundaries; each segment is run through the model once and its KV state\n"
-    "is stored, so later questions reuse it. Re-running skips unchanged files, redoes changed ones and retires\n"
+    "split into segments at paragraph boundaries; each segment is run through the model once and its KV "
+    "state\n"
+    "is stored, so later questions reuse it. Re-running skips unchanged files, redoes changed ones and "
+    "retires\n"
     "files that are gone; an interrupted run (Ctrl+C, crash) resumes where it stopped.\n"
     "Formats: plain text (.txt, .text) and Markdown (.md, .markdown), UTF-8, UTF-16 (with BOM) or\n"
     "Windows-1252. Other files in folders are skipped and counted.\n"
@@ -27,8 +29,8 @@ std::string progress_line(const JobProgress& p) {
     std::string eta = p.eta_s < 0 ? "ETA estimating" : "ETA " + format_duration(p.eta_s);
     std::string name = p.current.substr(p.current.find_last_of('/') + 1);
     if (name.size() > 40) name = name.substr(0, 37) + "...";
-    return fmt::format("files {}/{}  {:5.1f}%  {} tokens  {}  {}", p.files_done, p.files_total, pct, p.tokens_done,
-                       eta, name);
+    return fmt::format("files {}/{}  {:5.1f}%  {} tokens  {}  {}", p.files_done, p.files_total, pct,
+                       p.tokens_done, eta, name);
 }
 
 void print_summary(const IngestSummary& s) {
@@ -44,12 +46,13 @@ void print_summary(const IngestSummary& s) {
     if (!s.skipped_unsupported.empty())
         std::printf("  skipped %zu files of unsupported formats (e.g. %s)\n", s.skipped_unsupported.size(),
                     s.skipped_unsupported.front().c_str());
-    std::printf("%lld ingested, %lld unchanged, %lld failed, %lld retired; %lld segments prefilled, %lld reused, "
-                "%lld tokens\n",
-                static_cast<long long>(s.ingested), static_cast<long long>(s.unchanged),
-                static_cast<long long>(s.failed), static_cast<long long>(s.retired),
-                static_cast<long long>(s.segments_prefilled), static_cast<long long>(s.segments_reused),
-                static_cast<long long>(s.tokens));
+    std::printf(
+        "%lld ingested, %lld unchanged, %lld failed, %lld retired; %lld segments prefilled, %lld reused, "
+        "%lld tokens\n",
+        static_cast<long long>(s.ingested), static_cast<long long>(s.unchanged),
+        static_cast<long long>(s.failed), static_cast<long long>(s.retired),
+        static_cast<long long>(s.segments_prefilled), static_cast<long long>(s.segments_reused),
+        static_cast<long long>(s.tokens));
 }
 
 int run(const std::vector<std::string>& argv) {

@@ -1,8 +1,8 @@
 // docket-cli inspect: what a KV snapshot store holds (files, snapshots, bytes per token).
 #include <cstdio>
 
+#include "api/store_admin.h"
 #include "command.h"
-#include "store/store.h"
 
 namespace docket::cli {
 namespace {
@@ -18,32 +18,23 @@ int run(const std::vector<std::string>& argv) {
     if (Status s = args.check(); !s) return usage_error("inspect", s.message(), kUsage);
     const std::string dir = args.get("--store");
     if (dir.empty()) return fail("inspect", "--store DIR is required");
-    store::StoreOptions opt;
-    opt.create_if_missing = false;  // inspecting must not create a store
-    opt.read_only = true;           // nor write a byte of one (works on a read-only store)
-    auto store = store::Store::open(dir, opt);
-    if (!store) return fail("inspect", store.status().to_string());
-    auto s = (*store)->stats();
+    std::vector<StoreSnapshot> list;
+    auto s = inspect_store(dir, args.has("--snapshots") ? &list : nullptr);
     if (!s) return fail("inspect", s.status().to_string());
     std::printf(
         "%s\n  snapshots: %lld ready, %lld bad\n  extents:   %lld\n  files:     %lld, %.1f MB "
         "(live %.1f MB, dead %.1f MB)\n  raw pages: %.1f MB (zstd saves %.1f%%)\n",
         dir.c_str(), (long long)s->snapshots_ready, (long long)s->snapshots_bad, (long long)s->extents,
-        (long long)s->files, s->file_bytes / 1e6, s->live_bytes / 1e6, s->dead_bytes() / 1e6,
+        (long long)s->files, s->file_bytes / 1e6, s->live_bytes / 1e6, s->dead_bytes / 1e6,
         s->raw_bytes / 1e6, s->raw_bytes ? 100.0 * (1.0 - double(s->live_bytes) / s->raw_bytes) : 0.0);
     if (args.has("--snapshots")) {
-        auto r = (*store)->reader();
-        if (!r) return fail("inspect", r.status().to_string());
-        auto list = (*r)->list();
-        if (!list) return fail("inspect", list.status().to_string());
         std::printf("  %-6s %-7s %-5s %-14s %7s %10s %8s  %s\n", "id", "state", "codec", "shape", "tokens",
                     "bytes", "B/token", "document");
-        for (const auto& x : *list)
+        for (const auto& x : list)
             std::printf("  %-6lld %-7s %-5s %3dx%dx%-6d %7lld %10llu %8.0f  %s\n", (long long)x.id,
-                        store::snapshot_state_name(x.state), kv_page::codec_name(x.key.codec.codec),
-                        x.shape.n_layers, x.shape.n_kv_heads, x.shape.head_dim, (long long)x.n_tokens,
-                        (unsigned long long)x.bytes, x.n_tokens ? double(x.bytes) / x.n_tokens : 0.0,
-                        x.document.c_str());
+                        x.state.c_str(), x.codec.c_str(), x.n_layers, x.n_kv_heads, x.head_dim,
+                        (long long)x.n_tokens, (unsigned long long)x.bytes,
+                        x.n_tokens ? double(x.bytes) / x.n_tokens : 0.0, x.document.c_str());
     }
     return 0;
 }

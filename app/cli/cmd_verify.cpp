@@ -1,8 +1,8 @@
 // docket-cli verify: reads every extent of a KV snapshot store, checks checksums, files and the index.
 #include <cstdio>
 
+#include "api/store_admin.h"
 #include "command.h"
-#include "store/store.h"
 
 namespace docket::cli {
 namespace {
@@ -27,27 +27,22 @@ int run(const std::vector<std::string>& argv) {
     if (dir.empty()) return fail("verify", "--store DIR is required");
     const bool mark_bad = args.has("--mark-bad"), rebuild = args.has("--rebuild-index");
     if (mark_bad && rebuild) return fail("verify", "--mark-bad and --rebuild-index are exclusive");
-    store::StoreOptions opt;
-    opt.create_if_missing = false;  // a mistyped path must fail, not verify a new empty store
-    opt.read_only = !mark_bad && !rebuild;
+    const StoreVerifyMode mode = rebuild    ? StoreVerifyMode::rebuild_index
+                                 : mark_bad ? StoreVerifyMode::mark_bad
+                                            : StoreVerifyMode::check;
+    StoreRebuildReport r;
+    auto rep = verify_store(dir, mode, &r);
+    if (!rep) return fail("verify", rep.status().to_string());
     if (rebuild) {
-        auto r = store::Store::rebuild_index(dir, opt);
-        if (!r) return fail("verify", r.status().to_string());
-        if (!r->moved_index.empty()) std::printf("unreadable index moved to %s\n", r->moved_index.c_str());
+        if (!r.moved_index.empty()) std::printf("unreadable index moved to %s\n", r.moved_index.c_str());
         std::printf(
             "rebuilt the index of %s from %d segment file(s) (%d new to it): %lld intact extents, "
             "%lld unreadable 4 KiB blocks; snapshots: %lld kept, %lld repaired, %lld recovered, "
             "%lld marked bad, %lld incomplete\n",
-            dir.c_str(), r->files, r->files_added, (long long)r->extents_valid,
-            (long long)r->blocks_unreadable, (long long)r->snapshots_kept, (long long)r->snapshots_repaired,
-            (long long)r->snapshots_recovered, (long long)r->snapshots_marked_bad,
-            (long long)r->snapshots_incomplete);
-        opt.read_only = true;  // then the plain check of what it rebuilt
+            dir.c_str(), r.files, r.files_added, (long long)r.extents_valid, (long long)r.blocks_unreadable,
+            (long long)r.snapshots_kept, (long long)r.snapshots_repaired, (long long)r.snapshots_recovered,
+            (long long)r.snapshots_marked_bad, (long long)r.snapshots_incomplete);
     }
-    auto store = store::Store::open(dir, opt);
-    if (!store) return fail("verify", store.status().to_string());
-    auto rep = (*store)->verify(mark_bad);
-    if (!rep) return fail("verify", rep.status().to_string());
     for (const auto& p : rep->problems) {
         if (p.snapshot_id)
             std::printf("BAD snapshot %lld%s%s: %s\n", (long long)p.snapshot_id,

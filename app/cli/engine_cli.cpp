@@ -19,8 +19,8 @@ void on_signal(int) {
 
 }  // namespace
 
-const std::vector<std::string> kEngineOptions = {"--data", "--model", "--codec", "--threads", "--segment-tokens",
-                                                 "--store-budget"};
+const std::vector<std::string> kEngineOptions = {"--data",    "--model",          "--codec",
+                                                 "--threads", "--segment-tokens", "--store-budget"};
 
 const char* const kEngineOptionsHelp =
     "  --data DIR             data directory (default $XDG_DATA_HOME/docket, else ~/.local/share/docket)\n"
@@ -30,8 +30,8 @@ const char* const kEngineOptionsHelp =
     "  --segment-tokens N     segment size at ingest (default 512)\n"
     "  --store-budget BYTES   on-disk snapshot budget (default: unlimited)\n";
 
-const std::vector<std::string> kAskOptions = {"--collection", "--mode", "--retrieval", "--budget", "--max-tokens",
-                                              "--recompute"};
+const std::vector<std::string> kAskOptions = {"--collection", "--mode",       "--retrieval",
+                                              "--budget",     "--max-tokens", "--recompute"};
 
 AskRequest read_ask_options(OptionReader& o) {
     AskRequest req;
@@ -56,7 +56,8 @@ Result<std::unique_ptr<Engine>> open_engine(const Args& args) {
     opt.segment_tokens = static_cast<int>(seg);
     opt.store_budget_bytes = static_cast<uint64_t>(budget);
     opt.backend = "cpu";
-    opt.log_level = "warn";  // a command's own output is the report; warnings (e.g. a recomputed segment) stay
+    opt.log_level =
+        "warn";  // a command's own output is the report; warnings (e.g. a recomputed segment) stay
     return Engine::open(opt);
 }
 

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "cli_program.h"
+
 extern char** environ;
 
 namespace docket::test {
@@ -39,9 +41,7 @@ public:
     // Starts docket-cli `args`, stdout and stderr going to files in `scratch_dir`.
     CliChild(const std::vector<std::string>& args, const std::string& scratch_dir)
         : out_(scratch_dir + "/child.out"), err_(scratch_dir + "/child.err") {
-        // DOCKET_CLI: another build to run the same checks against (e.g. an older one, to see them fail).
-        const char* bin = std::getenv("DOCKET_CLI");
-        std::vector<std::string> argv_s = {bin ? bin : DOCKET_BINARY_DIR "/app/docket-cli"};
+        std::vector<std::string> argv_s = {cli_program(args.empty() ? std::string() : args[0])};
         argv_s.insert(argv_s.end(), args.begin(), args.end());
         std::vector<char*> argv;
         for (auto& a : argv_s) argv.push_back(a.data());

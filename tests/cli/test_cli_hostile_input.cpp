@@ -195,7 +195,7 @@ private slots:
         for (const std::string& d : {path("plain") + "/sub", std::string("/proc/docket-bench-store-test")}) {
             const auto r = run_cli_child({"bench", "store", "--size", "64M", "--dir", d}, scratch(), 30000);
             QVERIFY2(r.exit_code == 1 && r.term_signal == 0 && lines(r.err) == 1 &&
-                         r.err.rfind("docket-cli bench store: --dir ", 0) == 0,
+                         r.err.rfind("docket-dev bench store: --dir ", 0) == 0,
                      describe(r).c_str());
         }
     }
@@ -308,8 +308,10 @@ private slots:
                 args.insert(args.end(), extra.begin(), extra.end());
                 const auto r = run_cli_child(args, scratch(), 30000);
                 const std::string first = r.err.substr(0, r.err.find('\n'));
-                QVERIFY2(r.exit_code == 2 && first == "docket-cli " + name + ": " + want &&
-                             r.err.find("usage: docket-cli " + name) != std::string::npos && r.out.empty(),
+                const std::string program = program_name(base[0]);
+                QVERIFY2(r.exit_code == 2 && first == program + " " + name + ": " + want &&
+                             r.err.find("usage: " + program + " " + name) != std::string::npos &&
+                             r.out.empty(),
                          (name + " + " + want + ": " + describe(r)).c_str());
             }
         }

@@ -3,6 +3,8 @@
 #include <QProcess>
 #include <QtTest>
 
+#include "cli_program.h"
+
 namespace {
 
 struct CliResult {
@@ -12,7 +14,7 @@ struct CliResult {
 
 CliResult run_cli(const QStringList& args) {
     QProcess p;
-    p.start(QString(DOCKET_BINARY_DIR "/app/docket-cli"), args);
+    p.start(QString::fromStdString(docket::test::cli_program(args.value(0).toStdString())), args);
     p.waitForFinished(60000);
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
             QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
@@ -33,7 +35,8 @@ private slots:
         QVERIFY2(r.code == 1, qPrintable(QString("exit %1, stderr: %2").arg(r.code).arg(r.err)));
         QVERIFY2(r.err.count('\n') == 1, qPrintable(r.err));
         const QString cmd = args[0] == "bench" ? args[0] + " " + args[1] : args[0];
-        QVERIFY2(r.err.startsWith("docket-cli " + cmd + ": option "), qPrintable(r.err));
+        const QString program = QString::fromStdString(docket::test::program_name(args[0].toStdString()));
+        QVERIFY2(r.err.startsWith(program + " " + cmd + ": option "), qPrintable(r.err));
         QVERIFY2(r.err.contains(want), qPrintable(QString("stderr lacks '%1': %2").arg(want, r.err)));
         QVERIFY(r.out.isEmpty());
     }
@@ -98,7 +101,8 @@ private slots:
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("DOCKET_LOG", "garbage");
         p.setProcessEnvironment(env);
-        p.start(QString(DOCKET_BINARY_DIR "/app/docket-cli"), {"model-info", "--model", kModel});
+        p.start(QString::fromStdString(docket::test::cli_program("model-info")),
+                {"model-info", "--model", kModel});
         QVERIFY(p.waitForFinished(60000));
         const QString err = QString::fromUtf8(p.readAllStandardError());
         QVERIFY2(err.contains("DOCKET_LOG='garbage' is not a level"), qPrintable(err));

@@ -1,7 +1,7 @@
 # Dev-time analysis (not run by ctest): how often does f16 rounding alone flip the top-1 token on a random
 # real-shape model? A numpy llama forward in f32 (plain RoPE, the output head in f32 as on the GPU), with
 # optional f16 rounding of the weights, of every matmul input (incl. softmax P), and of K/V. Usage:
-#   docket-cli make-model --shape llama3-1b --type q4_k --seed 7 --out /tmp/l1b.gguf
+#   docket-dev make-model --shape llama3-1b --type q4_k --seed 7 --out /tmp/l1b.gguf
 #   python3 tests/cuda/emulate_f16_prefill.py N_PROMPTS   (needs numpy and gguf from PyPI; 150 tokens each)
 import numpy as np, gguf, sys, time
 r = gguf.GGUFReader(sys.argv[2] if len(sys.argv) > 2 else '/tmp/l1b.gguf')

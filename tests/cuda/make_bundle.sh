@@ -1,5 +1,5 @@
 #!/bin/bash
-# Packs the CUDA test binaries and docket-cli with their non-system shared libraries (Qt, spdlog, fmt, ...)
+# Packs the CUDA test binaries, docket-cli and docket-dev with their non-system shared libraries (Qt, spdlog, fmt, ...)
 # into .devcarry/bundle.tar.xz for run_device.sh on a machine that has the CUDA driver but not Docket's
 # Debian packages. Usage: make_bundle.sh BUILD_DIR
 set -euo pipefail
@@ -7,7 +7,7 @@ build=${1:?usage: make_bundle.sh BUILD_DIR}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 stage=$(mktemp -d)
 mkdir -p "$stage/bin" "$stage/lib" "$root/.devcarry"
-bins=("$build/app/docket-cli" "$build/tests/cuda/test_cuda_ops_match_cpu_twins"
+bins=("$build/app/docket-cli" "$build/app/docket-dev" "$build/tests/cuda/test_cuda_ops_match_cpu_twins"
       "$build/tests/cuda/test_cuda_model_matches_cpu")
 cp "${bins[@]}" "$stage/bin/"
 strip --strip-debug "$stage"/bin/* || true

@@ -7,7 +7,7 @@
 set -o pipefail
 what=${1:-all}
 if [ -f .devcarry/bundle.tar.xz ]; then rm -rf /tmp/b; mkdir -p /tmp/b && tar xJf .devcarry/bundle.tar.xz -C /tmp/b || exit 1; fi
-[ -x /tmp/b/bin/docket-cli ] || { echo "no bundle: carry .devcarry/bundle.tar.xz"; exit 1; }
+[ -x /tmp/b/bin/docket-dev ] || { echo "no bundle: carry .devcarry/bundle.tar.xz"; exit 1; }
 mkdir -p /tmp/smol
 for p in .devcarry/smol.part1 .devcarry/smol.part2; do [ -f $p ] && cp $p /tmp/smol/; done
 CL=$(dirname "$(find / -name 'libcublasLt.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)")
@@ -22,8 +22,8 @@ if [ "$what" = smollm2 ]; then
     grep -E "QINFO|FAIL|PASS|Totals|cpu |gpu " | cut -c1-600
   M=/tmp/models/SmolLM2-135M-Instruct.Q4_1.gguf
   for be in cuda cpu; do  # the CLI on both backends: same greedy text, same top logits
-    /tmp/b/bin/docket-cli generate --model $M --chat --prompt "What is the capital of France?" -n 24 --backend $be 2>&1 | tee -a $OUT/cli.log
-    /tmp/b/bin/docket-cli logits --model $M --prompt "The capital of France is" --top 3 --backend $be 2>&1 | tee -a $OUT/cli.log
+    /tmp/b/bin/docket-dev generate --model $M --chat --prompt "What is the capital of France?" -n 24 --backend $be 2>&1 | tee -a $OUT/cli.log
+    /tmp/b/bin/docket-dev logits --model $M --prompt "The capital of France is" --top 3 --backend $be 2>&1 | tee -a $OUT/cli.log
   done
   exit 0
 fi
@@ -33,10 +33,10 @@ if [ "$what" != bench ]; then
     grep -E "QINFO|FAIL|Totals|cpu |gpu " | cut -c1-400
 fi
 if [ "$what" != tests ]; then
-  /usr/bin/time -f "make-model %e s" /tmp/b/bin/docket-cli make-model --shape llama3-8b --type q4_k --out /tmp/l8.gguf --quiet 2>&1 | tail -2
-  /tmp/b/bin/docket-cli bench gpu --model /tmp/l8.gguf ${BENCH_ARGS:-} 2>&1 | tee $OUT/bench_8b.log
+  /usr/bin/time -f "make-model %e s" /tmp/b/bin/docket-dev make-model --shape llama3-8b --type q4_k --out /tmp/l8.gguf --quiet 2>&1 | tail -2
+  /tmp/b/bin/docket-dev bench gpu --model /tmp/l8.gguf ${BENCH_ARGS:-} 2>&1 | tee $OUT/bench_8b.log
   if [ -z "${SKIP_SMALL:-}" ]; then
-    /tmp/b/bin/docket-cli make-model --shape smollm2-135m --type q4_k --out /tmp/s.gguf --quiet 2>&1 | tail -2
-    /tmp/b/bin/docket-cli bench gpu --model /tmp/s.gguf --contexts 0,8192,32768 2>&1 | tee $OUT/bench_smollm2.log
+    /tmp/b/bin/docket-dev make-model --shape smollm2-135m --type q4_k --out /tmp/s.gguf --quiet 2>&1 | tail -2
+    /tmp/b/bin/docket-dev bench gpu --model /tmp/s.gguf --contexts 0,8192,32768 2>&1 | tee $OUT/bench_smollm2.log
   fi
 fi

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "cli_program.h"
 #include "model/dequant.h"
 #include "model/gguf.h"
 #include "model/model_maker.h"
@@ -41,7 +42,7 @@ struct CliResult {
 };
 CliResult run_cli(const QStringList& args) {
     QProcess p;
-    p.start(QString(DOCKET_BINARY_DIR "/app/docket-cli"), args);
+    p.start(QString::fromStdString(docket::test::cli_program(args.value(0).toStdString())), args);
     p.waitForFinished(120000);
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
             p.readAllStandardError()};
@@ -264,7 +265,7 @@ private slots:
         r = run_cli({"model-info", "--model", dir_.filePath("truncated.gguf")});
         QCOMPARE(r.code, 1);
         QCOMPARE(r.err.count('\n'), 1);
-        QVERIFY2(r.err.startsWith("docket-cli model-info: corrupt data:") && r.err.contains("offset"),
+        QVERIFY2(r.err.startsWith("docket-dev model-info: corrupt data:") && r.err.contains("offset"),
                  qPrintable(r.err));
         r = run_cli({"model-info", "--model", dir_.filePath("ok.gguf")});
         QCOMPARE(r.code, 0);

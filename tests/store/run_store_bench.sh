@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs `docket-cli bench store` from .devcarry/store_bundle.tar.xz (make_store_bundle.sh) on the disk holding
+# Runs `docket-dev bench store` from .devcarry/store_bundle.tar.xz (make_store_bundle.sh) on the disk holding
 # /var/tmp, logs under $OUT (or ./store-bench-out). Usage: run_store_bench.sh [SIZE]   (default 2G)
 set -o pipefail
 size=${1:-2G}
@@ -7,13 +7,13 @@ out=${OUT:-$PWD/store-bench-out}
 mkdir -p "$out"
 rm -rf /tmp/sb && mkdir -p /tmp/sb && tar xJf .devcarry/store_bundle.tar.xz -C /tmp/sb || exit 1
 export LD_LIBRARY_PATH=/tmp/sb/lib:$LD_LIBRARY_PATH
-cli=/tmp/sb/bin/docket-cli
+cli=/tmp/sb/bin/docket-dev
 ldd $cli | grep -q 'not found' && { ldd $cli; exit 1; }
 { echo "commit $(cat /tmp/sb/COMMIT)"; nproc; uname -r; df -h /var/tmp; lsblk -o NAME,SIZE,ROTA,TYPE,MOUNTPOINT; } 2>&1 | tee "$out/host.txt"
 run() {  # name, then bench args; DIR is fresh per run and removed after
   local name=$1; shift
   rm -rf /var/tmp/dks-$name
-  echo "== docket-cli bench store $*" | tee "$out/$name.log"
+  echo "== docket-dev bench store $*" | tee "$out/$name.log"
   $cli bench store --dir /var/tmp/dks-$name "$@" 2>&1 | tee -a "$out/$name.log"
   rm -rf /var/tmp/dks-$name
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Kernel-level GPU measurements for `docket-cli bench gpu`: the limits a run is measured against (HBM copy
+// Kernel-level GPU measurements for `docket-dev bench gpu`: the limits a run is measured against (HBM copy
 // bandwidth, bf16 tensor-core GEMM rate) and the Q4_K GEMV in every compiled configuration. The CLI reaches
 // the kernels only through this runtime header.
 #if DOCKET_HAVE_CUDA

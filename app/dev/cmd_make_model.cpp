@@ -1,4 +1,4 @@
-// docket-cli make-model: a random-weight GGUF model of a real shape (see engine/model/model_maker.h).
+// docket-dev make-model: a random-weight GGUF model of a real shape (see engine/model/model_maker.h).
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -10,7 +10,7 @@ namespace docket::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: docket-cli make-model --shape tiny|smollm2-135m|llama3-1b|llama3-8b --type "
+    "usage: docket-dev make-model --shape tiny|smollm2-135m|llama3-1b|llama3-8b --type "
     "f16|q8_0|q4_0|q4_k|q6_k\n"
     "                             --out FILE.gguf [--seed N] [--arch llama|qwen2|qwen3] [--vocab-from "
     "MODEL.gguf]\n"

@@ -1,4 +1,4 @@
-// docket-cli bench cpu: prompt processing and generation speed of the CPU runtime, each printed beside a
+// docket-dev bench cpu: prompt processing and generation speed of the CPU runtime, each printed beside a
 // limit measured in the same run (memory read bandwidth for decode, f32 FMA throughput for prefill).
 #include <chrono>
 #include <cstdio>
@@ -62,7 +62,7 @@ double measure_gemm_gflops(ThreadPool& pool, int64_t k_dim) {
 }
 
 constexpr const char* kUsage =
-    "usage: docket-cli bench cpu [--model FILE.gguf] [--threads N] [--prompt N] [--gen N]\n"
+    "usage: docket-dev bench cpu [--model FILE.gguf] [--threads N] [--prompt N] [--gen N]\n"
     "Prompt processing (default 512 tokens) and generation (default 128 tokens) speed of the CPU runtime,\n"
     "next to this machine's measured memory read bandwidth and f32 GEMM throughput.\n";
 

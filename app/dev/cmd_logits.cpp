@@ -1,4 +1,4 @@
-// docket-cli logits: the top-K next-token logits after a prompt, as JSON (for comparing with other runtimes).
+// docket-dev logits: the top-K next-token logits after a prompt, as JSON (for comparing with other runtimes).
 #include <algorithm>
 #include <cstdio>
 #include <limits>
@@ -15,7 +15,7 @@ namespace docket::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: docket-cli logits --model FILE.gguf (--prompt-file FILE | --prompt TEXT) [--top K] [--chat]\n"
+    "usage: docket-dev logits --model FILE.gguf (--prompt-file FILE | --prompt TEXT) [--top K] [--chat]\n"
     "       [--chat-format NAME] [--system TEXT] [--ctx N] [--threads N] [--backend cpu|cuda|auto]\n"
     "Prints {\"token_ids\":[...],\"top\":[{\"id\":..,\"logit\":..,\"piece\":\"..\"}...]} for the next "
     "token.\n"

@@ -1,4 +1,4 @@
-// docket-cli bench store: writes and reads back KV snapshots through the store and prints the read GB/s
+// docket-dev bench store: writes and reads back KV snapshots through the store and prints the read GB/s
 // beside the raw O_DIRECT sequential read bandwidth of a scratch file of the same size, measured in the same
 // run.
 #include <fcntl.h>
@@ -177,7 +177,7 @@ Status write_scratch(const std::string& path, uint64_t size, bool direct) {
 }
 
 constexpr const char* kUsage =
-    "usage: docket-cli bench store [--size 2G] [--dir DIR] [--codec int4] [--shape "
+    "usage: docket-dev bench store [--size 2G] [--dir DIR] [--codec int4] [--shape "
     "llama3-8b|smollm2]\n"
     "                              [--tokens 2048] [--qd 8,32,64] [--batch 256M] [--pread] "
     "[--no-direct] [--keep]\n"
@@ -274,7 +274,7 @@ int run(const std::vector<std::string>& argv) {
     auto cleanup = [&] {
         std::error_code rm_ec;
         if (!args.has("--keep") && (std::filesystem::remove_all(dir, rm_ec), rm_ec))
-            std::fprintf(stderr, "docket-cli bench store: cannot remove %s: %s\n", dir.c_str(),
+            std::fprintf(stderr, "docket-dev bench store: cannot remove %s: %s\n", dir.c_str(),
                          rm_ec.message().c_str());
     };
     auto bail = [&](const Status& s) {

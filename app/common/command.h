@@ -1,8 +1,12 @@
 #pragma once
-// Subcommand registry for docket-cli. A file registers a command with a static DOCKET_CLI_COMMAND at namespace
-// scope; main() dispatches on argv[1]. Commands return the process exit code and print their own errors.
+// Subcommand registry of the two command-line programs: docket-cli (installed; its commands use engine/api
+// only) and docket-dev (benchmarks, model tools, low-level generate/logits; not installed). A file registers
+// a command with a static DOCKET_CLI_COMMAND at namespace scope (so command files are compiled into the
+// executable, not a library); run_main() dispatches on argv[1]. Commands return the process exit code and
+// print their own errors.
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "util/status.h"
@@ -113,11 +117,23 @@ private:
     Status status_;
 };
 
-// `docket-cli bench <name>`: benchmarks register under the one `bench` command (see cmd_bench.cpp).
+// `docket-dev bench <name>`: benchmarks register under the one `bench` command (see cmd_bench.cpp).
 bool register_bench(Command bench);
 const std::vector<Command>& benches();
 
-// Prints "docket-cli <cmd>: <message>" to stderr and returns 1 (or `code`). Control characters in the
+// The program's name as run_main() was given it ("docket-cli" or "docket-dev").
+const char* program_name();
+
+struct MainOptions {
+    const char* program = "docket-cli";
+    const char* footer = "";  // printed after the command list
+    // Commands that live in the other program: (name, program), so that `docket-dev bench` says where it is.
+    std::vector<std::pair<std::string, std::string>> elsewhere = {};
+};
+// main() of both programs: logging set up, dispatch, the last catch.
+int run_main(int argc, char** argv, const MainOptions& opt);
+
+// Prints "<program> <cmd>: <message>" to stderr and returns 1 (or `code`). Control characters in the
 // message (it may quote a file's metadata) are escaped (escape_control(.., as_text)).
 int fail(const std::string& cmd, const std::string& message, int code = 1);
 // A command line that breaks the rule: the message, then the command's usage text, on stderr; returns 2.
@@ -127,7 +143,9 @@ int usage_error(const std::string& cmd, const std::string& message, const std::s
 
 #define DOCKET_CLI_CONCAT_(a, b) a##b
 #define DOCKET_CLI_CONCAT(a, b) DOCKET_CLI_CONCAT_(a, b)
-#define DOCKET_CLI_COMMAND(name, summary, fn) \
-    static const bool DOCKET_CLI_CONCAT(docket_cli_registered_, __LINE__) = ::docket::cli::register_command({name, summary, fn})
-#define DOCKET_CLI_BENCH(name, summary, fn) \
-    static const bool DOCKET_CLI_CONCAT(docket_cli_bench_, __LINE__) = ::docket::cli::register_bench({name, summary, fn})
+#define DOCKET_CLI_COMMAND(name, summary, fn)                               \
+    static const bool DOCKET_CLI_CONCAT(docket_cli_registered_, __LINE__) = \
+        ::docket::cli::register_command({name, summary, fn})
+#define DOCKET_CLI_BENCH(name, summary, fn)                            \
+    static const bool DOCKET_CLI_CONCAT(docket_cli_bench_, __LINE__) = \
+        ::docket::cli::register_bench({name, summary, fn})

@@ -1,4 +1,4 @@
-// docket-cli generate: run a prompt through the CPU or CUDA runtime and stream the continuation to stdout.
+// docket-dev generate: run a prompt through the CPU or CUDA runtime and stream the continuation to stdout.
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,7 +17,7 @@ namespace docket::cli {
 namespace {
 
 const char* kUsage =
-    "usage: docket-cli generate --model FILE.gguf (--prompt TEXT | --prompt-file FILE) [options]\n"
+    "usage: docket-dev generate --model FILE.gguf (--prompt TEXT | --prompt-file FILE) [options]\n"
     "  --chat               wrap the prompt in the model's chat template (user turn + assistant opening)\n"
     "  --chat-format NAME   force the template: chatml, llama3, mistral, llama2\n"
     "  --system TEXT        system message for --chat (default: the template's own)\n"

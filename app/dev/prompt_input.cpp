@@ -60,9 +60,9 @@ Status check_context(int64_t prompt_tokens, int64_t max_new, int64_t ctx, const 
     const int64_t reach = std::min(ctx, prompt_tokens + max_new);
     if (config.n_ctx_train > 0 && reach > config.n_ctx_train)
         std::fprintf(stderr,
-                     "docket-cli %s: warning: this run reaches %lld tokens, past the model's context length "
+                     "%s %s: warning: this run reaches %lld tokens, past the model's context length "
                      "%d: output past it may degrade\n",
-                     cmd.c_str(), static_cast<long long>(reach), config.n_ctx_train);
+                     program_name(), cmd.c_str(), static_cast<long long>(reach), config.n_ctx_train);
     return Status::ok();
 }
 

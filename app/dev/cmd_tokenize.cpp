@@ -1,4 +1,4 @@
-// docket-cli tokenize: token ids of a text under a model's (or vocabulary file's) tokenizer.
+// docket-dev tokenize: token ids of a text under a model's (or vocabulary file's) tokenizer.
 #include <cstdio>
 #include <string>
 
@@ -13,7 +13,7 @@ namespace docket::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: docket-cli tokenize --model FILE.gguf (--text-file F | --text T) [--no-special] "
+    "usage: docket-dev tokenize --model FILE.gguf (--text-file F | --text T) [--no-special] "
     "[--no-parse-special]\n"
     "                           [--pieces]\n"
     "Prints the token ids, space-separated, on one line.\n"

@@ -1,4 +1,4 @@
-// docket-cli bench compose: composition fidelity. For each question, the segments BM25 picks are put in context
+// docket-dev bench compose: composition fidelity. For each question, the segments BM25 picks are put in context
 // twice: composed from their stored snapshots (with selective recompute at each share r), and prefilled as one
 // text (the reference). Reported: KL divergence of the next-token distribution after the question, top-1
 // agreement, and whether the greedy answers are identical.
@@ -19,7 +19,7 @@ namespace docket::cli {
 namespace {
 
 const char* kUsage =
-    "usage: docket-cli bench compose --data DIR --collection C --questions FILE [options]\n"
+    "usage: docket-dev bench compose --data DIR --collection C --questions FILE [options]\n"
     "  --model FILE        the model the collection was ingested with (default SmolLM2-135M Q4_1)\n"
     "  --codec C           the codec its snapshots were stored with (default int8)\n"
     "  --recompute LIST    shares of context tokens recomputed, comma separated (default 0,0.05,0.15,0.3)\n"

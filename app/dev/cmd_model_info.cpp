@@ -1,4 +1,4 @@
-// docket-cli model-info: the GGUF header of a model file (metadata and tensor table).
+// docket-dev model-info: the GGUF header of a model file (metadata and tensor table).
 #include <cstdio>
 
 #include "command.h"
@@ -20,7 +20,7 @@ std::string value_summary(const GgufValue& v) {
     }
 }
 
-constexpr const char* kUsage = "usage: docket-cli model-info --model FILE.gguf [--tensors]\n";
+constexpr const char* kUsage = "usage: docket-dev model-info --model FILE.gguf [--tensors]\n";
 
 int run(const std::vector<std::string>& argv) {
     Args args(argv, {.values = {"--model"}, .flags = {"--tensors"}});

@@ -1,4 +1,4 @@
-// docket-cli bench gpu: the CUDA runtime's figures beside the limits measured in the same run (HBM copy
+// docket-dev bench gpu: the CUDA runtime's figures beside the limits measured in the same run (HBM copy
 // bandwidth counting read + write, bf16 tensor-core GEMM rate): prefill tok/s per chunk size, decode tok/s
 // per context and KV format, the decode-attention kernel's bandwidth, and GPU memory for weights + KV.
 #include <algorithm>
@@ -23,7 +23,7 @@ namespace docket::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: docket-cli bench gpu --model FILE.gguf [--chunks 512,4096,16384] [--contexts "
+    "usage: docket-dev bench gpu --model FILE.gguf [--chunks 512,4096,16384] [--contexts "
     "0,8192,32768,131072]\n"
     "                            [--codecs fp16,int8,int4,int2] [--steps 32] [--backend cuda|auto]\n"
     "                            [--compare]   (decode also without dependent launches, with them for\n"
