@@ -82,14 +82,15 @@ QString folded(QString s) {
     return s.replace(QChar::ParagraphSeparator, QLatin1Char(' ')).simplified();
 }
 
-// Waits for the modal file dialog a File > Add action opened, picks `path` in it and accepts it.
-void acceptFileDialogWith(const QString& path) {
+// Waits for the modal folder dialog File > Add Folder opened, goes to `dir` and accepts it there (a folder
+// dialog accepted with no name typed answers its current directory).
+void acceptFolderDialogAt(const QString& dir) {
     QTimer* poll = new QTimer;
-    QObject::connect(poll, &QTimer::timeout, poll, [poll, path] {
+    QObject::connect(poll, &QTimer::timeout, poll, [poll, dir] {
         auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
         if (!dialog) return;
-        dialog->setDirectory(QFileInfo(path).absolutePath());
-        dialog->selectFile(path);
+        dialog->setDirectory(dir);
+        if (auto* name = dialog->findChild<QLineEdit*>(QStringLiteral("fileNameEdit"))) name->clear();
         static_cast<QDialog*>(dialog)->accept();  // QFileDialog::accept, public through QDialog
         poll->deleteLater();
     });
@@ -180,11 +181,14 @@ private slots:
         QSignalSpy progress(m_window->bridge(), &EngineBridge::ingestProgress);
         QSignalSpy finished(m_window->bridge(), &EngineBridge::ingestFinished);
         QSignalSpy refreshed(m_window.get(), &MainWindow::catalogRefreshed);
-        acceptFileDialogWith(m_docs);
+        QSignalSpy started(m_window->bridge(), &EngineBridge::ingestStarted);
+        acceptFolderDialogAt(m_docs);
         m_probe.start();
         QTest::keyClick(m_window.get(), Qt::Key_O, Qt::ControlModifier | Qt::ShiftModifier);
         QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
         m_probe.stop();
+        QCOMPARE(started.count(), 1);
+        QCOMPARE(started.at(0).at(1).toStringList(), QStringList{m_docs});
         const auto outcome = finished.at(0).at(0).value<IngestOutcome>();
         QVERIFY2(outcome.ok, qPrintable(outcome.error));
         QCOMPARE(outcome.ingested, qint64(2));
