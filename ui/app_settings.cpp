@@ -27,8 +27,18 @@ void AppSettings::set(const QString& key, const QVariant& value) {
     m_syncTimer.start();
 }
 
-QString AppSettings::modelPath() const { return m_settings->value("engine/model").toString(); }
-void AppSettings::setModelPath(const QString& v) { set("engine/model", v); }
+void AppSettings::overrideForSession(const QString& dataDir, const QString& modelPath) {
+    m_dataOverride = dataDir;
+    m_modelOverride = modelPath;
+}
+
+QString AppSettings::modelPath() const {
+    return m_modelOverride.isEmpty() ? m_settings->value("engine/model").toString() : m_modelOverride;
+}
+void AppSettings::setModelPath(const QString& v) {
+    m_modelOverride.clear();
+    set("engine/model", v);
+}
 
 QString AppSettings::codec() const {
     const QString v = m_settings->value("engine/codec", "int8").toString();
@@ -45,8 +55,13 @@ QString AppSettings::backend() const {
 }
 void AppSettings::setBackend(const QString& v) { set("engine/backend", v); }
 
-QString AppSettings::dataDir() const { return m_settings->value("engine/dataDir").toString(); }
-void AppSettings::setDataDir(const QString& v) { set("engine/dataDir", v); }
+QString AppSettings::dataDir() const {
+    return m_dataOverride.isEmpty() ? m_settings->value("engine/dataDir").toString() : m_dataOverride;
+}
+void AppSettings::setDataDir(const QString& v) {
+    m_dataOverride.clear();
+    set("engine/dataDir", v);
+}
 
 int AppSettings::maxAnswerTokens() const {
     return std::clamp(m_settings->value("ask/maxAnswerTokens", 96).toInt(), 1, 4096);

@@ -40,6 +40,9 @@ public:
     QByteArray splitterState() const;
     void setWindowState(const QByteArray& geometry, const QByteArray& state, const QByteArray& splitter);
 
+    // Command-line --data / --model: used for this session, not written to the settings file.
+    void overrideForSession(const QString& dataDir, const QString& modelPath);
+
     docket::EngineOptions engineOptions() const;
     QString fileName() const { return m_settings->fileName(); }
     void sync();
@@ -50,6 +53,7 @@ public:
 private:
     void set(const QString& key, const QVariant& value);
     std::unique_ptr<QSettings> m_settings;
+    QString m_dataOverride, m_modelOverride;
     QTimer m_syncTimer;
 };
 

@@ -26,7 +26,7 @@ private:
 class DocumentModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { TitleColumn, StatusColumn, FormatColumn, SegmentsColumn, TokensColumn, SizeColumn, ErrorColumn,
+    enum Column { TitleColumn, StatusColumn, SegmentsColumn, TokensColumn, SizeColumn, FormatColumn, ErrorColumn,
                   ColumnCount };
     enum Role { PathRole = Qt::UserRole + 1, SortRole };
     using QAbstractTableModel::QAbstractTableModel;

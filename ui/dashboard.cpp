@@ -39,13 +39,13 @@ SeriesSpec totalOf(const QString& name, Counter c) {
 QVector<ChartSpec> engineChartSpecs() {
     using T = docket::TelemetrySnapshot;
     return {
-        {QObject::tr("Snapshots loaded from the store"), QObject::tr("per second / MB per second"),
+        {QObject::tr("Snapshots loaded from the store (per second, MB/s)"), QObject::tr("per second"),
          {rateOf(QObject::tr("snapshots/s"), &T::snapshots_loaded),
           rateOf(QObject::tr("MB/s"), &T::snapshot_bytes_loaded, 1e-6)}},
         {QObject::tr("Segments (totals)"), QObject::tr("segments"),
          {totalOf(QObject::tr("prefilled"), &T::segments_prefilled), totalOf(QObject::tr("reused"), &T::segments_reused),
           totalOf(QObject::tr("recomputed"), &T::segments_recomputed)}},
-        {QObject::tr("Tokens"), QObject::tr("tokens per second"),
+        {QObject::tr("Tokens per second"), QObject::tr("tokens/s"),
          {rateOf(QObject::tr("prefilled/s"), &T::tokens_prefilled), rateOf(QObject::tr("composed/s"), &T::tokens_composed),
           rateOf(QObject::tr("generated/s"), &T::tokens_generated)}},
     };
@@ -68,11 +68,12 @@ Dashboard::Dashboard(EngineBridge* bridge, QWidget* parent) : QWidget(parent), m
         c.chart->setTitle(spec.title);
         c.x = new QValueAxis;
         c.x->setRange(-kHistorySeconds, 0);
-        c.x->setTitleText(tr("seconds ago"));
-        c.x->setLabelFormat(QStringLiteral("%d"));
+        c.x->setTickCount(6);
+        c.x->setLabelFormat(QStringLiteral("%d s"));
         c.y = new QValueAxis;
-        c.y->setTitleText(spec.unit);
         c.y->setRange(0, 1);
+        c.y->setTickCount(4);
+        c.y->setLabelFormat(QStringLiteral("%.4g"));
         c.chart->addAxis(c.x, Qt::AlignBottom);
         c.chart->addAxis(c.y, Qt::AlignLeft);
         for (const SeriesSpec& s : spec.series) {
@@ -88,7 +89,7 @@ Dashboard::Dashboard(EngineBridge* bridge, QWidget* parent) : QWidget(parent), m
         styleChart(c.chart);
         auto* view = new QChartView(c.chart, this);
         view->setRenderHint(QPainter::Antialiasing);
-        view->setMinimumHeight(150);
+        view->setMinimumHeight(180);
         layout->addWidget(view, 1);
         m_charts.push_back(c);
     }
@@ -106,12 +107,17 @@ QString Dashboard::notMeasuredNote() const {
 }
 
 void Dashboard::styleChart(QChart* chart) {
-    // Follow the system palette (light or dark) instead of a Qt Charts theme.
+    // Follow the system palette (light or dark) and font instead of a Qt Charts theme.
     const QPalette p = palette();
+    QFont small = font();
+    small.setPointSizeF(font().pointSizeF() * 0.85);
     chart->setBackgroundBrush(p.base());
     chart->setTitleBrush(p.text());
+    chart->setTitleFont(font());
     chart->legend()->setLabelColor(p.color(QPalette::Text));
+    chart->legend()->setFont(small);
     for (QAbstractAxis* a : chart->axes()) {
+        a->setLabelsFont(small);
         a->setLabelsBrush(p.text());
         a->setTitleBrush(p.text());
         a->setGridLineColor(p.color(QPalette::Mid));
@@ -132,8 +138,8 @@ void Dashboard::sampleNow() {
     m_samples.push_back({now, *t});
     while (!m_samples.isEmpty() && m_samples.front().t < now - kHistorySeconds - 1.0) m_samples.pop_front();
     m_info->setText(tr("<b>Model</b> %1 &nbsp; <b>Backend</b> %2 &nbsp; <b>Codec</b> %3<br>"
-                       "%4 questions answered, %5 documents ingested (%6 skipped, %7 failed), %8 snapshots "
-                       "(%9) loaded")
+                       "questions answered: %4; documents ingested: %5 (%6 skipped, %7 failed); snapshots "
+                       "loaded: %8 (%9)")
                         .arg(QFileInfo(QString::fromStdString(t->model)).fileName().toHtmlEscaped(),
                              QString::fromStdString(t->backend).toHtmlEscaped(),
                              QString::fromStdString(t->codec).toHtmlEscaped())
@@ -161,7 +167,8 @@ void Dashboard::redraw() {
             }
             c.lines[s]->replace(points);
         }
-        c.y->setRange(0, top > 0 ? top * 1.15 : 1.0);
+        c.y->setRange(0, top > 0 ? top * 1.1 : 1.0);
+        c.y->applyNiceNumbers();
     }
 }
 

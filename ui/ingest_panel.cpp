@@ -104,6 +104,7 @@ IngestPanel::IngestPanel(EngineBridge* bridge, QWidget* parent) : QWidget(parent
     m_table->setSortingEnabled(false);
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->horizontalHeader()->setSectionResizeMode(IngestFileModel::FileColumn, QHeaderView::ResizeToContents);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setWordWrap(false);
     auto* layout = new QVBoxLayout(this);

@@ -20,6 +20,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QScrollArea>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStatusBar>
@@ -139,7 +140,8 @@ void MainWindow::buildActions() {
     QAction* search = edit->addAction(tr("&Search History"));
     search->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_F));
     connect(search, &QAction::triggered, this, [this] {
-        m_historySearch->parentWidget()->parentWidget()->show();
+        m_historyDock->show();
+        m_historyDock->raise();
         m_historySearch->setFocus();
     });
     QAction* focusDocs = edit->addAction(tr("Filter &Documents"));
@@ -231,8 +233,9 @@ void MainWindow::buildCentral() {
     m_splitter->setObjectName(QStringLiteral("mainSplitter"));
     m_splitter->addWidget(left);
     m_splitter->addWidget(chatBox);
-    m_splitter->setStretchFactor(0, 2);
-    m_splitter->setStretchFactor(1, 3);
+    m_splitter->setStretchFactor(0, 1);
+    m_splitter->setStretchFactor(1, 1);
+    m_splitter->setSizes({430, 470});
     setCentralWidget(m_splitter);
     setTabOrder(m_question, m_askButton);
     setTabOrder(m_askButton, m_stopButton);
@@ -273,12 +276,20 @@ void MainWindow::buildDocks() {
     auto* hl = new QVBoxLayout(history);
     hl->addWidget(m_historySearch);
     hl->addWidget(m_historyView, 1);
-    dock(tr("&History"), QStringLiteral("historyDock"), history, Qt::LeftDockWidgetArea);
-
     m_ingest = new IngestPanel(m_bridge);
-    dock(tr("&Ingest"), QStringLiteral("ingestDock"), m_ingest, Qt::BottomDockWidgetArea);
+    QDockWidget* ingest = dock(tr("Ingest"), QStringLiteral("ingestDock"), m_ingest, Qt::BottomDockWidgetArea);
+    QDockWidget* historyDock = dock(tr("History"), QStringLiteral("historyDock"), history, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(ingest, historyDock);
+    ingest->raise();
     m_dashboard = new Dashboard(m_bridge);
-    dock(tr("Engine &Dashboard"), QStringLiteral("dashboardDock"), m_dashboard, Qt::RightDockWidgetArea);
+    auto* scroll = new QScrollArea;  // the charts keep a legible height; the dock scrolls when it is short
+    scroll->setWidget(m_dashboard);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    QDockWidget* dashboard = dock(tr("Engine Dashboard"), QStringLiteral("dashboardDock"), scroll, Qt::RightDockWidgetArea);
+    resizeDocks({dashboard}, {460}, Qt::Horizontal);
+    resizeDocks({ingest}, {190}, Qt::Vertical);
+    m_historyDock = historyDock;
     setTabOrder(m_documentView, m_historySearch);
     setTabOrder(m_historySearch, m_historyView);
 }
@@ -364,6 +375,9 @@ void MainWindow::selectCollection(const QString& name) {
     m_collection = name;
     m_documents->setDocuments(m_catalog.value(name));
     m_documentView->resizeColumnsToContents();
+    // Long titles are elided rather than pushing status and sizes out of view.
+    m_documentView->setColumnWidth(DocumentModel::TitleColumn,
+                                   std::min(m_documentView->columnWidth(DocumentModel::TitleColumn), 230));
     m_chatProxy->setCollection(name);
     m_historyProxy->setCollection(name);
     const int row = m_collections->rowOf(name);
@@ -482,7 +496,13 @@ int MainWindow::currentExchangeRow() const {
 void MainWindow::openCitation(int exchangeRow, int index) {
     const Exchange* e = m_answers->exchange(exchangeRow);
     if (!e || index < 0 || index >= e->citations.size()) return;
-    if (!m_viewer) m_viewer = new DocumentViewer(m_bridge, this);
+    if (!m_viewer) {
+        m_viewer = new DocumentViewer(m_bridge, this);
+        // Beside the chat rather than over it (a window manager may still place it elsewhere).
+        const QRect g = geometry();
+        m_viewer->resize(std::min(900, g.width() * 2 / 3), g.height() - 60);
+        m_viewer->move(g.x() + g.width() - m_viewer->width() - 20, g.y() + 40);
+    }
     m_viewer->showCitations(e->collection, e->citations, index);
     m_viewer->show();
     m_viewer->raise();

@@ -9,6 +9,7 @@
 #include "ui_types.h"
 
 class QAction;
+class QDockWidget;
 class QLabel;
 class QLineEdit;
 class QListView;
@@ -123,6 +124,7 @@ private:
     QLabel* m_engineStatus = nullptr;
     QLineEdit* m_historySearch = nullptr;
     QListView* m_historyView = nullptr;
+    QDockWidget* m_historyDock = nullptr;
     IngestPanel* m_ingest = nullptr;
     Dashboard* m_dashboard = nullptr;
     QPointer<DocumentViewer> m_viewer;

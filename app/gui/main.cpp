@@ -68,8 +68,9 @@ int main(int argc, char** argv) {
     const QCommandLineOption settingsOpt(hidden({"settings", "Settings file (INI) instead of the user's.", "file"}));
     const QCommandLineOption askOpt(hidden({"ask", "Ask this question once ready (demos, screenshots).", "text"}));
     const QCommandLineOption citeOpt(hidden({"open-citation", "With --ask: open the first citation."}));
-    const QCommandLineOption shotOpt(hidden({"screenshot", "With --ask: save a screenshot there and quit.", "file"}));
-    args.addOptions({smokeOpt, sampleOpt, dataOpt, modelOpt, questionOpt, settingsOpt, askOpt, citeOpt, shotOpt});
+    const QCommandLineOption shotOpt(hidden({"screenshot", "Save a screenshot there and quit.", "file"}));
+    const QCommandLineOption delayOpt(hidden({"screenshot-delay", "Without --ask: seconds before it.", "s", "30"}));
+    args.addOptions({smokeOpt, sampleOpt, dataOpt, modelOpt, questionOpt, settingsOpt, askOpt, citeOpt, shotOpt, delayOpt});
     args.process(app);  // --help, --version and unknown options exit here (unknown: status 1 with the reason)
     if (!args.positionalArguments().isEmpty()) {
         std::fprintf(stderr, "docket: unexpected argument '%s' (see docket --help)\n",
@@ -96,12 +97,19 @@ int main(int argc, char** argv) {
     }
 
     AppSettings settings(args.value(settingsOpt));
-    if (args.isSet(dataOpt)) settings.setDataDir(QDir(args.value(dataOpt)).absolutePath());
-    if (args.isSet(modelOpt)) settings.setModelPath(QFileInfo(args.value(modelOpt)).absoluteFilePath());
+    settings.overrideForSession(args.isSet(dataOpt) ? QDir(args.value(dataOpt)).absolutePath() : QString(),
+                                args.isSet(modelOpt) ? QFileInfo(args.value(modelOpt)).absoluteFilePath() : QString());
     MainWindow::Options options;
     options.forceSample = args.isSet(sampleOpt);
     MainWindow window(&settings, options);
-    if (args.isSet(askOpt)) new ScriptedRun(&window, args.value(askOpt), args.isSet(citeOpt), args.value(shotOpt));
+    bool delayOk = false;
+    const int delay = args.value(delayOpt).toInt(&delayOk);
+    if (!delayOk || delay < 0 || delay > 3600) {
+        std::fprintf(stderr, "docket: --screenshot-delay takes 0-3600 seconds, not '%s'\n", qPrintable(args.value(delayOpt)));
+        return 2;
+    }
+    if (args.isSet(askOpt) || args.isSet(shotOpt))
+        new ScriptedRun(&window, args.value(askOpt), args.isSet(citeOpt), args.value(shotOpt), delay);
     window.show();
     window.openEngine();
     return app.exec();

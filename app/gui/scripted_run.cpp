@@ -16,8 +16,13 @@
 
 using namespace docket::ui;
 
-ScriptedRun::ScriptedRun(MainWindow* window, const QString& question, bool openCitation, const QString& screenshot)
+ScriptedRun::ScriptedRun(MainWindow* window, const QString& question, bool openCitation, const QString& screenshot,
+                         int delaySeconds)
     : QObject(window), m_window(window), m_question(question), m_screenshot(screenshot), m_openCitation(openCitation) {
+    if (question.isEmpty()) {
+        QTimer::singleShot(delaySeconds * 1000, this, &ScriptedRun::finish);
+        return;
+    }
     connect(window, &MainWindow::catalogRefreshed, this, &ScriptedRun::maybeAsk);
     connect(window->bridge(), &EngineBridge::answerFinished, this, [this] {
         if (!m_asked) return;
@@ -41,5 +46,5 @@ void ScriptedRun::finish() {
         if (!shot.save(m_screenshot)) std::fprintf(stderr, "docket: cannot save the screenshot %s\n", qPrintable(m_screenshot));
     }
     const Exchange* e = m_window->answers()->exchange(m_window->currentExchangeRow());
-    QApplication::exit(e && e->state == Exchange::State::Done ? 0 : 1);
+    QApplication::exit(m_question.isEmpty() || (e && e->state == Exchange::State::Done) ? 0 : 1);
 }
