@@ -15,7 +15,10 @@
 #include <QTextBlock>
 #include <QTextBrowser>
 #include <QTextDocument>
+#include <QClipboard>
 #include <QComboBox>
+#include <QPushButton>
+#include <QStatusBar>
 #include <QLabel>
 
 #include <unistd.h>
@@ -282,6 +285,44 @@ private slots:
             QTRY_VERIFY(v->highlightBegin() >= 0 && v->documentPath() == e->citations[1].document);
         }
         v->close();
+    }
+
+    void copy_answer_puts_markdown_and_html_with_citations_on_the_clipboard() {
+        const Exchange* e = m_window->answers()->exchange(m_window->currentExchangeRow());
+        QVERIFY(e && !e->citations.isEmpty());
+        QApplication::clipboard()->clear();
+        m_window->activateWindow();  // the viewer had the focus; window shortcuts need their window active
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        QTest::keyClick(m_window->questionEdit(), Qt::Key_C, Qt::ControlModifier | Qt::ShiftModifier);
+        QCOMPARE(m_window->statusBar()->currentMessage(), QStringLiteral("Answer copied with its citations (Markdown and HTML)"));
+        const QMimeData* mime = QApplication::clipboard()->mimeData();
+        QVERIFY2(mime && mime->hasHtml() && mime->hasText(), mime ? qPrintable(mime->formats().join(' ')) : "no mime data");
+        QVERIFY2(mime->text().contains("**Citations:**") && mime->text().contains(e->citations[0].quote.left(30)),
+                 qPrintable(mime->text()));
+        QVERIFY(mime->html().contains("<ol>") && mime->html().contains(QUrl::fromLocalFile(e->citations[0].document).toString()));
+    }
+
+    void cancel_in_the_ingest_panel_stops_an_ingest() {
+        // Two contracts not read yet (their snapshots cannot be reused), so the ingest runs long enough.
+        const QString more = m_root + "/more";
+        QDir().mkpath(more);
+        for (const char* f : {"05-joint-venture-novo-harvest-gold.txt", "07-master-services-clear-capital-radialspark.txt"})
+            QFile::copy(QString::fromStdString(docket::test::source_dir()) + "/resources/sample-archive/" + f, more + "/" + f);
+        m_window->selectCollection(QStringLiteral("second"));
+        auto back = qScopeGuard([&] { m_window->selectCollection(QStringLiteral("documents")); });
+        QSignalSpy progress(m_window->bridge(), &EngineBridge::ingestProgress);
+        QSignalSpy finished(m_window->bridge(), &EngineBridge::ingestFinished);
+        dropFiles(m_window.get(), {more});
+        QTRY_VERIFY_WITH_TIMEOUT(progress.count() > 0 || finished.count() > 0, 60000);
+        QVERIFY2(finished.count() == 0, "the ingest ended before it could be cancelled");
+        auto* cancel = m_window->ingestPanel()->findChild<QPushButton*>(QStringLiteral("cancelIngest"));
+        QVERIFY(cancel && cancel->isEnabled());
+        QTest::mouseClick(cancel, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 30000);
+        const auto outcome = finished.at(0).at(0).value<IngestOutcome>();
+        QVERIFY2(outcome.cancelled, qPrintable(outcome.error));
+        QVERIFY(outcome.ingested < 2);
+        QVERIFY(m_window->ingestPanel()->summaryText().startsWith("Cancelled"));
     }
 
     void esc_stops_the_answer() {
