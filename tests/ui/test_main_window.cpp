@@ -385,6 +385,37 @@ private slots:
         QTRY_COMPARE(m_window->answers()->rowCount(), 2);  // the history is back in the chat
     }
 
+    void a_damaged_history_file_is_set_aside_and_an_oversized_one_is_capped() {
+        const QString dir = m_root + "/history-data";
+        QDir().mkpath(dir + "/ui");
+        const QString path = dir + "/ui/history.json";
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("{\"version\": 1, \"exchanges\": [ {\"collection\": \"c\", \"quest");  // cut mid-write
+        }
+        AnswerModel model;
+        HistoryFile history(&model);
+        const QString problem = history.load(dir);
+        QVERIFY2(problem.contains("damaged") && problem.contains(".bad"), qPrintable(problem));
+        QVERIFY(QFile::exists(path + ".bad"));
+        QVERIFY(!QFile::exists(path));
+        QCOMPARE(model.rowCount(), 0);
+        // More exchanges than a collection keeps: the newest kMaxPerCollection stay, oldest first.
+        QVector<Exchange> many(HistoryFile::kMaxPerCollection + 20);
+        for (int i = 0; i < many.size(); ++i) {
+            many[i].collection = "c";
+            many[i].question = QString("question %1").arg(i);
+            many[i].state = Exchange::State::Done;
+        }
+        QString error;
+        const QVector<Exchange> back = HistoryFile::fromJson(HistoryFile::toJson(many), &error);
+        QVERIFY(error.isEmpty());
+        QCOMPARE(back.size(), HistoryFile::kMaxPerCollection);
+        QCOMPARE(back.front().question, QString("question 20"));
+        QCOMPARE(back.back().question, QString("question %1").arg(many.size() - 1));
+    }
+
     void cleanupTestCase() {
         m_window.reset();
         fs::remove_all(m_root.toStdString());
