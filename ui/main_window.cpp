@@ -340,8 +340,10 @@ void MainWindow::onCatalog(const QVector<CollectionEntry>& collections,
                            const QHash<QString, QVector<DocumentEntry>>& docs) {
     m_catalog = docs;
     m_collections->setCollections(collections);
+    // Keep the current collection while it exists, or while it is the new one documents are being added to.
     QString pick = m_collection;
-    if (m_collections->rowOf(pick) < 0 && !collections.isEmpty()) pick = collections.front().name;
+    if (m_collections->rowOf(pick) < 0 && pick != m_pendingCollection && !collections.isEmpty())
+        pick = collections.front().name;
     if (!pick.isEmpty()) selectCollection(pick);
     maybeIngestSample(collections);
     updateEmptyChat();
@@ -432,6 +434,7 @@ void MainWindow::addPaths(const QStringList& paths) {
     QStringList absolute;
     for (const QString& p : paths) absolute << QFileInfo(p).absoluteFilePath();
     if (m_collection.isEmpty()) selectCollection(target);
+    m_pendingCollection = target;
     m_bridge->addDocuments(target, absolute);
     showStatus(tr("Adding %n item(s) to “%1”", nullptr, int(paths.size())).arg(target));
     updateEmptyChat();
@@ -555,7 +558,9 @@ void MainWindow::newCollectionDialog() {
         showStatus(tr("A collection name is at most 200 characters"));
         return;
     }
+    m_pendingCollection = name;
     selectCollection(name);
+    showStatus(tr("New collection “%1”: add files or a folder to it (Ctrl+O, Ctrl+Shift+O, or drop them)").arg(name));
 }
 
 void MainWindow::showSettings() {

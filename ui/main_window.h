@@ -108,6 +108,7 @@ private:
     QSortFilterProxyModel* m_documentProxy;
     QHash<QString, QVector<DocumentEntry>> m_catalog;
     QString m_collection;
+    QString m_pendingCollection;  // named by New Collection or an add; it exists once a document is in it
     QString m_engineError;
     bool m_sampleChecked = false;
     int m_pickedExchange = -1;
