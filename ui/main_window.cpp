@@ -104,6 +104,12 @@ MainWindow::MainWindow(AppSettings* settings, Options options, QWidget* parent)
     connect(m_bridge, &EngineBridge::failed, this, &MainWindow::showStatus);
     connect(m_bridge, &EngineBridge::ingestFinished, this, &MainWindow::onIngestFinished);
     connect(m_bridge, &EngineBridge::ingestStarted, this, &MainWindow::updateActions);
+    // Each file that lands shows up in the documents table without waiting for the whole ingest.
+    connect(m_bridge, &EngineBridge::ingestProgress, this, [this](const IngestProgress& p) {
+        if (p.filesDone == m_filesDoneShown) return;
+        m_filesDoneShown = p.filesDone;
+        if (p.filesDone > 0) m_bridge->refresh();
+    });
     connect(m_bridge, &EngineBridge::answerToken, m_answers, &AnswerModel::appendText);
     connect(m_bridge, &EngineBridge::answerCitation, m_answers, &AnswerModel::addCitation);
     connect(m_bridge, &EngineBridge::answerFinished, this, &MainWindow::onAnswerFinished);
@@ -441,6 +447,7 @@ void MainWindow::addPaths(const QStringList& paths) {
 }
 
 void MainWindow::onIngestFinished(const IngestOutcome& o) {
+    m_filesDoneShown = -1;
     showStatus(m_ingest->summaryText());
     if (!m_bridge->ingestRunning()) m_bridge->refresh();
     updateActions();
@@ -461,7 +468,8 @@ void MainWindow::askCurrentQuestion() {
     m_answers->addQuestion(m_answerId, m_collection, q);
     m_pickedExchange = -1;
     m_question->selectAll();
-    showStatus(tr("Answering…"));
+    // The engine runs one job at a time, in order: say so rather than look stuck.
+    showStatus(m_bridge->ingestRunning() ? tr("The question is answered once the running ingest ends") : tr("Answering…"));
     updateActions();
 }
 

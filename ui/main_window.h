@@ -112,6 +112,7 @@ private:
     QString m_engineError;
     bool m_sampleChecked = false;
     int m_pickedExchange = -1;
+    qint64 m_filesDoneShown = -1;  // files of the running ingest the catalog was refreshed for
     quint64 m_answerId = 0;
 
     QSplitter* m_splitter = nullptr;

@@ -32,6 +32,7 @@
 #include "ui/app_settings.h"
 #include "ui/catalog_models.h"
 #include "ui/chat_view.h"
+#include "ui/dashboard.h"
 #include "ui/document_viewer.h"
 #include "ui/engine_bridge.h"
 #include "ui/history_file.h"
@@ -285,6 +286,17 @@ private slots:
             QTRY_VERIFY(v->highlightBegin() >= 0 && v->documentPath() == e->citations[1].document);
         }
         v->close();
+    }
+
+    void the_dashboard_samples_the_engine_counters_at_2_hz() {
+        Dashboard* d = m_window->dashboard();
+        const int before = d->sampleCount();
+        QTest::qWait(2100);
+        QVERIFY2(d->sampleCount() - before >= 4, qPrintable(QString("%1 samples in 2.1 s").arg(d->sampleCount() - before)));
+        const docket::TelemetrySnapshot& t = d->samples().back().v;
+        QVERIFY(t.questions_answered >= 1 && t.tokens_generated > 0 && t.segments_prefilled > 0);
+        QVERIFY(t.snapshots_loaded > 0 && t.snapshot_bytes_loaded > 0);
+        QVERIFY(d->notMeasuredNote().contains("issue 10"));
     }
 
     void copy_answer_puts_markdown_and_html_with_citations_on_the_clipboard() {
