@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -28,7 +29,8 @@ const char* kUsage =
     "usage: docket-cli eval --collection NAME --qa FILE [options]\n"
     "Asks the collection each question of FILE (JSON lines: id, scope, qtype, question, answers, doc_ids,\n"
     "evidence_offset, evidence) whose document is in the collection, and scores the answers: normalized\n"
-    "containment and token F1 against the accepted answers, evidence recall (the context holds the "
+    "containment and token F1 against the accepted answers (dates compared as dates), evidence recall (the "
+    "context holds the "
     "annotated\n"
     "evidence), gold-document recall, time to first token. Tables per question type; Ctrl+C stops after the\n"
     "partial summary. Only single-document questions in this version (others are counted as skipped).\n"
@@ -43,7 +45,9 @@ const char* kUsage =
     "  --max-tokens N         answer length limit (default 64)\n"
     "  --recompute R          docket mode: share of context tokens recomputed (0-1, default 0; as ask)\n"
     "  --docs-only            no answers: gold-document recall@1/@5 and evidence recall of the retrieval\n"
-    "  --json                 one JSON object per question, then a summary object\n";
+    "  --json                 one JSON object per question, then a summary object\n"
+    "  --rescore FILE         score the answers of an earlier --json run again (no model, no collection:\n"
+    "                         after a change to the scoring, e.g. dates written differently now match)\n";
 
 constexpr int64_t kMaxQaBytes = 256ll << 20;
 constexpr size_t kMaxLineBytes = 1 << 20;
@@ -53,7 +57,10 @@ std::string dump(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Result<std::vector<eval::QaItem>> read_qa(const std::string& path) {
+// Calls f(line, line number) for each non-blank line of a bounded JSON-lines file; f's error stops it,
+// prefixed with the path.
+template <typename F>
+Status for_each_line(const std::string& path, F&& f) {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
         return make_error(ErrorCode::not_found, "{}: not a readable file", path);
@@ -61,17 +68,24 @@ Result<std::vector<eval::QaItem>> read_qa(const std::string& path) {
         return make_error(ErrorCode::invalid_argument, "{}: larger than {} MiB", path, kMaxQaBytes >> 20);
     std::ifstream in(path, std::ios::binary);
     if (!in) return make_error(ErrorCode::io_error, "{}: cannot open", path);
-    std::vector<eval::QaItem> out;
     std::string line;
     for (int64_t no = 1; std::getline(in, line); ++no) {
         if (line.size() > kMaxLineBytes)
             return make_error(ErrorCode::invalid_argument, "{}: line {}: longer than {} bytes", path, no,
                               kMaxLineBytes);
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        auto q = eval::parse_qa_line(line, no);
-        if (!q) return make_error(ErrorCode::invalid_argument, "{}: {}", path, q.status().message());
-        out.push_back(std::move(*q));
+        if (Status st = f(line, no); !st) return make_error(st.code(), "{}: {}", path, st.message());
     }
+    return Status::ok();
+}
+
+Result<std::vector<eval::QaItem>> read_qa(const std::string& path) {
+    std::vector<eval::QaItem> out;
+    DK_TRY(for_each_line(path, [&](const std::string& line, int64_t no) -> Status {
+        DK_ASSIGN_OR_RETURN(eval::QaItem q, eval::parse_qa_line(line, no));
+        out.push_back(std::move(q));
+        return Status::ok();
+    }));
     return out;
 }
 
@@ -242,6 +256,26 @@ Result<json> eval_retrieval(Engine& engine, const Settings& cfg, const Case& c, 
     return j;
 }
 
+// One answered question's scores, folded into the report's groups.
+struct AnswerScore {
+    bool contains = false;
+    double f1 = 0;
+    bool gold_doc = false;
+    std::optional<bool> evidence;  // none: the question has no annotated evidence
+    double ttft_s = 0, total_s = 0;
+};
+
+void add_answer(Report& rep, const std::string& qtype, const AnswerScore& a) {
+    rep.add(qtype, [&](Group& g) {
+        g.contains.add(a.contains);
+        g.f1.add(a.f1);
+        g.gold_doc.add(a.gold_doc);
+        if (a.evidence) g.evidence.add(*a.evidence);
+        g.ttft.add(a.ttft_s);
+        g.total.add(a.total_s);
+    });
+}
+
 // Asks one question and scores the answer. Sets *interrupted when Ctrl+C stopped it.
 Result<json> eval_answer(Engine& engine, const Settings& cfg, const Case& c, Report& rep, bool* interrupted) {
     AskRequest req;
@@ -269,14 +303,9 @@ Result<json> eval_answer(Engine& engine, const Settings& cfg, const Case& c, Rep
     const double f1 = eval::best_token_f1(stats.answer, c.item.answers);
     const bool ev = all_placed(c.evidence, c.document, stats.context_segments);
     const bool gold = any_from(c.document, stats.context_segments);
-    rep.add(c.item.qtype, [&](Group& g) {
-        g.contains.add(contains);
-        g.f1.add(f1);
-        g.gold_doc.add(gold);
-        if (!c.evidence.empty()) g.evidence.add(ev);
-        g.ttft.add(stats.ttft_s);
-        g.total.add(stats.total_s);
-    });
+    add_answer(rep, c.item.qtype,
+               {contains, f1, gold, c.evidence.empty() ? std::nullopt : std::optional(ev), stats.ttft_s,
+                stats.total_s});
     json j = {{"id", c.item.id},
               {"qtype", c.item.qtype},
               {"mode", cfg.mode},
@@ -319,8 +348,8 @@ void print_table(const Report& rep, const Settings& cfg) {
     row("all", rep.all);
 }
 
-void print_summary(const Report& rep, const Settings& cfg, const Selection& sel, int64_t done,
-                   bool interrupted) {
+void print_summary(const Report& rep, const Settings& cfg, size_t selected,
+                   const std::map<std::string, int64_t>& skipped, int64_t done, bool interrupted) {
     if (cfg.json) {
         json by = json::object();
         for (const auto& [name, g] : rep.by_qtype) by[name] = group_json(g, cfg.docs_only);
@@ -329,8 +358,8 @@ void print_summary(const Report& rep, const Settings& cfg, const Selection& sel,
                   {"retrieval", cfg.retrieval},
                   {"recompute", cfg.recompute},
                   {"questions", done},
-                  {"selected", sel.cases.size()},
-                  {"skipped", sel.skipped},
+                  {"selected", selected},
+                  {"skipped", skipped},
                   {"interrupted", interrupted},
                   {"overall", group_json(rep.all, cfg.docs_only)},
                   {"by_qtype", by}};
@@ -340,10 +369,10 @@ void print_summary(const Report& rep, const Settings& cfg, const Selection& sel,
     std::string what = cfg.docs_only ? "retrieval " + cfg.retrieval : "mode " + cfg.mode;
     if (!cfg.docs_only && cfg.mode == "docket")
         what += fmt::format(" ({}, recompute {:g})", cfg.retrieval, cfg.recompute);
-    std::printf("%s: %lld of %zu questions%s\n", what.c_str(), static_cast<long long>(done), sel.cases.size(),
+    std::printf("%s: %lld of %zu questions%s\n", what.c_str(), static_cast<long long>(done), selected,
                 interrupted ? " (interrupted)" : "");
     print_table(rep, cfg);
-    for (const auto& [why, n] : sel.skipped)
+    for (const auto& [why, n] : skipped)
         std::printf("skipped %lld: %s\n", static_cast<long long>(n), why.c_str());
 }
 
@@ -369,6 +398,71 @@ Result<Settings> read_settings(const Args& args) {
     return s;
 }
 
+// Typed fields of a JSON row, with a default when absent or of another type (rows come from a file).
+std::string str_or(const json& j, const char* key, const std::string& def = "") {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : def;
+}
+double num_or(const json& j, const char* key, double def = 0) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<double>() : def;
+}
+std::optional<bool> bool_of(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_boolean() ? std::optional(it->get<bool>()) : std::nullopt;
+}
+
+// --rescore FILE: the answers of an earlier `eval --json` run scored again by this build's scorer, without a
+// model or a collection, so that runs made before a scoring change stay comparable without asking again.
+int rescore(const std::string& path, bool as_json) {
+    Report rep;
+    Settings cfg;
+    cfg.json = as_json;
+    std::map<std::string, int64_t> skipped;
+    size_t selected = 0;
+    int64_t done = 0;
+    bool interrupted = false;
+    Status st = for_each_line(path, [&](const std::string& line, int64_t no) -> Status {
+        json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+        if (!j.is_object()) return make_error(ErrorCode::invalid_argument, "line {}: not a JSON object", no);
+        if (bool_of(j, "summary").value_or(false)) {
+            cfg.mode = str_or(j, "mode");
+            cfg.retrieval = str_or(j, "retrieval");
+            cfg.recompute = num_or(j, "recompute");
+            selected = static_cast<size_t>(std::max(0.0, num_or(j, "selected")));
+            interrupted = bool_of(j, "interrupted").value_or(false);
+            if (auto it = j.find("skipped"); it != j.end() && it->is_object())
+                for (const auto& [why, n] : it->items())
+                    if (n.is_number_integer()) skipped[why] = n.get<int64_t>();
+            return Status::ok();
+        }
+        auto ans = j.find("answers");
+        if (!j.contains("prediction") || ans == j.end() || !ans->is_array())
+            return make_error(ErrorCode::invalid_argument,
+                              "line {}: not an answer row of `eval --json` (prediction and answers)", no);
+        std::vector<std::string> answers;
+        for (const json& a : *ans)
+            if (a.is_string()) answers.push_back(a.get<std::string>());
+        const std::string pred = str_or(j, "prediction");
+        const AnswerScore a{eval::contains_answer(pred, answers),
+                            eval::best_token_f1(pred, answers),
+                            bool_of(j, "gold_doc_in_context").value_or(false),
+                            bool_of(j, "evidence_in_context"),
+                            num_or(j, "ttft_s"),
+                            num_or(j, "total_s")};
+        add_answer(rep, str_or(j, "qtype", "?"), a);
+        ++done;
+        j["contains"] = a.contains;
+        j["f1"] = a.f1;
+        if (as_json) std::printf("%s\n", dump(j).c_str());
+        return Status::ok();
+    });
+    if (!st) return fail("eval", st.message());
+    cfg.docs_only = false;
+    print_summary(rep, cfg, std::max(selected, static_cast<size_t>(done)), skipped, done, interrupted);
+    return 0;
+}
+
 void show_progress(int64_t done, int64_t total, double elapsed, const std::string& id) {
     static const bool tty = ::isatty(STDERR_FILENO) && !std::getenv("CI");
     const double eta =
@@ -382,13 +476,18 @@ void show_progress(int64_t done, int64_t total, double elapsed, const std::strin
 int run(const std::vector<std::string>& argv) {
     std::vector<std::string> values = kEngineOptions;
     values.insert(values.end(), kAskOptions.begin(), kAskOptions.end());
-    values.insert(values.end(), {"--qa", "--limit"});
+    values.insert(values.end(), {"--qa", "--limit", "--rescore"});
     Args args(argv, {.values = values, .flags = {"--json", "--docs-only"}});
     if (args.has("--help")) {
         std::printf("%s%s", kUsage, kEngineOptionsHelp);
         return 0;
     }
     if (Status s = args.check(); !s) return usage_error("eval", s.message(), kUsage);
+    if (args.has("--rescore")) {
+        auto path = args.get_string("--rescore");
+        if (!path) return fail("eval", path.status().message(), 2);
+        return rescore(*path, args.has("--json"));
+    }
     auto cfg = read_settings(args);
     if (!cfg) return fail("eval", cfg.status().message(), 2);
     auto qa_path = args.get_string("--qa");
@@ -421,7 +520,7 @@ int run(const std::vector<std::string>& argv) {
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         show_progress(done, static_cast<int64_t>(sel->cases.size()), elapsed, c.item.id);
     }
-    print_summary(rep, *cfg, *sel, done, interrupted);
+    print_summary(rep, *cfg, sel->cases.size(), sel->skipped, done, interrupted);
     if (interrupted) {
         std::fprintf(stderr, "docket-cli eval: interrupted after %lld questions\n",
                      static_cast<long long>(done));

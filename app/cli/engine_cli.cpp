@@ -19,14 +19,16 @@ void on_signal(int) {
 
 }  // namespace
 
-const std::vector<std::string> kEngineOptions = {"--data",    "--model",          "--codec",
-                                                 "--threads", "--segment-tokens", "--store-budget"};
+const std::vector<std::string> kEngineOptions = {"--data", "--model", "--codec", "--threads", "--segment-tokens",
+                                                 "--store-budget", "--backend"};
 
 const char* const kEngineOptionsHelp =
     "  --data DIR             data directory (default $XDG_DATA_HOME/docket, else ~/.local/share/docket)\n"
     "  --model FILE.gguf      model (default: SmolLM2-135M-Instruct Q4_1 in ~/.cache/docket/models)\n"
     "  --codec C              snapshot codec: fp16, int8 (default), int4, int2\n"
     "  --threads N            compute threads (default: all cores)\n"
+    "  --backend B            cpu, cuda or auto (default): auto runs on the GPU when a usable one runs the\n"
+    "                         model, else on the CPU (telemetry and the log say which, and why)\n"
     "  --segment-tokens N     segment size at ingest (default 512)\n"
     "  --store-budget BYTES   on-disk snapshot budget (default: unlimited)\n";
 
@@ -55,9 +57,8 @@ Result<std::unique_ptr<Engine>> open_engine(const Args& args) {
     opt.threads = static_cast<int>(threads);
     opt.segment_tokens = static_cast<int>(seg);
     opt.store_budget_bytes = static_cast<uint64_t>(budget);
-    opt.backend = "cpu";
-    opt.log_level =
-        "warn";  // a command's own output is the report; warnings (e.g. a recomputed segment) stay
+    DK_ASSIGN_OR_RETURN(opt.backend, args.get_string("--backend", "auto"));
+    opt.log_level = "warn";  // a command's own output is the report; warnings (e.g. a recomputed segment) stay
     return Engine::open(opt);
 }
 

@@ -24,7 +24,7 @@ const char* kUsage =
     "  --codec C           the codec its snapshots were stored with (default int8)\n"
     "  --recompute LIST    shares of context tokens recomputed, comma separated (default 0,0.05,0.15,0.3)\n"
     "  --budget N          context tokens (default 1200)   --answer N   greedy tokens compared (default 24)\n"
-    "  --threads N\n"
+    "  --threads N         --backend cpu|cuda|auto (default cpu; r > 0 needs the CPU)\n"
     "FILE: one question per line.\n";
 
 struct Outcome {
@@ -48,7 +48,7 @@ double kl_divergence(const std::vector<float>& p_logits, const std::vector<float
 }
 
 // The question prefilled over `cache`, then `n` greedy tokens.
-Result<Outcome> finish(kv::Workspace& ws, KvCache& cache, const std::vector<TokenId>& q, int n) {
+Result<Outcome> finish(kv::Workspace& ws, Session& cache, const std::vector<TokenId>& q, int n) {
     Outcome o;
     GenerationSteps steps;
     bool first = true;
@@ -58,7 +58,7 @@ Result<Outcome> finish(kv::Workspace& ws, KvCache& cache, const std::vector<Toke
         return s;
     };
     steps.decode = [&](TokenId id, std::vector<float>* logits) {
-        return ws.forward().eval(cache, std::span<const TokenId>(&id, 1), LogitsMode::last, logits);
+        return cache.eval(std::span<const TokenId>(&id, 1), LogitsMode::last, logits);
     };
     steps.has_room = [&] { return cache.size() < cache.capacity(); };
     GenerateParams gp;
@@ -76,7 +76,7 @@ Result<Outcome> finish(kv::Workspace& ws, KvCache& cache, const std::vector<Toke
 
 Result<Outcome> reference(kv::Workspace& ws, const std::vector<query::Candidate>& ctx, const std::vector<TokenId>& q,
                           int32_t capacity, int n) {
-    DK_ASSIGN_OR_RETURN(auto cache, ws.cache_with_prefix(capacity));
+    DK_ASSIGN_OR_RETURN(auto cache, ws.session_with_prefix(capacity));
     for (const auto& c : ctx)
         DK_TRY(ws.prefill(*cache, ws.frame().segment_tokens(c.segment.title, c.segment.row.ordinal, c.segment.row.text),
                           LogitsMode::none, nullptr, nullptr));
@@ -85,7 +85,7 @@ Result<Outcome> reference(kv::Workspace& ws, const std::vector<query::Candidate>
 
 Result<Outcome> composed(kv::Workspace& ws, const std::vector<query::Candidate>& ctx, const std::vector<TokenId>& q,
                          int32_t capacity, double r, int n) {
-    DK_ASSIGN_OR_RETURN(auto cache, ws.cache_with_prefix(capacity));
+    DK_ASSIGN_OR_RETURN(auto cache, ws.session_with_prefix(capacity));
     std::vector<kv::Placement> placed;
     for (const auto& c : ctx) {
         DK_ASSIGN_OR_RETURN(kv::Placement p, ws.place(*cache, c.segment, nullptr));
@@ -104,7 +104,7 @@ std::vector<double> parse_list(const std::string& s) {
 
 int run(const std::vector<std::string>& argv) {
     Args args(argv, {.values = {"--data", "--collection", "--questions", "--model", "--codec", "--recompute", "--budget",
-                                "--answer", "--threads"}});
+                                "--answer", "--threads", "--backend"}});
     if (args.has("--help")) {
         std::printf("%s", kUsage);
         return 0;
@@ -134,8 +134,10 @@ int run(const std::vector<std::string>& argv) {
     if (!tok) return fail("bench compose", tok.status().to_string());
     auto fp = (*st)->model_fingerprint(model_path);
     if (!fp) return fail("bench compose", fp.status().to_string());
+    auto backend = open_backend(**model, o.get_string("--backend", "cpu"), threads);
+    if (!backend) return fail("bench compose", backend.status().to_string());
     telemetry::Counters counters;
-    auto ws = kv::Workspace::create(**model, **tok, **st, *fp, counters, {*codec, threads});
+    auto ws = kv::Workspace::create(**model, **tok, std::move(*backend), **st, *fp, counters, {*codec});
     if (!ws) return fail("bench compose", ws.status().to_string());
     auto cid = (*st)->find_collection(coll);
     if (!cid || !*cid) return fail("bench compose", "no collection " + coll);

@@ -8,9 +8,8 @@
 #include "model/tokenizer.h"
 #include "prompt_input.h"
 #include "runtime/cuda/backend.h"
-#include "runtime/cuda/gpu_session.h"
-#include "runtime/forward.h"
 #include "runtime/generate.h"
+#include "runtime/session.h"
 #include "util/text_escape.h"
 
 namespace docket::cli {
@@ -63,8 +62,7 @@ int run(const std::vector<std::string>& argv) {
     if (!args.has("--prompt") && !args.has("--prompt-file"))
         return fail("generate", "--prompt TEXT or --prompt-file FILE is required");
     const std::string backend = args.get("--backend", "auto");
-    auto choice = select_backend(backend);
-    if (!choice) return fail("generate", choice.status().to_string());
+    if (auto choice = select_backend(backend); !choice) return fail("generate", choice.status().to_string());
     gp.cancel = cancel_on_sigint();
 
     auto model = Model::load(path);
@@ -73,27 +71,13 @@ int run(const std::vector<std::string>& argv) {
     if (!tok) return fail("generate", tok.status().to_string());
     auto ids = bounded_prompt(args, **model, **tok, ctx, gp.max_tokens, "generate");
     if (!ids) return fail("generate", ids.status().to_string());
-    // The cache's limit; its memory grows with the tokens actually produced.
+    // The session's limit; on the CPU its memory grows with the tokens actually produced.
     const int capacity =
         static_cast<int>(std::min<int64_t>(ctx, static_cast<int64_t>(ids->size()) + gp.max_tokens));
-    auto cache = KvCache::create((*model)->config(), capacity);
-    if (!cache) return fail("generate", cache.status().to_string());
-
-    GpuSessionPtr gpu;
-    std::string backend_note = choice->detail;
-    if (choice->backend == Backend::cuda) {
-        auto g = open_gpu_session(**model, capacity);
-        if (g) {
-            gpu = std::move(*g);
-        } else if (backend == "cuda") {
-            return fail("generate", g.status().to_string());
-        } else {
-            backend_note = "CPU (the CUDA backend cannot run this model: " + g.status().message() + ")";
-        }
-    }
-    std::fprintf(stderr, "backend: %s\n", gpu ? ("CUDA, " + backend_note).c_str() : backend_note.c_str());
-    std::unique_ptr<CpuForward> forward;
-    if (!gpu) forward = std::make_unique<CpuForward>(**model, threads);
+    std::string backend_note;
+    auto session = open_session(**model, backend, capacity, threads, &backend_note);
+    if (!session) return fail("generate", session.status().to_string());
+    std::fprintf(stderr, "backend: %s\n", backend_note.c_str());
     StreamingDecoder dec(**tok);
     const Tokenizer& t = **tok;
     // Generated text is the model's: on a terminal its control characters are shown, not obeyed.
@@ -108,8 +92,7 @@ int run(const std::vector<std::string>& argv) {
         if (!t.is_eog(id)) emit(dec.push(id));
         return true;
     };
-    auto st = gpu ? gpu_generate(*gpu, *ids, gp, is_eog, on_token)
-                  : generate(*forward, **cache, *ids, gp, is_eog, on_token);
+    auto st = generate(**session, *ids, gp, is_eog, on_token);
     emit(dec.flush() + "\n");
     if (!st) return fail("generate", st.status().to_string());
     std::fprintf(stderr,
@@ -118,8 +101,7 @@ int run(const std::vector<std::string>& argv) {
                  st->prompt_tokens, st->prompt_seconds,
                  st->prompt_tokens / std::max(st->prompt_seconds, 1e-9), st->generated, st->generate_seconds,
                  st->generated > 1 ? (st->generated - 1) / std::max(st->generate_seconds, 1e-9) : 0.0,
-                 stop_reason_name(st->stop),
-                 gpu ? "GPU" : fmt::format("{} threads", forward->pool().size()).c_str());
+                 stop_reason_name(st->stop), backend_note.c_str());
     return st->stop == StopReason::cancelled ? kExitInterrupted : 0;
 }
 

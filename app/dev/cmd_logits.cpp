@@ -8,8 +8,7 @@
 #include "json.h"
 #include "prompt_input.h"
 #include "runtime/cuda/backend.h"
-#include "runtime/cuda/gpu_session.h"
-#include "runtime/forward.h"
+#include "runtime/session.h"
 
 namespace docket::cli {
 namespace {
@@ -22,22 +21,14 @@ constexpr const char* kUsage =
     "  --ctx N   most prompt tokens (default 4096; a warning past the model's context length)\n"
     "Ctrl-C stops it, also during the prompt, with exit code 130.\n";
 
-// The next-token logits after `ids`, on the GPU when chosen and able, else on the CPU.
-Status compute_logits(const Model& model, const BackendChoice& choice, const std::string& backend,
-                      int threads, const std::vector<TokenId>& ids, const CancelFlag* cancel,
-                      std::vector<float>* logits) {
-    if (choice.backend == Backend::cuda) {
-        auto g = open_gpu_session(model, static_cast<int32_t>(ids.size()));
-        if (g) return gpu_last_logits(**g, ids, logits, cancel);
-        if (backend == "cuda") return g.status();
-        std::fprintf(stderr, "backend: CPU (the CUDA backend cannot run this model: %s)\n",
-                     g.status().message().c_str());
-    } else if (backend == "auto") {
-        std::fprintf(stderr, "backend: %s\n", choice.detail.c_str());
-    }
-    DK_ASSIGN_OR_RETURN(auto cache, KvCache::create(model.config(), static_cast<int32_t>(ids.size())));
-    CpuForward forward(model, threads);
-    return forward.eval(*cache, ids, LogitsMode::last, logits, cancel);
+// The next-token logits after `ids` on the chosen backend (the CPU when "auto" finds no usable GPU).
+Status compute_logits(const Model& model, const std::string& backend, int threads, const std::vector<TokenId>& ids,
+                      const CancelFlag* cancel, std::vector<float>* logits) {
+    std::string note;
+    DK_ASSIGN_OR_RETURN(auto session,
+                        open_session(model, backend, static_cast<int32_t>(ids.size()), threads, &note));
+    if (backend != "cpu") std::fprintf(stderr, "backend: %s\n", note.c_str());
+    return session->eval(ids, LogitsMode::last, logits, cancel);
 }
 
 int run(const std::vector<std::string>& argv) {
@@ -61,8 +52,7 @@ int run(const std::vector<std::string>& argv) {
         return fail("logits", "--prompt TEXT or --prompt-file FILE is required");
     // CPU unless asked: this command is the reference other runtimes are compared with.
     const std::string backend = args.get("--backend", "cpu");
-    auto choice = select_backend(backend);
-    if (!choice) return fail("logits", choice.status().to_string());
+    if (auto choice = select_backend(backend); !choice) return fail("logits", choice.status().to_string());
     const CancelFlag* cancel = cancel_on_sigint();
     auto model = Model::load(path);
     if (!model) return fail("logits", model.status().to_string());
@@ -71,7 +61,7 @@ int run(const std::vector<std::string>& argv) {
     auto ids = bounded_prompt(args, **model, **tok, ctx, /*max_new=*/0, "logits");
     if (!ids) return fail("logits", ids.status().to_string());
     std::vector<float> logits;
-    if (Status s = compute_logits(**model, *choice, backend, threads, *ids, cancel, &logits); !s.is_ok())
+    if (Status s = compute_logits(**model, backend, threads, *ids, cancel, &logits); !s.is_ok())
         return fail("logits", s.to_string(), s.code() == ErrorCode::cancelled ? kExitInterrupted : 1);
 
     std::vector<int32_t> order(logits.size());

@@ -344,10 +344,6 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& opt) {
     DK_ASSIGN_OR_RETURN(const store::Codec codec, kv_page::parse_codec(opt.codec, "codec"));
     if (opt.backend != "cpu" && opt.backend != "auto" && opt.backend != "cuda")
         return make_error(ErrorCode::invalid_argument, "unknown backend '{}' (cpu, cuda, auto)", opt.backend);
-    if (opt.backend == "cuda")
-        return make_error(ErrorCode::unsupported,
-                          "the ask path runs on the CPU in this version: use --backend cpu or auto");
-    impl->backend_note = "CPU";
     DK_TRY(prepare_data_dir(impl->data_dir));
     store::StoreOptions so;
     so.byte_budget = opt.store_budget_bytes;
@@ -355,13 +351,15 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& opt) {
     DK_ASSIGN_OR_RETURN(impl->model, Model::load(impl->opt.model_path));
     DK_ASSIGN_OR_RETURN(impl->tok, Tokenizer::from_gguf(impl->model->gguf()));
     DK_ASSIGN_OR_RETURN(const Hash128 fp, impl->store->model_fingerprint(impl->opt.model_path));
+    DK_ASSIGN_OR_RETURN(auto backend, open_backend(*impl->model, opt.backend, opt.threads));
+    impl->backend_note = backend->description();
     kv::WorkspaceOptions wo;
     wo.codec = codec;
-    wo.threads = opt.threads;
-    DK_ASSIGN_OR_RETURN(impl->ws, kv::Workspace::create(*impl->model, *impl->tok, *impl->store, fp, impl->counters, wo));
+    DK_ASSIGN_OR_RETURN(impl->ws, kv::Workspace::create(*impl->model, *impl->tok, std::move(backend), *impl->store,
+                                                        fp, impl->counters, wo));
     impl->worker = std::thread([p = impl.get()] { p->run_worker(); });
-    DK_LOG_INFO("engine open: data {}, model {}, codec {}, {} threads", impl->data_dir, impl->opt.model_path,
-                opt.codec, impl->ws->forward().pool().size());
+    DK_LOG_INFO("engine open: data {}, model {}, codec {}, backend {}", impl->data_dir, impl->opt.model_path,
+                opt.codec, impl->backend_note);
     return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

@@ -16,7 +16,7 @@ namespace docket {
 struct EngineOptions {
     std::string data_dir;    // "" : $XDG_DATA_HOME/docket (else ~/.local/share/docket); created mode 0700
     std::string model_path;  // "" : default_model_path()
-    std::string backend = "auto";  // cpu, cuda, auto (the ask path runs on the CPU in this version)
+    std::string backend = "auto";  // cpu, cuda, auto (CUDA when a usable GPU runs the model, else the CPU)
     std::string codec = "int8";    // fp16, int8, int4, int2: how snapshots are stored
     int threads = 0;               // compute threads; 0: all cores
     uint64_t store_budget_bytes = 0;  // on-disk snapshot budget; 0: unlimited

@@ -62,7 +62,7 @@ private:
     Clock::time_point start_ = Clock::now(), last_report_{};
     int64_t work_bytes_done_ = 0;  // bytes of files that needed prefill (the ETA's basis)
     double work_seconds_ = 0.0;
-    std::unique_ptr<KvCache> scratch_;
+    std::unique_ptr<Session> scratch_;
     int64_t prefilled_ = 0, reused_ = 0;
 };
 

@@ -19,9 +19,11 @@ struct BlendStats {
     int32_t context_tokens = 0, recomputed_tokens = 0;
 };
 
-// placed: the composed segments (rows and tokens) of `cache`, which must have room for as many rows again
-// as the context holds (the check runs on appended rows, then truncates).
-Result<BlendStats> selective_recompute(Workspace& ws, KvCache& cache, const std::vector<Placement>& placed,
+// placed: the composed segments (rows and tokens) of `s`, which must have room for as many rows again as the
+// context holds (the check runs on appended rows, then truncates). It re-runs tokens at their own positions
+// while their stored rows are hidden (moved out of every query's sight): a session that holds rows only at
+// contiguous positions (the CUDA one) refuses with ErrorCode::unsupported, and nothing changes.
+Result<BlendStats> selective_recompute(Workspace& ws, Session& s, const std::vector<Placement>& placed,
                                        const BlendOptions& opt, const std::atomic<bool>* cancel);
 
 }  // namespace docket::kv

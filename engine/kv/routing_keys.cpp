@@ -41,9 +41,9 @@ std::vector<int32_t> routing_layers(const ModelConfig& c) {
     return out;
 }
 
-std::vector<uint8_t> encode_routing(const ModelConfig& c, const KvCache& cache, int32_t first, int32_t n) {
+std::vector<uint8_t> encode_routing(const ModelConfig& c, const KvRows& rows) {
     const std::vector<int32_t> layers = routing_layers(c);
-    const int32_t rs = cache.row_size(), n_pages = kv_page::pages_for_tokens(n);
+    const int32_t rs = c.n_kv_dim(), n = rows.n, n_pages = kv_page::pages_for_tokens(n);
     BlobHeader h;
     h.n_layers = static_cast<uint16_t>(layers.size());
     h.n_kv_heads = static_cast<uint16_t>(c.n_head_kv);
@@ -54,10 +54,10 @@ std::vector<uint8_t> encode_routing(const ModelConfig& c, const KvCache& cache, 
     uint8_t* out = blob.data() + sizeof h;
     std::vector<float> mean(rs);
     for (int32_t p = 0; p < h.n_pages; ++p) {
-        const int32_t t0 = first + p * kv_page::kTokens, t1 = std::min(first + n, t0 + kv_page::kTokens);
+        const int32_t t0 = p * kv_page::kTokens, t1 = std::min(n, t0 + kv_page::kTokens);
         for (int32_t l : layers) {
             std::fill(mean.begin(), mean.end(), 0.0f);
-            const float* k = cache.k(l);
+            const float* k = rows.k[l].data();
             for (int32_t t = t0; t < t1; ++t)
                 for (int32_t i = 0; i < rs; ++i) mean[i] += k[static_cast<size_t>(t) * rs + i];
             for (int32_t i = 0; i < rs; ++i) {

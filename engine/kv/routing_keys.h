@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "runtime/forward.h"
-#include "runtime/kv_cache.h"
 #include "runtime/model.h"
+#include "runtime/probe.h"
+#include "runtime/session.h"
 #include "util/status.h"
 
 namespace docket::kv {
@@ -19,8 +19,8 @@ inline constexpr double kMinWavelength = 2048.0;
 // The layers whose keys are summarized: a quarter, half and three quarters of the depth.
 std::vector<int32_t> routing_layers(const ModelConfig& c);
 
-// Summaries of rows [first, first + n) of `cache` (one segment), one per 64-token page, as a blob.
-std::vector<uint8_t> encode_routing(const ModelConfig& c, const KvCache& cache, int32_t first, int32_t n);
+// Summaries of exported rows (one segment), one per 64-token page, as a blob.
+std::vector<uint8_t> encode_routing(const ModelConfig& c, const KvRows& rows);
 
 // A question's mean pre-RoPE query per layer and query head, over the rows a probe captured.
 struct QueryDigest {

@@ -56,7 +56,7 @@ Result<std::vector<Candidate>> choose_context(kv::Workspace& ws, int64_t collect
 
 // Puts the context into `cache` after the prefix: docket places stored snapshots (then refreshes the most
 // deviating tokens when asked), rag and oracle prefill text.
-Result<std::vector<PlacedSegment>> build_context(kv::Workspace& ws, KvCache& cache, const std::vector<Candidate>& ctx,
+Result<std::vector<PlacedSegment>> build_context(kv::Workspace& ws, Session& cache, const std::vector<Candidate>& ctx,
                                                  const AskOptions& opt, AnswerResult& res,
                                                  const std::atomic<bool>* cancel) {
     std::vector<PlacedSegment> placed;
@@ -77,8 +77,15 @@ Result<std::vector<PlacedSegment>> build_context(kv::Workspace& ws, KvCache& cac
         placed.push_back(std::move(p));
     }
     if (opt.mode == Mode::docket && opt.recompute > 0.0) {
-        DK_ASSIGN_OR_RETURN(kv::BlendStats b, kv::selective_recompute(ws, cache, placements, {opt.recompute}, cancel));
-        res.blended_tokens = b.recomputed_tokens;
+        auto b = kv::selective_recompute(ws, cache, placements, {opt.recompute}, cancel);
+        // A backend that cannot re-run tokens at their own positions (CUDA) answers over the composed context
+        // as it is, and says so.
+        if (b.status().code() == ErrorCode::unsupported)
+            DK_LOG_WARN("selective recompute skipped, the answer uses the composed snapshots as stored: {}",
+                        b.status().message());
+        else
+            DK_TRY(b.status());
+        res.blended_tokens = b ? b->recomputed_tokens : 0;
     }
     return placed;
 }
@@ -121,22 +128,21 @@ Result<AnswerResult> answer(kv::Workspace& ws, int64_t collection_id, const std:
     const int64_t check_rows = opt.mode == Mode::docket && opt.recompute > 0.0 ? ctx_tokens : 0;
     const int32_t capacity = static_cast<int32_t>(ws.prefix_tokens() + ctx_tokens + check_rows +
                                                   static_cast<int64_t>(qtokens.size()) + opt.max_answer_tokens + 1);
-    DK_ASSIGN_OR_RETURN(auto cache, ws.cache_with_prefix(capacity));
+    DK_ASSIGN_OR_RETURN(auto cache, ws.session_with_prefix(capacity));
     DK_ASSIGN_OR_RETURN(auto placed, build_context(ws, *cache, res.context, opt, res, cancel));
     res.context_tokens = cache->size();
 
     ForwardProbe probe;
     probe.mass_layers = mass_layers(ws.config());
-    CpuForward& fwd = ws.forward();
     GenerationSteps steps;
     steps.prefill = [&](std::vector<float>* logits) {
-        fwd.set_probe(nullptr);
+        cache->set_probe(nullptr);
         Status s = ws.prefill(*cache, qtokens, LogitsMode::last, logits, cancel);
-        fwd.set_probe(&probe);  // from here on: the answer's tokens
+        cache->set_probe(&probe);  // from here on: the answer's tokens
         return s;
     };
     steps.decode = [&](TokenId id, std::vector<float>* logits) {
-        return fwd.eval(*cache, std::span<const TokenId>(&id, 1), LogitsMode::last, logits);
+        return cache->eval(std::span<const TokenId>(&id, 1), LogitsMode::last, logits);
     };
     steps.has_room = [&] { return cache->size() < cache->capacity(); };
     GenerateParams gp;
@@ -157,7 +163,7 @@ Result<AnswerResult> answer(kv::Workspace& ws, int64_t collection_id, const std:
         return true;
     };
     auto st = run_generation(qtokens, gp, steps, [&](TokenId id) { return tok.is_eog(id); }, on_token);
-    fwd.set_probe(nullptr);
+    cache->set_probe(nullptr);
     if (!st) return st.status();
     emit(dec.flush());
     res.answer_tokens = st->generated;

@@ -40,12 +40,13 @@ Result<kv::SegmentRef> load_ref(store::Store& st, int64_t segment_id,
 Result<kv::QueryDigest> question_digest(kv::Workspace& ws, const std::string& question,
                                         const std::atomic<bool>* cancel) {
     const auto tokens = ws.frame().question_tokens(question);
-    DK_ASSIGN_OR_RETURN(auto cache, ws.cache_with_prefix(ws.prefix_tokens() + static_cast<int32_t>(tokens.size())));
+    DK_ASSIGN_OR_RETURN(auto session,
+                        ws.session_with_prefix(ws.prefix_tokens() + static_cast<int32_t>(tokens.size())));
     ForwardProbe probe;
     probe.query_layers = kv::routing_layers(ws.config());
-    ws.forward().set_probe(&probe);
-    Status s = ws.prefill(*cache, tokens, LogitsMode::none, nullptr, cancel);
-    ws.forward().set_probe(nullptr);
+    session->set_probe(&probe);
+    Status s = ws.prefill(*session, tokens, LogitsMode::none, nullptr, cancel);
+    session->set_probe(nullptr);
     DK_TRY(s);
     return kv::digest_queries(ws.config(), probe);
 }

@@ -13,34 +13,14 @@ template <typename T>
 void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
-// Adds each row's attention probabilities to mass[n_keys]: the attention kernel leaves unnormalized
-// probabilities (exp(score - max), 0 where masked) in `scores`, [nr, lds] with lds = n_keys rounded up to 16.
-void accumulate_mass(const float* scores, int64_t nr, int32_t n_keys, float* mass) {
-    const int64_t lds = (n_keys + 15) / 16 * 16;
-    for (int64_t r = 0; r < nr; ++r) {
-        const float* s = scores + r * lds;
-        double sum = 0.0;
-        for (int32_t j = 0; j < n_keys; ++j) sum += s[j];
-        if (sum <= 0.0) continue;
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int32_t j = 0; j < n_keys; ++j) mass[j] += s[j] * inv;
-    }
-}
 }  // namespace
 
-bool ForwardProbe::wants_mass(int32_t layer) const {
-    return std::find(mass_layers.begin(), mass_layers.end(), layer) != mass_layers.end();
-}
-
-int ForwardProbe::query_slot(int32_t layer) const {
-    auto it = std::find(query_layers.begin(), query_layers.end(), layer);
-    return it == query_layers.end() ? -1 : static_cast<int>(it - query_layers.begin());
-}
-
 CpuForward::CpuForward(const Model& model, int n_threads, int ubatch)
-    : model_(model), pool_(n_threads), ubatch_(std::max(1, ubatch)) {
-    rope_ = cpu::make_rope_table(model.config(), model.rope_freq_factors());
-}
+    : model_(model),
+      pool_(n_threads),
+      ubatch_(std::max(1, ubatch)),
+      rope_(cpu::make_rope_table(model.config(), model.rope_freq_factors())),
+      attention_(model.config(), rope_) {}
 
 Status CpuForward::eval(KvCache& cache, std::span<const TokenId> tokens, LogitsMode mode,
                         std::vector<float>* logits, const CancelFlag* cancel) {
@@ -98,42 +78,8 @@ Status CpuForward::eval(KvCache& cache, std::span<const TokenId> tokens, std::sp
     return Status::ok();
 }
 
-Status CpuForward::rotate_keys(KvCache& cache, int32_t l) {
-    const int32_t from = cache.rotated(l), to = cache.size();
-    if (from >= to) return Status::ok();
-    const int32_t rs = cache.row_size();
-    const float* k = cache.k(l);
-    float* kr = cache.k_rot_mut(l);
-    const int32_t* pos = cache.positions();
-    const int64_t tile = cache.k_rot_tile_stride();
-    pool_.parallel_for(to - from, [&](int64_t b, int64_t e, int) {
-        std::vector<float> cs(rope_.n_rot), row(rs);
-        for (int64_t j = from + b; j < from + e; ++j) {
-            std::copy(k + j * rs, k + (j + 1) * rs, row.begin());
-            cpu::rope_cos_sin(rope_, pos[j], cs.data());
-            cpu::rope_apply(rope_, cs.data(), row.data(), cache.n_kv_heads());
-            float* dst = kr + (j / 16) * tile + j % 16;
-            for (int32_t i = 0; i < rs; ++i) dst[i * 16] = row[i];
-        }
-    });
-    cache.mark_rotated(l, to);
-    return Status::ok();
-}
-
-void CpuForward::capture_queries(int32_t l, const float* q, int32_t n) {
-    const int slot = probe_ ? probe_->query_slot(l) : -1;
-    if (slot < 0) return;
-    probe_->queries.resize(probe_->query_layers.size());
-    auto& dst = probe_->queries[slot];
-    dst.insert(dst.end(), q, q + static_cast<size_t>(n) * model_.config().n_q_dim());
-}
-
-void CpuForward::add_mass(const std::vector<float>& per_thread, int32_t n_keys) {
-    if (probe_->mass.size() < static_cast<size_t>(n_keys)) probe_->mass.resize(n_keys, 0.0);
-    for (int t = 0; t < pool_.size(); ++t) {
-        const float* m = per_thread.data() + static_cast<size_t>(t) * n_keys;
-        for (int32_t j = 0; j < n_keys; ++j) probe_->mass[j] += m[j];
-    }
+std::vector<double>* CpuForward::mass_for(int32_t layer) const {
+    return probe_ && probe_->wants_mass(layer) ? &probe_->mass : nullptr;
 }
 
 Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32_t* positions, int32_t n,
@@ -150,9 +96,6 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
     grow(gate_, n * FF);
     grow(up_, n * FF);
     grow(tmp_, n * std::max(E, FF));
-    attn_ws_stride_ = 2 * kAttnRows * HD + kAttnRows * ((cache.size() + 15) / 16 * 16);
-    grow(attn_ws_, static_cast<size_t>(pool_.size()) * attn_ws_stride_);
-    grow(attn_pos_, static_cast<size_t>(pool_.size()) * kAttnRows);
     grow(cs_, static_cast<size_t>(n) * c.n_rot);
     float *x = x_.data(), *xn = xn_.data(), *q = q_.data(), *attn = attn_.data();
     float *gate = gate_.data(), *up = up_.data(), *tmp = tmp_.data();
@@ -171,8 +114,6 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
     auto add_rows = [&](float* acc, const float* d) {
         for (int64_t i = 0; i < n * E; ++i) acc[i] += d[i];
     };
-    const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
-    const int32_t group = c.n_head / c.n_head_kv;
 
     const int32_t n_layers = probe_ && probe_->stop_after_layer >= 0
                                  ? std::min(c.n_layer, probe_->stop_after_layer + 1)
@@ -188,7 +129,7 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
         DK_TRY(cpu::matmul(pool_, mm_scratch_, L.wk, xn, n, kc));
         DK_TRY(cpu::matmul(pool_, mm_scratch_, L.wv, xn, n, vc));
         const bool q_norm_later = L.bq.present() || L.q_norm.present();
-        if (!q_norm_later) capture_queries(l, q, n);
+        if (!q_norm_later && probe_) probe_->capture(l, q, n, QD);
         pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
             for (int64_t t = b; t < e; ++t) {
                 float* qt = q + t * QD;
@@ -211,48 +152,14 @@ Status CpuForward::eval_chunk(KvCache& cache, const TokenId* tokens, const int32
         });
         if (q_norm_later) {
             // Biases and q-norm come before RoPE: capture the finished pre-RoPE queries, then rotate.
-            capture_queries(l, q, n);
+            if (probe_) probe_->capture(l, q, n, QD);
             pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
                 for (int64_t t = b; t < e; ++t)
                     cpu::rope_apply(rope_, cs_.data() + t * c.n_rot, q + t * QD, c.n_head);
             });
         }
-        DK_TRY(rotate_keys(cache, l));
-
-        // Attention per kv head and block of query rows; the `group` query heads that share a kv head are
-        // stacked as rows so each key tile is loaded once for all of them.
-        const float* kr = cache.k_rot(l);
-        const float* vv = cache.v(l);
-        const int32_t n_keys = cache.size();
-        const int32_t* kpos = cache.positions();
-        const int64_t rows = static_cast<int64_t>(n) * group;
-        const int64_t n_blocks = (rows + kAttnRows - 1) / kAttnRows;
-        const bool mass = probe_ && probe_->wants_mass(l);
-        if (mass) mass_ws_.assign(static_cast<size_t>(pool_.size()) * n_keys, 0.0f);
-        pool_.parallel_for(n_blocks * c.n_head_kv, [&](int64_t b, int64_t e, int thread) {
-            float* ws = attn_ws_.data() + thread * attn_ws_stride_;
-            float* qrows = ws;                                      // [kAttnRows, HD]
-            float* orows = qrows + kAttnRows * HD;                  // [kAttnRows, HD]
-            float* scores = orows + kAttnRows * HD;                 // [kAttnRows, lds]
-            int32_t* qpos = attn_pos_.data() + thread * kAttnRows;  // [kAttnRows]
-            for (int64_t task = b; task < e; ++task) {
-                const int64_t g = task % c.n_head_kv, r0 = (task / c.n_head_kv) * kAttnRows;
-                const int64_t nr = std::min<int64_t>(kAttnRows, rows - r0);
-                for (int64_t r = 0; r < nr; ++r) {
-                    const int64_t t = (r0 + r) / group, h = g * group + (r0 + r) % group;
-                    std::copy(q + t * QD + h * HD, q + t * QD + (h + 1) * HD, qrows + r * HD);
-                    qpos[r] = positions[t];
-                }
-                kern.attention(nr, qrows, qpos, kr + g * HD * 16, cache.k_rot_tile_stride(), vv + g * HD, KVD,
-                               kpos, n_keys, HD, scale, scores, orows);
-                if (mass) accumulate_mass(scores, nr, n_keys, mass_ws_.data() + thread * n_keys);
-                for (int64_t r = 0; r < nr; ++r) {
-                    const int64_t t = (r0 + r) / group, h = g * group + (r0 + r) % group;
-                    std::copy(orows + r * HD, orows + (r + 1) * HD, attn + t * QD + h * HD);
-                }
-            }
-        });
-        if (mass) add_mass(mass_ws_, n_keys);
+        attention_.rotate_keys(pool_, cache, l);
+        attention_.attend(pool_, cache, l, q, positions, n, attn, mass_for(l));
         DK_TRY(cpu::matmul(pool_, mm_scratch_, L.wo, attn, n, tmp));
         add_rows(x, tmp);
 

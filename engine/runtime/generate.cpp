@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "runtime/cpu_session.h"
+
 namespace docket {
 
 const char* stop_reason_name(StopReason r) {
@@ -77,22 +79,29 @@ Result<GenerateStats> run_generation(std::span<const TokenId> prompt, const Gene
     return st;
 }
 
+Result<GenerateStats> generate(Session& session, std::span<const TokenId> prompt,
+                               const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
+                               const std::function<bool(TokenId)>& on_token) {
+    if (session.size() + static_cast<int64_t>(prompt.size()) > session.capacity())
+        return make_error(ErrorCode::invalid_argument,
+                          "generate: prompt of {} tokens does not fit the context ({} of {} used)",
+                          prompt.size(), session.size(), session.capacity());
+    GenerationSteps steps;
+    steps.prefill = [&](std::vector<float>* logits) {
+        return session.eval(prompt, LogitsMode::last, logits, params.cancel);
+    };
+    steps.decode = [&](TokenId id, std::vector<float>* logits) {
+        return session.eval(std::span<const TokenId>(&id, 1), LogitsMode::last, logits);
+    };
+    steps.has_room = [&] { return session.size() < session.capacity(); };
+    return run_generation(prompt, params, steps, is_eog, on_token);
+}
+
 Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<const TokenId> prompt,
                                const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
                                const std::function<bool(TokenId)>& on_token) {
-    if (cache.size() + static_cast<int64_t>(prompt.size()) > cache.capacity())
-        return make_error(ErrorCode::invalid_argument,
-                          "generate: prompt of {} tokens does not fit the context ({} of {} used)",
-                          prompt.size(), cache.size(), cache.capacity());
-    GenerationSteps steps;
-    steps.prefill = [&](std::vector<float>* logits) {
-        return forward.eval(cache, prompt, LogitsMode::last, logits, params.cancel);
-    };
-    steps.decode = [&](TokenId id, std::vector<float>* logits) {
-        return forward.eval(cache, std::span<const TokenId>(&id, 1), LogitsMode::last, logits);
-    };
-    steps.has_room = [&] { return cache.size() < cache.capacity(); };
-    return run_generation(prompt, params, steps, is_eog, on_token);
+    CpuSession session(forward, cache);
+    return generate(session, prompt, params, is_eog, on_token);
 }
 
 }  // namespace docket

@@ -9,6 +9,7 @@
 
 #include "runtime/forward.h"
 #include "runtime/sampler.h"
+#include "runtime/session.h"
 
 namespace docket {
 
@@ -48,6 +49,11 @@ Result<GenerateStats> run_generation(std::span<const TokenId> prompt, const Gene
                                      const GenerationSteps& steps, const std::function<bool(TokenId)>& is_eog,
                                      const std::function<bool(TokenId)>& on_token);
 
+// The loop over a runtime session (any backend); the prompt continues the session's rows.
+Result<GenerateStats> generate(Session& session, std::span<const TokenId> prompt, const GenerateParams& params,
+                               const std::function<bool(TokenId)>& is_eog,
+                               const std::function<bool(TokenId)>& on_token);
+// The same over a CPU forward pass and a cache the caller made (a CPU session borrowing both).
 Result<GenerateStats> generate(CpuForward& forward, KvCache& cache, std::span<const TokenId> prompt,
                                const GenerateParams& params, const std::function<bool(TokenId)>& is_eog,
                                const std::function<bool(TokenId)>& on_token);

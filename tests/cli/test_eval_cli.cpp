@@ -141,6 +141,43 @@ private slots:
         QVERIFY(all["evidence_recall"].is_number());
     }
 
+    // An earlier run's answers scored again: here a date written another way than the accepted answer, scored
+    // as a miss by the file, is found by today's scorer; a row that is not an answer is an error naming it.
+    void rescore_scores_saved_answers_again_without_a_model() {
+        const std::string saved = dir_ + "/saved.json";
+        std::ofstream(saved)
+            << R"({"id":"a","qtype":"agreement_date","answers":["21st day of January 2003"],)"
+            << R"("prediction":"It was entered into on January 21, 2003.","contains":false,"f1":0,)"
+            << R"("gold_doc_in_context":true,"evidence_in_context":true,"ttft_s":0.5,"total_s":1.5})"
+            << "\n"
+            << R"({"id":"b","qtype":"governing_law","answers":["Texas"],"prediction":"Delaware law.",)"
+            << R"("contains":false,"f1":0,"gold_doc_in_context":true,"evidence_in_context":false,)"
+            << R"("ttft_s":0.25,"total_s":0.5})"
+            << "\n"
+            << R"({"summary":true,"mode":"rag","retrieval":"bm25","recompute":0,"selected":2,)"
+            << R"("skipped":{"document not in the collection":5},"interrupted":false})"
+            << "\n";
+        const ChildResult r = run_cli_child({"eval", "--rescore", saved, "--json"}, dir_, 30000);
+        QVERIFY2(r.exit_code == 0, describe(r).c_str());
+        const std::vector<json> lines = json_lines(r.out);
+        QVERIFY2(lines.size() == 3, describe(r).c_str());
+        QVERIFY(lines[0]["contains"].get<bool>());
+        QVERIFY(!lines[1]["contains"].get<bool>());
+        const json& s = lines[2];
+        QCOMPARE(s["mode"].get<std::string>(), std::string("rag"));
+        QCOMPARE(s["skipped"]["document not in the collection"].get<int>(), 5);
+        QCOMPARE(s["overall"]["contains"].get<double>(), 0.5);
+        QCOMPARE(s["overall"]["evidence_recall"].get<double>(), 0.5);
+        QCOMPARE(s["overall"]["ttft_s"].get<double>(), 0.375);
+        QCOMPARE(s["by_qtype"]["agreement_date"]["contains"].get<double>(), 1.0);
+
+        std::ofstream(saved, std::ios::app) << R"({"id":"c","gold_doc_rank":0})"
+                                            << "\n";
+        const ChildResult bad = run_cli_child({"eval", "--rescore", saved}, dir_, 30000);
+        QVERIFY2(bad.exit_code == 1 && bad.err.find("line 4: not an answer row") != std::string::npos,
+                 describe(bad).c_str());
+    }
+
     void malformed_qa_line_is_one_error_naming_it() {
         const std::string bad = dir_ + "/bad.jsonl";
         std::ifstream in(qa_);

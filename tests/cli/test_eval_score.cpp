@@ -73,6 +73,24 @@ private slots:
                  std::string("zürich ag"));  // non-ASCII bytes kept as they are
     }
 
+    void dates_written_differently_compare_equal() {
+        QCOMPARE(canonical_dates("entered into on January 21, 2003."),
+                 std::string("entered into on 2003-01-21."));
+        QCOMPARE(canonical_dates("the 21st day of January 2003"), std::string("the 2003-01-21"));
+        QCOMPARE(canonical_dates("1st day of April, 2018 ("), std::string("2018-04-01 ("));
+        QCOMPARE(canonical_dates("21 Jan. 2003 and 1/21/03"), std::string("2003-01-21 and 2003-01-21"));
+        QCOMPARE(canonical_dates("SEPTEMBER 10, 2015; 12/31/1999"), std::string("2015-09-10; 1999-12-31"));
+        // Not dates: no year, a month or day out of range, a bare number.
+        QCOMPARE(canonical_dates("may 12 be late"), std::string("may 12 be late"));
+        QCOMPARE(canonical_dates("13/45/2003"), std::string("13/45/2003"));
+        QCOMPARE(canonical_dates("section 2003"), std::string("section 2003"));
+        QVERIFY(contains_answer("It was entered into on January 21, 2003.", {"21st day of January 2003"}));
+        QVERIFY(contains_answer("signed 1/21/03", {"January 21, 2003"}));
+        QVERIFY(
+            !contains_answer("entered into on January 22, 2003", {"21st day of January 2003", "1/21/03"}));
+        QCOMPARE(token_f1("January 21, 2003", "1/21/03"), 1.0);
+    }
+
     void containment_is_of_whole_normalized_words() {
         QVERIFY(contains_answer("It is governed by the laws of the State of Texas.", {"Texas"}));
         QVERIFY(contains_answer("NEW YORK law applies", {"Delaware", "New York"}));

@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 stage=$(mktemp -d)
 mkdir -p "$stage/bin" "$stage/lib" "$root/.devcarry"
 bins=("$build/app/docket-cli" "$build/app/docket-dev" "$build/tests/cuda/test_cuda_ops_match_cpu_twins"
-      "$build/tests/cuda/test_cuda_model_matches_cpu")
+      "$build/tests/cuda/test_cuda_model_matches_cpu" "$build/tests/cuda/test_cuda_session_matches_cpu")
 cp "${bins[@]}" "$stage/bin/"
 strip --strip-debug "$stage"/bin/* || true
 # Libraries outside glibc/libstdc++ and the CUDA toolkit (the device machine brings its own CUDA).

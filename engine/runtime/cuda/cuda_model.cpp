@@ -7,6 +7,7 @@
 #include "decode_attn.cuh"
 #include "embed.cuh"
 #include "flash_attn.cuh"
+#include "format/kv_codec.h"
 #include "gemm_q.cuh"
 #include "gemv_q.cuh"
 #include "gemv_xq.cuh"
@@ -51,6 +52,7 @@ CudaModel::~CudaModel() {
 uint64_t CudaModel::device_bytes() const {
     uint64_t n = snap_pool_.size() + snap_meta_.size();
     for (const auto& b : owned_) n += b.size();
+    for (const auto& b : *weights_) n += b.size();
     return n;
 }
 
@@ -74,6 +76,7 @@ Result<std::unique_ptr<CudaModel>> CudaModel::create(const Model& model, CudaCon
     m->opt_ = opt;
     m->pdl_ = opt.use_pdl && ctx.props().major >= 9;
     DK_TRY(cuda_error(cudaSetDevice(ctx.device()), "cudaSetDevice"));
+    m->weights_ = std::make_shared<std::vector<DeviceBuffer>>();
     DK_TRY(m->upload_weights(model));
     // RoPE frequencies exactly as the CPU runtime forms them (llama3 scaling, rope_freqs factors).
     const cpu::RopeTable rt = cpu::make_rope_table(c, model.rope_freq_factors());
@@ -82,13 +85,36 @@ Result<std::unique_ptr<CudaModel>> CudaModel::create(const Model& model, CudaCon
         cuda_error(cudaMemcpy(inv.get(), rt.inv_freq.data(), rt.inv_freq.size() * 4, cudaMemcpyHostToDevice),
                    "upload rope frequencies"));
     m->inv_freq_ = inv.as<float>();
-    m->owned_.push_back(std::move(inv));
-    DK_TRY(m->alloc_scratch());
-    // Side stream for the live-tail attention beside the snapshot pages' kernel (decode_attention's fork).
-    DK_TRY(cuda_error(cudaStreamCreateWithFlags(&m->side_, cudaStreamNonBlocking), "side stream"));
-    DK_TRY(cuda_error(cudaEventCreateWithFlags(&m->ev_fork_, cudaEventDisableTiming), "fork event"));
-    DK_TRY(cuda_error(cudaEventCreateWithFlags(&m->ev_join_, cudaEventDisableTiming), "join event"));
+    m->weights_->push_back(std::move(inv));
+    DK_TRY(m->finish_create());
     return m;
+}
+
+Result<std::unique_ptr<CudaModel>> CudaModel::create_sharing(const CudaModel& other,
+                                                             const CudaModelOptions& opt) {
+    if (opt.capacity <= 0 || opt.max_chunk <= 0)
+        return Status(ErrorCode::invalid_argument, "CUDA backend: bad capacity or chunk size");
+    std::unique_ptr<CudaModel> m(new CudaModel());
+    m->ctx_ = other.ctx_;
+    m->cfg_ = other.cfg_;
+    m->opt_ = opt;
+    m->pdl_ = opt.use_pdl && other.ctx_->props().major >= 9;
+    m->weights_ = other.weights_;
+    m->weight_bytes_ = other.weight_bytes_;
+    m->layers_ = other.layers_;
+    m->tok_embd_ = other.tok_embd_, m->output_ = other.output_, m->output_norm_ = other.output_norm_;
+    m->inv_freq_ = other.inv_freq_;
+    DK_TRY(cuda_error(cudaSetDevice(other.ctx_->device()), "cudaSetDevice"));
+    DK_TRY(m->finish_create());
+    return m;
+}
+
+Status CudaModel::finish_create() {
+    DK_TRY(alloc_scratch());
+    // Side stream for the live-tail attention beside the snapshot pages' kernel (decode_attention's fork).
+    DK_TRY(cuda_error(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking), "side stream"));
+    DK_TRY(cuda_error(cudaEventCreateWithFlags(&ev_fork_, cudaEventDisableTiming), "fork event"));
+    return cuda_error(cudaEventCreateWithFlags(&ev_join_, cudaEventDisableTiming), "join event");
 }
 
 Status CudaModel::upload_weights(const Model& model) {
@@ -105,7 +131,7 @@ Status CudaModel::upload_weights(const Model& model) {
         DK_TRY(cuda_error(cudaMemcpy(b.get(), w.data, bytes, cudaMemcpyHostToDevice), what));
         out = W{b.get(), w.type, w.n_in, w.n_out};
         weight_bytes_ += bytes;
-        owned_.push_back(std::move(b));
+        weights_->push_back(std::move(b));
         return Status::ok();
     };
     DK_TRY(up(model.token_embd(), true, "token_embd.weight", tok_embd_));
@@ -310,6 +336,7 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
         uint8_t* pool = const_cast<uint8_t*>(kv.pool);
         DK_TRY(rmsnorm(x_, static_cast<const float*>(L.attn_norm.p), n, dim, cfg_.rms_eps, xb, a16, s));
         DK_TRY(gemm_q(cb, L.wq.type, L.wq.p, dim, qd, a16, xb, n, q_, false, ws, s));
+        DK_TRY(copy_queries(l, n));
         DK_TRY(gemm_q(cb, L.wk.type, L.wk.p, dim, kvd, a16, xb, n, k_, false, ws, s));
         DK_TRY(gemm_q(cb, L.wv.type, L.wv.p, dim, kvd, a16, xb, n, v_, false, ws, s));
         DK_TRY(kv_append_f16(k_, v_, slot_d_, n, cfg_.n_head_kv, hd, kv_page::kTokens, page_bytes_, pool, s));
@@ -349,7 +376,9 @@ Status CudaModel::prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows,
                 "download logits"));
         }
     }
-    return ctx_->sync_compute();
+    DK_TRY(ctx_->sync_compute());
+    take_queries(n);
+    return Status::ok();
 }
 
 // y_i (+)= W_i . in for matrices sharing one input vector [n_in]. Where they share a type with an integer
@@ -407,6 +436,7 @@ Status CudaModel::decode_body() {
         const auto* ffn_norm = static_cast<const float*>(L.ffn_norm.p);
         DK_TRY(
             decode_gemv({{&L.wq, q_, false}, {&L.wk, k_, false}, {&L.wv, v_, false}}, {x_, attn_norm}, dim));
+        DK_TRY(copy_queries(l, 1));  // q_ is still before RoPE (the append kernel rotates it next)
         DK_TRY(kv_append_f16_rope_q(k_, v_, step_ + 2, step_ + 1, cfg_.n_head_kv, cfg_.n_head, hd,
                                     kv_page::kTokens, page_bytes_, const_cast<uint8_t*>(src[n_src - 1].pool),
                                     q_, inv_freq_, s, pdl_));
@@ -436,10 +466,10 @@ Status CudaModel::decode(int32_t token, std::vector<float>* logits, int32_t* nex
     h[5] = n - (n_pages - 1) * T;
     DK_TRY(cuda_error(cudaMemcpyAsync(step_, h, 8 * 4, cudaMemcpyHostToDevice, s), "upload step"));
     const bool have_snap = snap_tokens_ > 0;
-    if (opt_.use_graph && graph_exec_ && graph_has_snap_ == have_snap) {
+    const bool graph = opt_.use_graph && capture_layers_.empty();
+    if (graph && graph_exec_ && graph_has_snap_ == have_snap) {
         DK_TRY(cuda_error(cudaGraphLaunch(graph_exec_, s), "cudaGraphLaunch"));
-    } else if (opt_.use_graph &&
-               decodes_ > 0) {  // first call ran eagerly (kernel attributes set); capture now
+    } else if (graph && decodes_ > 0) {  // first call ran eagerly (kernel attributes set); capture now
         if (graph_exec_) cudaGraphExecDestroy(graph_exec_), graph_exec_ = nullptr;
         if (graph_) cudaGraphDestroy(graph_), graph_ = nullptr;
         DK_TRY(cuda_error(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "begin capture"));
@@ -463,10 +493,115 @@ Status CudaModel::decode(int32_t token, std::vector<float>* logits, int32_t* nex
                        "download logits"));
     }
     DK_TRY(ctx_->sync_compute());
+    take_queries(1);
     n_past_ = n;
     ++decodes_;
     if (next) *next = h[8];
     return Status::ok();
+}
+
+Status CudaModel::extend(int32_t n) {
+    if (n < 0 || static_cast<int64_t>(n_past_) + n > opt_.capacity)
+        return make_error(ErrorCode::out_of_memory, "CUDA KV cache full: {} tokens + {} new > capacity {}",
+                          n_past_, n, opt_.capacity);
+    n_past_ += n;
+    return Status::ok();
+}
+
+static Status check_rows(const ModelConfig& c, int l, int32_t first, int32_t n, int32_t size) {
+    if (l < 0 || l >= c.n_layer)
+        return make_error(ErrorCode::invalid_argument, "layer {} out of [0, {})", l, c.n_layer);
+    if (first < 0 || n < 0 || static_cast<int64_t>(first) + n > size)
+        return make_error(ErrorCode::invalid_argument, "rows [{}, {}) out of the GPU cache's [0, {})", first,
+                          static_cast<int64_t>(first) + n, size);
+    return Status::ok();
+}
+
+Status CudaModel::write_rows(int l, int32_t first, int32_t n, const float* k, const float* v) {
+    DK_TRY(check_rows(cfg_, l, first, n, n_past_));
+    if (!k || !v)
+        return Status(ErrorCode::invalid_argument, "write_rows: the GPU cache takes K and V together");
+    cudaStream_t s = ctx_->compute();
+    const size_t kvd = static_cast<size_t>(cfg_.n_kv_dim());
+    uint8_t* pool = const_cast<uint8_t*>(live_kv(l).pool);
+    std::vector<int32_t> slots;
+    for (int32_t off = 0; off < n; off += opt_.max_chunk) {
+        const int32_t m = std::min(opt_.max_chunk, n - off);
+        slots.resize(m);
+        for (int32_t i = 0; i < m; ++i) slots[i] = first + off + i;
+        DK_TRY(cuda_error(cudaMemcpyAsync(k_, k + off * kvd, m * kvd * 4, cudaMemcpyHostToDevice, s),
+                          "upload K"));
+        DK_TRY(cuda_error(cudaMemcpyAsync(v_, v + off * kvd, m * kvd * 4, cudaMemcpyHostToDevice, s),
+                          "upload V"));
+        DK_TRY(cuda_error(cudaMemcpyAsync(slot_d_, slots.data(), m * 4, cudaMemcpyHostToDevice, s),
+                          "upload slots"));
+        DK_TRY(kv_append_f16(k_, v_, slot_d_, m, cfg_.n_head_kv, cfg_.head_dim, kv_page::kTokens, page_bytes_,
+                             pool, s));
+    }
+    // Copies from pageable memory return once their source is staged, so `slots` and the scratch (stream
+    // ordered) are reused safely; one sync reports any failure.
+    return ctx_->sync_compute();
+}
+
+// Downloads the pages holding the rows and decodes them with the store's own page codec (format/kv_codec.h).
+Status CudaModel::read_rows(int l, int32_t first, int32_t n, float* k, float* v) const {
+    DK_TRY(check_rows(cfg_, l, first, n, n_past_));
+    if (n == 0) return Status::ok();
+    const int T = kv_page::kTokens;
+    const int32_t p0 = first / T, p1 = (first + n - 1) / T;
+    std::vector<uint8_t> pages(static_cast<size_t>(p1 - p0 + 1) * page_bytes_);
+    const uint8_t* src = live_kv(l).pool + static_cast<size_t>(p0) * page_bytes_;
+    DK_TRY(
+        cuda_error(cudaMemcpyAsync(pages.data(), src, pages.size(), cudaMemcpyDeviceToHost, ctx_->compute()),
+                   "download KV pages"));
+    DK_TRY(ctx_->sync_compute());
+    const size_t kvd = static_cast<size_t>(cfg_.n_kv_dim());
+    std::vector<float> pk(T * kvd), pv(T * kvd);
+    for (int32_t p = p0; p <= p1; ++p) {
+        const int32_t r0 = std::max(first, p * T), r1 = std::min(first + n, (p + 1) * T);
+        DK_TRY(kv_page::decode_page(Codec::fp16, cfg_.n_head_kv, cfg_.head_dim,
+                                    pages.data() + static_cast<size_t>(p - p0) * page_bytes_, r1 - p * T,
+                                    pk.data(), pv.data()));
+        const size_t at = static_cast<size_t>(r0 - p * T) * kvd, len = static_cast<size_t>(r1 - r0) * kvd;
+        if (k) std::copy(pk.begin() + at, pk.begin() + at + len, k + (r0 - first) * kvd);
+        if (v) std::copy(pv.begin() + at, pv.begin() + at + len, v + (r0 - first) * kvd);
+    }
+    return Status::ok();
+}
+
+Status CudaModel::capture_queries(std::vector<int32_t> layers, std::vector<std::vector<float>>* out) {
+    for (int32_t l : layers)
+        if (l < 0 || l >= cfg_.n_layer)
+            return make_error(ErrorCode::invalid_argument, "capture_queries: layer {} out of [0, {})", l,
+                              cfg_.n_layer);
+    if (!layers.empty() && !out) return Status(ErrorCode::invalid_argument, "capture_queries: no output");
+    const size_t bytes = layers.size() * opt_.max_chunk * cfg_.n_q_dim() * sizeof(float);
+    if (capture_host_.size() < bytes) {
+        DK_ASSIGN_OR_RETURN(capture_host_, PinnedBuffer::alloc(bytes));
+    }
+    capture_layers_ = std::move(layers);
+    capture_out_ = capture_layers_.empty() ? nullptr : out;
+    if (capture_out_) capture_out_->resize(capture_layers_.size());
+    return Status::ok();
+}
+
+Status CudaModel::copy_queries(int layer, int32_t n) {
+    const auto it = std::find(capture_layers_.begin(), capture_layers_.end(), layer);
+    if (it == capture_layers_.end()) return Status::ok();
+    const size_t qd = cfg_.n_q_dim(), slot = it - capture_layers_.begin();
+    float* dst = capture_host_.as<float>() + slot * opt_.max_chunk * qd;
+    return cuda_error(
+        cudaMemcpyAsync(dst, q_, n * qd * sizeof(float), cudaMemcpyDeviceToHost, ctx_->compute()),
+        "download queries");
+}
+
+void CudaModel::take_queries(int32_t n) {
+    if (!capture_out_) return;
+    const size_t qd = cfg_.n_q_dim();
+    for (size_t i = 0; i < capture_layers_.size(); ++i) {
+        const float* src = capture_host_.as<float>() + i * opt_.max_chunk * qd;
+        (*capture_out_)[i].insert((*capture_out_)[i].end(), src, src + n * qd);
+    }
 }
 
 Result<uint64_t> CudaModel::run_decode_attention_only(int layer, int impl) {

@@ -6,6 +6,7 @@
 // of the live tokens, as composition places stored segments; decode attends to both without converting
 // either.
 #if DOCKET_HAVE_CUDA
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -21,8 +22,8 @@
 namespace docket::cuda {
 
 struct CudaModelOptions {
-    int32_t capacity = 4096;  // live tokens the KV cache holds
-    int32_t max_chunk = 512;  // most tokens one prefill call processes at once (sizes the scratch)
+    int32_t capacity = 4096;    // live tokens the KV cache holds
+    int32_t max_chunk = 512;    // most tokens one prefill call processes at once (sizes the scratch)
     bool use_graph = true;      // replay decode steps as a CUDA graph
     bool prefill_bf16 = false;  // bf16 instead of f16 operands in the prefill GEMMs (for comparison)
     // Decode kernels as programmatic dependent launches (sm_90+ only; ignored elsewhere): each kernel's
@@ -44,12 +45,27 @@ public:
     // / linear scaling) with weight types Q4_K Q6_K Q8_0 Q4_0 Q4_1 F16 BF16; others are `unsupported`.
     static Result<std::unique_ptr<CudaModel>> create(const Model& model, CudaContext& ctx,
                                                      const CudaModelOptions& opt);
+    // Another sequence of the same model: shares `other`'s device weights (they stay alive while either
+    // model does), with its own KV cache and scratch.
+    static Result<std::unique_ptr<CudaModel>> create_sharing(const CudaModel& other,
+                                                             const CudaModelOptions& opt);
     ~CudaModel();
 
     const ModelConfig& config() const { return cfg_; }
     int32_t n_past() const { return n_past_; }
     int32_t capacity() const { return opt_.capacity; }
     void reset() { n_past_ = 0; }
+    void truncate(int32_t n) { n_past_ = std::clamp(n, 0, n_past_); }  // keeps live tokens [0, n)
+    // Appends n live tokens whose KV write_rows() then fills (import); fails when the capacity is exceeded.
+    Status extend(int32_t n);
+    // Live tokens [first, first + n) of layer l in or out: k, v are [n, n_kv_heads, head_dim] f32, K before
+    // RoPE (as the pages hold it; written through kv_append_f16, so rounded to f16).
+    Status write_rows(int l, int32_t first, int32_t n, const float* k, const float* v);
+    Status read_rows(int l, int32_t first, int32_t n, float* k, float* v) const;
+    // From now on every prefill chunk and decode step copies the pre-RoPE queries of `layers` to the host:
+    // (*out)[i] gains [n_tokens, n_q_dim] rows of layers[i]. An empty list stops it. While it is on, decode
+    // runs eagerly (the decode graph holds no copies).
+    Status capture_queries(std::vector<int32_t> layers, std::vector<std::vector<float>>* out);
     uint64_t device_weight_bytes() const { return weight_bytes_; }
     uint64_t device_bytes() const;  // everything this object holds on the GPU
 
@@ -76,7 +92,10 @@ private:
     CudaModel() = default;
     struct Layer;
     Status upload_weights(const Model& model);
+    Status finish_create();  // scratch, KV pool, streams and events: what each sequence owns
     Status alloc_scratch();
+    Status copy_queries(int layer, int32_t n);  // capture_queries' copy of q_ after layer's Q projection
+    void take_queries(int32_t n);               // appends the copied rows to the caller's vectors
     Status prefill_chunk(const int32_t* tokens, int32_t n, bool all_rows, float* logits_out);
     Status decode_body();  // the captured part of a decode step
     PagedKv live_kv(int layer) const;
@@ -87,7 +106,11 @@ private:
     CudaModelOptions opt_;
     int32_t n_past_ = 0;
     uint64_t weight_bytes_ = 0;
-    std::vector<DeviceBuffer> owned_;  // every device allocation
+    std::vector<DeviceBuffer> owned_;                     // this sequence's device allocations
+    std::shared_ptr<std::vector<DeviceBuffer>> weights_;  // weights and RoPE table, shared by create_sharing
+    std::vector<int32_t> capture_layers_;
+    std::vector<std::vector<float>>* capture_out_ = nullptr;
+    PinnedBuffer capture_host_;  // [capture_layers_][max_chunk][q_dim] f32
     std::vector<Layer> layers_;
     struct W {
         const void* p = nullptr;
