@@ -102,8 +102,9 @@ Dashboard::Dashboard(EngineBridge* bridge, QWidget* parent) : QWidget(parent), m
 
 QString Dashboard::notMeasuredNote() const {
     return tr("Not measured yet: memory-tier usage (GPU, host, SSD: bytes and tokens against budget), GB/s per "
-              "link, hit rates, compression ratio and the residency map arrive with the memory tiers (issue 10). "
-              "This version answers on the CPU; snapshots are read from the on-disk store.");
+              "link, hit rates, compression ratio and the residency map arrive with the memory tiers (issue 10); "
+              "until then snapshots are read from the on-disk store, and the backend above says where the model "
+              "runs.");
 }
 
 void Dashboard::styleChart(QChart* chart) {

@@ -61,6 +61,7 @@ SmokeTest::SmokeTest(const docket::EngineOptions& options, const QString& questi
 void SmokeTest::start() {
     m_archive = sampleArchiveDir();
     if (m_archive.isEmpty()) return fail(tr("the sample archive is not installed (set DOCKET_SAMPLE_ARCHIVE)"));
+    print(tr("sample archive: %1\n").arg(m_archive));
     QTimer::singleShot(kTimeoutMs, this, [this] { fail(tr("no answer within %1 minutes").arg(kTimeoutMs / 60000)); });
     m_bridge->open(m_options);
 }
