@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "engine_cli.h"
+#include "eval_archive.h"
 #include "eval_score.h"
 #include "util/text_escape.h"
 
@@ -33,7 +34,7 @@ const char* kUsage =
     "context holds the "
     "annotated\n"
     "evidence), gold-document recall, time to first token. Tables per question type; Ctrl+C stops after the\n"
-    "partial summary. Only single-document questions in this version (others are counted as skipped).\n"
+    "partial summary. Single-document questions unless --scope archive (the others are counted as skipped).\n"
     "Options:\n"
     "  --collection NAME      the collection (required)\n"
     "  --qa FILE              the questions (required)\n"
@@ -45,6 +46,13 @@ const char* kUsage =
     "  --max-tokens N         answer length limit (default 64)\n"
     "  --recompute R          docket mode: share of context tokens recomputed (0-1, default 0; as ask)\n"
     "  --docs-only            no answers: gold-document recall@1/@5 and evidence recall of the retrieval\n"
+    "  --scope archive        the questions about the whole archive instead (scope other than single_doc),\n"
+    "                         asked as `ask --scope archive` does: lists scored by set F1 over document\n"
+    "                         ids, counts by exact match, comparisons by the chosen document. A comparison\n"
+    "                         needs both its documents in the collection; a list or count question needs\n"
+    "                         every collection document to be of the QA set's archive (manifest.jsonl\n"
+    "                         beside the QA file, and the documents its questions name) and is scored\n"
+    "                         against its gold documents the collection holds. --budget is per document\n"
     "  --json                 one JSON object per question, then a summary object\n"
     "  --rescore FILE         score the answers of an earlier --json run again (no model, no collection:\n"
     "                         after a change to the scoring, e.g. dates written differently now match)\n";
@@ -52,10 +60,6 @@ const char* kUsage =
 constexpr int64_t kMaxQaBytes = 256ll << 20;
 constexpr size_t kMaxLineBytes = 1 << 20;
 constexpr int64_t kMaxDocBytes = 512ll << 20;
-
-std::string dump(const json& j) {
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 // Calls f(line, line number) for each non-blank line of a bounded JSON-lines file; f's error stops it,
 // prefixed with the path.
@@ -153,7 +157,7 @@ Result<Selection> select(Engine& engine, const Settings& cfg, std::vector<eval::
     for (auto& q : items) {
         if (cfg.limit > 0 && static_cast<int64_t>(sel.cases.size()) >= cfg.limit) break;
         if (q.scope != "single_doc") {
-            ++sel.skipped[fmt::format("scope {} (not in this version)", q.scope)];
+            ++sel.skipped[fmt::format("scope {} (asked with --scope archive)", q.scope)];
             continue;
         }
         if (q.doc_ids.size() != 1) {
@@ -363,7 +367,7 @@ void print_summary(const Report& rep, const Settings& cfg, size_t selected,
                   {"interrupted", interrupted},
                   {"overall", group_json(rep.all, cfg.docs_only)},
                   {"by_qtype", by}};
-        std::printf("%s\n", dump(j).c_str());
+        std::printf("%s\n", dump_json(j).c_str());
         return;
     }
     std::string what = cfg.docs_only ? "retrieval " + cfg.retrieval : "mode " + cfg.mode;
@@ -454,23 +458,13 @@ int rescore(const std::string& path, bool as_json) {
         ++done;
         j["contains"] = a.contains;
         j["f1"] = a.f1;
-        if (as_json) std::printf("%s\n", dump(j).c_str());
+        if (as_json) std::printf("%s\n", dump_json(j).c_str());
         return Status::ok();
     });
     if (!st) return fail("eval", st.message());
     cfg.docs_only = false;
     print_summary(rep, cfg, std::max(selected, static_cast<size_t>(done)), skipped, done, interrupted);
     return 0;
-}
-
-void show_progress(int64_t done, int64_t total, double elapsed, const std::string& id) {
-    static const bool tty = ::isatty(STDERR_FILENO) && !std::getenv("CI");
-    const double eta =
-        done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total - done) : -1;
-    const std::string line = fmt::format("eval {}/{}  {}  ETA {}  {}", done, total, format_duration(elapsed),
-                                         eta < 0 ? std::string("estimating") : format_duration(eta), id);
-    std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
-    if (tty && done == total) std::fprintf(stderr, "\r\033[K");
 }
 
 int run(const std::vector<std::string>& argv) {
@@ -488,6 +482,12 @@ int run(const std::vector<std::string>& argv) {
         if (!path) return fail("eval", path.status().message(), 2);
         return rescore(*path, args.has("--json"));
     }
+    OptionReader scope_reader(args);
+    const AskRequest asked = read_ask_options(scope_reader);
+    if (Status s = check_scope(asked); !s) return fail("eval", s.message());
+    if (asked.scope == "archive" && args.has("--docs-only"))
+        return usage_error("eval", "--docs-only scores single-document retrieval; not with --scope archive",
+                           kUsage);
     auto cfg = read_settings(args);
     if (!cfg) return fail("eval", cfg.status().message(), 2);
     auto qa_path = args.get_string("--qa");
@@ -498,6 +498,11 @@ int run(const std::vector<std::string>& argv) {
     if (!items) return fail("eval", items.status().message());
     auto engine = open_engine(args);
     if (!engine) return fail("eval", engine.status().message());
+    if (asked.scope == "archive") {
+        auto archive = archive_ids(*qa_path, *items);
+        if (!archive) return fail("eval", archive.status().message());
+        return eval_archive(**engine, {asked, cfg->limit, cfg->json}, *items, *archive);
+    }
     auto sel = select(**engine, *cfg, std::move(*items));
     if (!sel) return fail("eval", sel.status().message());
 
@@ -515,10 +520,10 @@ int run(const std::vector<std::string>& argv) {
                                 : eval_answer(**engine, *cfg, c, rep, &interrupted);
         if (interrupted) break;
         if (!j) return fail("eval", j.status().message());
-        if (cfg->json) std::printf("%s\n", dump(*j).c_str());
+        if (cfg->json) std::printf("%s\n", dump_json(*j).c_str());
         ++done;
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        show_progress(done, static_cast<int64_t>(sel->cases.size()), elapsed, c.item.id);
+        show_eval_progress(done, static_cast<int64_t>(sel->cases.size()), elapsed, c.item.id);
     }
     print_summary(rep, *cfg, sel->cases.size(), sel->skipped, done, interrupted);
     if (interrupted) {
@@ -530,6 +535,39 @@ int run(const std::vector<std::string>& argv) {
 }
 
 }  // namespace
+
+Result<std::set<std::string>> archive_ids(const std::string& qa_path,
+                                          const std::vector<eval::QaItem>& items) {
+    std::set<std::string> ids;
+    for (const auto& q : items) ids.insert(q.doc_ids.begin(), q.doc_ids.end());
+    const std::string manifest = (fs::path(qa_path).parent_path() / "manifest.jsonl").string();
+    std::error_code ec;
+    if (!fs::exists(manifest, ec)) return ids;
+    DK_TRY(for_each_line(manifest, [&](const std::string& line, int64_t no) -> Status {
+        const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+        auto it = j.is_object() ? j.find("doc_id") : j.end();
+        if (!j.is_object() || it == j.end() || !it->is_string())
+            return make_error(ErrorCode::invalid_argument, "line {}: not a JSON object with a doc_id string",
+                              no);
+        ids.insert(it->get<std::string>());
+        return Status::ok();
+    }));
+    return ids;
+}
+
+std::string dump_json(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void show_eval_progress(int64_t done, int64_t total, double elapsed, const std::string& id) {
+    static const bool tty = ::isatty(STDERR_FILENO) && !std::getenv("CI");
+    const double eta =
+        done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total - done) : -1;
+    const std::string line = fmt::format("eval {}/{}  {}  ETA {}  {}", done, total, format_duration(elapsed),
+                                         eta < 0 ? std::string("estimating") : format_duration(eta), id);
+    std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
+    if (tty && done == total) std::fprintf(stderr, "\r\033[K");
+}
 
 DOCKET_CLI_COMMAND("eval", "score answers (or retrieval) against a QA file's questions", run);
 

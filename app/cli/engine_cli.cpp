@@ -32,8 +32,8 @@ const char* const kEngineOptionsHelp =
     "  --segment-tokens N     segment size at ingest (default 512)\n"
     "  --store-budget BYTES   on-disk snapshot budget (default: unlimited)\n";
 
-const std::vector<std::string> kAskOptions = {"--collection", "--mode",       "--retrieval",
-                                              "--budget",     "--max-tokens", "--recompute"};
+const std::vector<std::string> kAskOptions = {"--collection", "--mode",      "--retrieval", "--budget",
+                                              "--max-tokens", "--recompute", "--scope"};
 
 AskRequest read_ask_options(OptionReader& o) {
     AskRequest req;
@@ -43,7 +43,14 @@ AskRequest read_ask_options(OptionReader& o) {
     req.budget_tokens = o.get_int("--budget", 0, 0, 1 << 24);
     req.max_answer_tokens = static_cast<int>(o.get_int("--max-tokens", 64, 1, 4096));
     req.recompute = o.get_double("--recompute", 0.0, 0.0, 1.0);
+    req.scope = o.get_string("--scope", "document");
     return req;
+}
+
+Status check_scope(const AskRequest& req) {
+    if (req.scope == "document" || req.scope == "archive") return Status::ok();
+    return make_error(ErrorCode::invalid_argument, "option --scope: '{}' is not document or archive",
+                      req.scope);
 }
 
 Result<std::unique_ptr<Engine>> open_engine(const Args& args) {

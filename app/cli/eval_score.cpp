@@ -86,6 +86,11 @@ Result<QaItem> parse_qa_line(const std::string& line, int64_t line_no) {
                               line_no);
         q.evidence_offset = it->get<int64_t>();
     }
+    if (auto it = j.find("gold_doc"); it != j.end() && !it->is_null()) {
+        if (!it->is_string())
+            return make_error(ErrorCode::invalid_argument, "line {}: 'gold_doc' must be a string", line_no);
+        q.gold_doc = it->get<std::string>();
+    }
     if (auto it = j.find("evidence"); it != j.end() && !it->is_null()) {
         if (!it->is_string())
             return make_error(ErrorCode::invalid_argument, "line {}: 'evidence' must be a string", line_no);
@@ -231,6 +236,53 @@ double set_f1(const std::set<std::string>& predicted, const std::set<std::string
     const double precision = static_cast<double>(common) / static_cast<double>(predicted.size());
     const double recall = static_cast<double>(common) / static_cast<double>(gold.size());
     return 2 * precision * recall / (precision + recall);
+}
+
+ArchiveScoring archive_scoring(const QaItem& q) {
+    if (q.qtype.ends_with("count")) return ArchiveScoring::count;
+    if (q.qtype.ends_with("compare")) return ArchiveScoring::compare;
+    return ArchiveScoring::list;
+}
+
+const char* archive_scoring_name(ArchiveScoring s) {
+    return s == ArchiveScoring::list ? "list" : s == ArchiveScoring::count ? "count" : "compare";
+}
+
+ArchiveGold archive_gold(const QaItem& q, const std::set<std::string>& collection,
+                         const std::set<std::string>& archive) {
+    ArchiveGold g;
+    if (archive_scoring(q) == ArchiveScoring::compare) {
+        const bool all_in =
+            !q.doc_ids.empty() && std::all_of(q.doc_ids.begin(), q.doc_ids.end(),
+                                              [&](const auto& d) { return collection.count(d) > 0; });
+        if (!all_in)
+            g.skip = "documents not all in the collection";
+        else if (q.gold_doc.empty() || !collection.count(q.gold_doc))
+            g.skip = "no gold document";
+        g.gold_doc = q.gold_doc;
+        return g;
+    }
+    for (const auto& d : collection)
+        if (!archive.count(d)) {
+            g.skip = "the collection holds documents outside the QA set's archive (their gold is unknown)";
+            return g;
+        }
+    for (const auto& d : q.doc_ids)
+        if (collection.count(d)) g.documents.insert(d);
+    return g;
+}
+
+double archive_score(ArchiveScoring s, const ArchiveGold& gold, const std::set<std::string>& predicted,
+                     const std::string& chosen) {
+    switch (s) {
+        case ArchiveScoring::list:
+            return set_f1(predicted, gold.documents);
+        case ArchiveScoring::count:
+            return predicted.size() == gold.documents.size() ? 1.0 : 0.0;
+        case ArchiveScoring::compare:
+            return !chosen.empty() && chosen == gold.gold_doc ? 1.0 : 0.0;
+    }
+    return 0.0;
 }
 
 int64_t utf8_byte_offset(std::string_view text, int64_t chars) {

@@ -20,6 +20,7 @@ struct QaItem {
     std::vector<std::string> doc_ids;
     std::optional<int64_t> evidence_offset;  // Python character index into the document's text
     std::string evidence;                    // "" when the line has none
+    std::string gold_doc;                    // comparisons: the document that answers them ("" when none)
 };
 
 // One line of a QA file (a JSON object). The error names the line number and what is wrong.
@@ -64,6 +65,27 @@ std::vector<int> segments_holding(const std::vector<SegmentSpan>& segments, Byte
 // they fit the token budget; returned in document order. The evidence segments are kept even over budget.
 std::vector<int> oracle_context(const std::vector<SegmentSpan>& segments, ByteSpan evidence,
                                 int64_t budget_tokens);
+
+// Archive questions (scope other than single_doc): what they are scored as, from their qtype ("..._count",
+// "..._compare", else a list).
+enum class ArchiveScoring { list, count, compare };
+ArchiveScoring archive_scoring(const QaItem& q);
+const char* archive_scoring_name(ArchiveScoring s);  // list, count, compare: as `ask --scope archive` reports
+
+// An archive question's gold on one collection. A comparison applies when both its documents are in the
+// collection. A list or count question is about the QA set's whole archive; on a part of it (every
+// collection document an archive document) its gold is its documents that the collection holds.
+struct ArchiveGold {
+    std::string skip;                 // why the question cannot be scored on this collection ("" when it can)
+    std::set<std::string> documents;  // list, count: the gold document ids within the collection
+    std::string gold_doc;             // compare
+};
+ArchiveGold archive_gold(const QaItem& q, const std::set<std::string>& collection,
+                         const std::set<std::string>& archive);
+// 0..1: set F1 of the predicted documents (list), exact count (count: the number predicted), the chosen
+// document (compare).
+double archive_score(ArchiveScoring s, const ArchiveGold& gold, const std::set<std::string>& predicted,
+                     const std::string& chosen);
 
 // A running mean (of a score over the questions it applies to).
 struct Mean {

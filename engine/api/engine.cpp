@@ -4,15 +4,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "ingest/pipeline.h"
 #include "kv/workspace.h"
 #include "query/answerer.h"
+#include "query/archive.h"
 #include "util/log.h"
 
 namespace docket {
@@ -65,6 +68,23 @@ Result<query::Retrieval> parse_retrieval(const std::string& name) {
     if (name == "routing") return query::Retrieval::routing;
     if (name == "fusion") return query::Retrieval::fusion;
     return make_error(ErrorCode::invalid_argument, "unknown retrieval '{}' (bm25, routing, fusion)", name);
+}
+
+Citation to_citation(const query::CitationInfo& c) {
+    return {c.document, c.title, c.ordinal, c.char_begin, c.char_end, c.line_begin, c.line_end, c.quote, c.weight};
+}
+
+std::string iso_date(const std::optional<query::Date>& d) {
+    if (!d) return "";
+    if (d->month == 0) return fmt::format("{:04}", d->year);
+    if (d->day == 0) return fmt::format("{:04}-{:02}", d->year, d->month);
+    return fmt::format("{:04}-{:02}-{:02}", d->year, d->month, d->day);
+}
+
+ArchiveDocument to_archive_document(const query::DocumentVerdict& v) {
+    ArchiveDocument a{v.document, v.title, v.answer, v.matched, iso_date(v.date), {}};
+    for (const auto& c : v.citations) a.citations.push_back(to_citation(c));
+    return a;
 }
 
 }  // namespace
@@ -151,6 +171,9 @@ struct Engine::Impl {
     Job submit(std::function<Status(Job::State&)> fn);
     Status run_ingest(Job::State& st, const std::string& collection, const std::vector<std::string>& paths);
     Status run_ask(Job::State& st, const AskRequest& req, const AnswerSink& sink, AnswerStats& stats);
+    Result<query::AskOptions> ask_options(int64_t collection, const AskRequest& req);
+    Status run_archive(Job::State& st, int64_t collection, const AskRequest& req, const query::AskOptions& ao,
+                       const AnswerSink& sink, AnswerStats& stats);
     Result<int64_t> collection_id(const std::string& name);
     Result<std::vector<int64_t>> oracle_ids(int64_t collection, const AskRequest& req);
     Result<Retrieved> run_retrieve(const RetrieveRequest& req);
@@ -239,14 +262,7 @@ Result<std::vector<int64_t>> Engine::Impl::oracle_ids(int64_t collection, const 
     return ids;
 }
 
-Status Engine::Impl::run_ask(Job::State& st, const AskRequest& req, const AnswerSink& sink, AnswerStats& stats) {
-    DK_TRY(check_question(req.question, req.max_answer_tokens));
-    DK_ASSIGN_OR_RETURN(const int64_t coll, collection_id(req.collection));
-    DK_ASSIGN_OR_RETURN(auto docs, store->list_documents(coll));
-    if (std::none_of(docs.begin(), docs.end(), [](const auto& d) { return d.status == "ready"; }))
-        return make_error(ErrorCode::not_found,
-                          "collection '{}' holds no readable document yet ({} listed; see docket-cli documents)",
-                          req.collection, docs.size());
+Result<query::AskOptions> Engine::Impl::ask_options(int64_t coll, const AskRequest& req) {
     query::AskOptions ao;
     if (req.mode == "docket") ao.mode = query::Mode::docket;
     else if (req.mode == "rag") ao.mode = query::Mode::rag;
@@ -259,15 +275,66 @@ Status Engine::Impl::run_ask(Job::State& st, const AskRequest& req, const Answer
     if (ao.mode == query::Mode::oracle) {
         DK_ASSIGN_OR_RETURN(ao.oracle_segments, oracle_ids(coll, req));
     }
+    return ao;
+}
+
+Status Engine::Impl::run_archive(Job::State& st, int64_t coll, const AskRequest& req, const query::AskOptions& ao,
+                                 const AnswerSink& sink, AnswerStats& stats) {
+    const auto t0 = std::chrono::steady_clock::now();
+    query::ArchiveEvents ev;
+    ev.on_text = sink.on_token;
+    ev.on_citation = [&](const query::CitationInfo& c) {
+        if (sink.on_citation) sink.on_citation(to_citation(c));
+    };
+    ev.on_document = [&](const query::DocumentVerdict& v) {
+        if (sink.on_document) sink.on_document(to_archive_document(v));
+    };
+    ev.on_progress = [&](int64_t done, int64_t total, const std::string& current) {
+        JobProgress p;
+        p.phase = "map";
+        p.documents_total = total;
+        p.documents_done = done;
+        p.current = current;
+        p.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (done > 0) p.eta_s = p.elapsed_s / static_cast<double>(done) * static_cast<double>(total - done);
+        st.set_progress(p);
+    };
+    DK_ASSIGN_OR_RETURN(query::ArchiveResult r, query::answer_archive(*ws, coll, req.question, ao, ev, &st.cancel));
+    stats.answer = r.text;
+    stats.kind = query::archive_kind_name(r.question.kind);
+    stats.documents_total = r.documents_total;
+    stats.ttft_s = r.ttft_s;
+    stats.total_s = r.total_s;
+    stats.stop = "done";
+    for (const auto& v : r.documents) {
+        stats.documents.push_back(to_archive_document(v));
+        stats.context_tokens += v.context_tokens;
+        stats.recomputed += v.recomputed;
+    }
+    for (size_t i : r.matched) stats.matched.push_back(stats.documents[i]);
+    if (r.chosen >= 0) stats.chosen = r.documents[r.chosen].document;
+    return Status::ok();
+}
+
+Status Engine::Impl::run_ask(Job::State& st, const AskRequest& req, const AnswerSink& sink, AnswerStats& stats) {
+    DK_TRY(check_question(req.question, req.max_answer_tokens));
+    if (req.scope != "document" && req.scope != "archive")
+        return make_error(ErrorCode::invalid_argument, "unknown scope '{}' (document, archive)", req.scope);
+    DK_ASSIGN_OR_RETURN(const int64_t coll, collection_id(req.collection));
+    DK_ASSIGN_OR_RETURN(auto docs, store->list_documents(coll));
+    if (std::none_of(docs.begin(), docs.end(), [](const auto& d) { return d.status == "ready"; }))
+        return make_error(ErrorCode::not_found,
+                          "collection '{}' holds no readable document yet ({} listed; see docket-cli documents)",
+                          req.collection, docs.size());
+    DK_ASSIGN_OR_RETURN(const query::AskOptions ao, ask_options(coll, req));
+    if (req.scope == "archive") return run_archive(st, coll, req, ao, sink, stats);
     JobProgress p;
     p.phase = "answer";
     st.set_progress(p);
     query::AnswerEvents ev;
     ev.on_text = sink.on_token;
     ev.on_citation = [&](const query::CitationInfo& c) {
-        if (sink.on_citation)
-            sink.on_citation({c.document, c.title, c.ordinal, c.char_begin, c.char_end, c.line_begin, c.line_end,
-                              c.quote, c.weight});
+        if (sink.on_citation) sink.on_citation(to_citation(c));
     };
     DK_ASSIGN_OR_RETURN(query::AnswerResult r, query::answer(*ws, coll, req.question, ao, ev, &st.cancel));
     stats.answer = r.text;

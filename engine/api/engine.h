@@ -50,10 +50,11 @@ struct SegmentInfo {
 };
 
 struct JobProgress {
-    std::string phase;  // "ingest", "retrieve", "compose", "answer", "done"
+    std::string phase;  // "ingest", "retrieve", "compose", "answer", "map" (archive questions), "done"
     int64_t files_total = 0, files_done = 0, bytes_total = 0, bytes_done = 0, tokens_done = 0;
     double elapsed_s = 0.0, eta_s = -1.0;  // eta < 0: unknown
-    std::string current;                   // the file being read
+    std::string current;                   // the file being read (map: the document being asked)
+    int64_t documents_total = 0, documents_done = 0;  // map: documents asked of an archive question
 };
 
 struct FileResult {
@@ -97,6 +98,15 @@ struct Citation {
     double weight = 0.0;  // share of the answer's attention on the context
 };
 
+// What an archive question learnt from one document (AskRequest::scope "archive").
+struct ArchiveDocument {
+    std::string document, title;  // path, title
+    std::string answer;           // the model's answer to the per-document question
+    bool matched = false;         // list and count questions: the document satisfies the question
+    std::string date;             // comparisons: the date read, as YYYY[-MM[-DD]]; "" when none was found
+    std::vector<Citation> citations;  // into this document
+};
+
 struct AnswerStats {
     std::string answer;
     int64_t context_tokens = 0, answer_tokens = 0, segments = 0;
@@ -107,11 +117,22 @@ struct AnswerStats {
     std::vector<std::string> context;      // "title, part k" of each placed segment, in order
     std::vector<std::pair<std::string, int>>
         context_segments;  // (document path, ordinal) of the same, in order
+    // Archive scope: the question's kind (list, count, compare), every document asked (in the order asked),
+    // those that satisfy it, and for a comparison the path of the earlier (or later) one ("" undecided).
+    std::string kind;
+    std::vector<ArchiveDocument> documents;
+    std::vector<ArchiveDocument> matched;
+    std::string chosen;
+    int64_t documents_total = 0;
 };
 
 struct AskRequest {
     std::string collection;
     std::string question;
+    // document: answered from the collection's most relevant passages. archive: a question about the whole
+    // collection ("which contracts ...", "how many ...", "which was signed earlier, A or B?"), asked of each
+    // document from its own passages and combined (AnswerStats::documents); budget_tokens is then per document.
+    std::string scope = "document";
     std::string mode = "docket";      // docket, rag, oracle
     std::string retrieval = "bm25";  // bm25 (with document rank), routing, fusion (docket mode)
     int64_t budget_tokens = 0;       // 0: the default (1,200 tokens) or what the model's context allows
@@ -125,6 +146,7 @@ struct AnswerSink {
     std::function<void(const std::string& text)> on_token;
     std::function<void(const Citation&)> on_citation;
     std::function<void(const Status&, const AnswerStats&)> on_done;  // once, also on error or cancel
+    std::function<void(const ArchiveDocument&)> on_document;         // archive scope: each document asked
 };
 
 // Retrieval alone, without an answer (for measurements: `docket-cli eval --docs-only`).

@@ -48,6 +48,7 @@ Result<std::vector<Candidate>> oracle_context(kv::Workspace& ws, const std::vect
 Result<std::vector<Candidate>> choose_context(kv::Workspace& ws, int64_t collection_id, const std::string& question,
                                               const AskOptions& opt, int64_t budget, const std::atomic<bool>* cancel) {
     if (opt.mode == Mode::oracle) return oracle_context(ws, opt.oracle_segments, budget);
+    if (!opt.context_segments.empty()) return oracle_context(ws, opt.context_segments, budget);
     RetrievalOptions r;
     r.method = opt.mode == Mode::rag ? Retrieval::bm25 : opt.retrieval;
     r.budget_tokens = budget;

@@ -30,6 +30,9 @@ struct AskOptions {
     int max_answer_tokens = 64;
     double recompute = 0.0;                   // docket mode: share of context tokens recomputed (kv/blend.h)
     std::vector<int64_t> oracle_segments;     // oracle mode: the segments to put in context, in order
+    // docket and rag modes: these segments (in order) instead of retrieval's choice; an archive question's
+    // map passes give each document's own (query/archive.h).
+    std::vector<int64_t> context_segments;
 };
 
 struct AnswerEvents {

@@ -44,6 +44,13 @@ private slots:
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("want");
         const QStringList gen = {"generate", "--model", kModel, "--prompt", "hi"};
+        QTest::newRow("ask --scope galaxy")
+            << QStringList{"ask", "--model", kModel, "--collection", "c", "--scope", "galaxy", "q"}
+            << "option --scope: 'galaxy' is not document or archive";
+        QTest::newRow("eval --scope galaxy")
+            << QStringList{"eval", "--model",   kModel,    "--collection", "c",
+                           "--qa", "/dev/null", "--scope", "galaxy"}
+            << "option --scope: 'galaxy' is not document or archive";
         QTest::newRow("-n abc") << (gen + QStringList{"-n", "abc"}) << "option -n: 'abc' is not an integer";
         QTest::newRow("bare -n") << (gen + QStringList{"-n"}) << "option -n needs a value";
         QTest::newRow("-n 5e9") << (gen + QStringList{"-n", "5000000000"}) << "out of range [1, 2147483647]";

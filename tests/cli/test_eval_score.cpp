@@ -182,6 +182,54 @@ private slots:
         QCOMPARE(m.value(), 0.5);
         QCOMPARE(m.n, int64_t{2});
     }
+
+    void archive_list_and_count_are_scored_on_the_collections_part_of_the_archive() {
+        auto q = parse_qa_line(
+            R"({"id":"m1","scope":"archive_split","qtype":"multi_doc_list","question":"Which?",)"
+            R"("answers":["A","B","C"],"doc_ids":["A","B","C"]})",
+            1);
+        QVERIFY(q.is_ok());
+        QCOMPARE(archive_scoring(*q), ArchiveScoring::list);
+        const std::set<std::string> archive{"A", "B", "C", "D", "E"};
+        const ArchiveGold g = archive_gold(*q, {"A", "B", "D"}, archive);
+        QVERIFY2(g.skip.empty(), g.skip.c_str());
+        QCOMPARE(g.documents, (std::set<std::string>{"A", "B"}));  // C is not in the collection
+        QCOMPARE(archive_score(ArchiveScoring::list, g, {"A", "B"}, ""), 1.0);
+        QCOMPARE(archive_score(ArchiveScoring::list, g, {"A", "D"}, ""), 0.5);  // P 1/2, R 1/2
+        QCOMPARE(archive_score(ArchiveScoring::list, g, {}, ""), 0.0);
+        // A count is exact: two predicted documents for two gold ones, whichever they are.
+        QCOMPARE(archive_score(ArchiveScoring::count, g, {"A", "D"}, ""), 1.0);
+        QCOMPARE(archive_score(ArchiveScoring::count, g, {"A"}, ""), 0.0);
+        // None of the collection's documents: the right answer is none.
+        const ArchiveGold none = archive_gold(*q, {"D", "E"}, archive);
+        QCOMPARE(archive_score(ArchiveScoring::list, none, {}, ""), 1.0);
+        QCOMPARE(archive_score(ArchiveScoring::count, none, {"D"}, ""), 0.0);
+        // A document outside the archive: its gold is unknown, so the question is skipped.
+        QVERIFY(!archive_gold(*q, {"A", "Z"}, archive).skip.empty());
+    }
+
+    void archive_comparison_needs_both_documents_and_names_the_gold_one() {
+        auto q = parse_qa_line(R"({"id":"m2","scope":"archive_full_or_sample","qtype":"multi_doc_compare",)"
+                               R"("question":"Which was entered into earlier: A, or B?","answers":["A"],)"
+                               R"("doc_ids":["A","B"],"gold_doc":"A"})",
+                               2);
+        QVERIFY(q.is_ok());
+        QCOMPARE(q->gold_doc, std::string("A"));
+        QCOMPARE(archive_scoring(*q), ArchiveScoring::compare);
+        QCOMPARE(std::string(archive_scoring_name(ArchiveScoring::compare)), std::string("compare"));
+        const ArchiveGold g = archive_gold(*q, {"A", "B", "Q"}, {});  // the archive does not matter here
+        QVERIFY2(g.skip.empty(), g.skip.c_str());
+        QCOMPARE(archive_score(ArchiveScoring::compare, g, {}, "A"), 1.0);
+        QCOMPARE(archive_score(ArchiveScoring::compare, g, {}, "B"), 0.0);
+        QCOMPARE(archive_score(ArchiveScoring::compare, g, {}, ""), 0.0);  // undecided
+        QCOMPARE(archive_gold(*q, {"A"}, {}).skip, std::string("documents not all in the collection"));
+        auto bad =
+            parse_qa_line(R"({"id":"x","scope":"s","qtype":"t","question":"q","answers":[],"doc_ids":[],)"
+                          R"("gold_doc":3})",
+                          4);
+        QVERIFY(!bad.is_ok());
+        QVERIFY(bad.status().message().find("'gold_doc' must be a string") != std::string::npos);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestEvalScore)
