@@ -20,8 +20,8 @@ CitationEntry toEntry(const docket::Citation& c) {
 }
 
 IngestProgress toEntry(const docket::JobProgress& p) {
-    return {qs(p.phase), qs(p.current), p.files_total, p.files_done, p.bytes_total, p.bytes_done,
-            p.tokens_done, p.elapsed_s, p.eta_s};
+    return {qs(p.phase),   qs(p.current), p.files_total, p.files_done,      p.bytes_total,   p.bytes_done,
+            p.tokens_done, p.elapsed_s,   p.eta_s,       p.documents_total, p.documents_done};
 }
 
 AnswerOutcome toOutcome(const docket::Status& s, const docket::AnswerStats& st) {
@@ -165,7 +165,7 @@ void EngineBridge::cancelIngest() {
     for (auto& j : m_ingests) j.job.cancel();
 }
 
-quint64 EngineBridge::ask(const QString& collection, const QString& question, int maxAnswerTokens) {
+quint64 EngineBridge::ask(const QString& collection, const QString& question, int maxAnswerTokens, bool wholeArchive) {
     if (!m_engine) return 0;
     if (m_answer) m_answer->job.cancel();  // one answer at a time: a new question replaces the old
     const quint64 id = m_nextAnswerId++;
@@ -173,6 +173,7 @@ quint64 EngineBridge::ask(const QString& collection, const QString& question, in
     req.collection = collection.toStdString();
     req.question = question.toStdString();
     req.max_answer_tokens = maxAnswerTokens;
+    req.scope = wholeArchive ? "archive" : "document";
     docket::AnswerSink sink;
     // These run on the engine's compute thread: copy, then queue to this object's thread.
     sink.on_token = [this, id](const std::string& t) {
@@ -188,6 +189,7 @@ quint64 EngineBridge::ask(const QString& collection, const QString& question, in
         });
     };
     m_answer = AnswerJob{m_engine->ask(req, std::move(sink)), id};
+    ensurePolling();
     return id;
 }
 
@@ -200,8 +202,9 @@ void EngineBridge::ensurePolling() {
 }
 
 void EngineBridge::pollJobs() {
+    if (m_answer && !m_answer->job.done()) emit answerProgress(m_answer->id, toEntry(m_answer->job.progress()));
     if (m_ingests.isEmpty()) {
-        m_pollTimer.stop();
+        if (!m_answer) m_pollTimer.stop();
         return;
     }
     IngestJob& front = m_ingests.front();

@@ -42,7 +42,8 @@ public:
     bool ingestRunning() const { return !m_ingests.isEmpty(); }
 
     // Asks a question; returns the answer's id (0 when no engine is open), used by the answer signals.
-    quint64 ask(const QString& collection, const QString& question, int maxAnswerTokens);
+    // wholeArchive: a question about the whole collection, asked of each document (answerProgress says how far).
+    quint64 ask(const QString& collection, const QString& question, int maxAnswerTokens, bool wholeArchive = false);
     void stopAnswer();
     bool answering() const { return m_answer.has_value(); }
 
@@ -59,6 +60,7 @@ signals:
     void answerToken(quint64 id, const QByteArray& text);
     void answerCitation(quint64 id, const docket::ui::CitationEntry& citation);
     void answerFinished(quint64 id, const docket::ui::AnswerOutcome& outcome);
+    void answerProgress(quint64 id, const docket::ui::IngestProgress& progress);
 
 private:
     struct IngestJob {

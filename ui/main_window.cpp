@@ -2,6 +2,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
 #include <QClipboard>
 #include <QCloseEvent>
 #include <QDir>
@@ -18,6 +19,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPlainTextEdit>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
 #include <QScrollArea>
@@ -113,6 +115,16 @@ MainWindow::MainWindow(AppSettings* settings, Options options, QWidget* parent)
     connect(m_bridge, &EngineBridge::answerToken, m_answers, &AnswerModel::appendText);
     connect(m_bridge, &EngineBridge::answerCitation, m_answers, &AnswerModel::addCitation);
     connect(m_bridge, &EngineBridge::answerFinished, this, &MainWindow::onAnswerFinished);
+    connect(m_bridge, &EngineBridge::answerProgress, this, [this](quint64 id, const IngestProgress& p) {
+        if (id != m_answerId || p.phase != QLatin1String("map") || p.documentsTotal <= 0) return;
+        m_archiveProgress->setVisible(true);
+        m_archiveProgress->setRange(0, int(p.documentsTotal));
+        m_archiveProgress->setValue(int(p.documentsDone));
+        m_archiveProgress->setFormat(tr("Asked %1 of %2 documents — %3 left")
+                                         .arg(p.documentsDone)
+                                         .arg(p.documentsTotal)
+                                         .arg(formatDuration(p.etaSeconds)));
+    });
     connect(m_chat, &ChatView::citationActivated, this, &MainWindow::openCitation);
     updateActions();
     updateEmptyChat();
@@ -222,10 +234,18 @@ void MainWindow::buildCentral() {
     auto* askRow = new QHBoxLayout;
     askRow->addWidget(m_question, 1);
     auto* buttons = new QVBoxLayout;
+    m_wholeArchive = new QCheckBox(tr("&Whole archive"));
+    m_wholeArchive->setObjectName(QStringLiteral("wholeArchive"));
+    m_wholeArchive->setToolTip(tr("A question about the whole collection (which contracts…, how many…, which was "
+                                  "signed earlier…): asked of every document, then combined"));
     buttons->addWidget(m_askButton);
     buttons->addWidget(m_stopButton);
+    buttons->addWidget(m_wholeArchive);
     buttons->addStretch();
     askRow->addLayout(buttons);
+    m_archiveProgress = new QProgressBar;
+    m_archiveProgress->setObjectName(QStringLiteral("archiveProgress"));
+    m_archiveProgress->setVisible(false);
     auto* chatBox = new QWidget;
     auto* chatLayout = new QVBoxLayout(chatBox);
     chatLayout->setContentsMargins(0, 0, 0, 0);
@@ -233,6 +253,7 @@ void MainWindow::buildCentral() {
     chatLabel->setBuddy(m_chat);
     chatLayout->addWidget(chatLabel);
     chatLayout->addWidget(m_chat, 1);
+    chatLayout->addWidget(m_archiveProgress);
     chatLayout->addLayout(askRow);
 
     m_splitter = new QSplitter(Qt::Horizontal);
@@ -245,7 +266,8 @@ void MainWindow::buildCentral() {
     setCentralWidget(m_splitter);
     setTabOrder(m_question, m_askButton);
     setTabOrder(m_askButton, m_stopButton);
-    setTabOrder(m_stopButton, m_chat);
+    setTabOrder(m_stopButton, m_wholeArchive);
+    setTabOrder(m_wholeArchive, m_chat);
     setTabOrder(m_chat, m_collectionView);
     setTabOrder(m_collectionView, m_documentFilter);
     setTabOrder(m_documentFilter, m_documentView);
@@ -464,7 +486,8 @@ void MainWindow::askCurrentQuestion() {
         showStatus(tr("Add documents to a collection first"));
         return;
     }
-    m_answerId = m_bridge->ask(m_collection, q, m_settings->maxAnswerTokens());
+    m_answerId = m_bridge->ask(m_collection, q, m_settings->maxAnswerTokens(), m_wholeArchive->isChecked());
+    m_archiveProgress->setVisible(false);
     m_answers->addQuestion(m_answerId, m_collection, q);
     m_pickedExchange = -1;
     m_question->selectAll();
@@ -481,6 +504,7 @@ void MainWindow::stopAnswer() {
 
 void MainWindow::onAnswerFinished(quint64 id, const AnswerOutcome& o) {
     m_answers->finish(id, o);
+    if (id == m_answerId) m_archiveProgress->setVisible(false);
     if (id == m_answerId) {
         if (o.ok)
             showStatus(tr("Answered in %1 s (first token after %2 s; %3 context tokens from %4 passages)")

@@ -9,6 +9,8 @@
 #include "ui_types.h"
 
 class QAction;
+class QCheckBox;
+class QProgressBar;
 class QDockWidget;
 class QLabel;
 class QLineEdit;
@@ -61,6 +63,8 @@ public:
     Dashboard* dashboard() const { return m_dashboard; }
     ChatView* chatView() const { return m_chat; }
     QPlainTextEdit* questionEdit() const { return m_question; }
+    QCheckBox* wholeArchiveBox() const { return m_wholeArchive; }
+    QProgressBar* archiveProgress() const { return m_archiveProgress; }
     // The exchange that Copy/Export act on: the one picked in the history, else the last of the collection.
     int currentExchangeRow() const;
     void openCitation(int exchangeRow, int index);
@@ -123,6 +127,8 @@ private:
     QPlainTextEdit* m_question = nullptr;
     QPushButton* m_askButton = nullptr;
     QPushButton* m_stopButton = nullptr;
+    QCheckBox* m_wholeArchive = nullptr;
+    QProgressBar* m_archiveProgress = nullptr;
     QLabel* m_engineStatus = nullptr;
     QLineEdit* m_historySearch = nullptr;
     QListView* m_historyView = nullptr;

@@ -32,10 +32,12 @@ struct AnswerOutcome {
     double ttftSeconds = 0.0, totalSeconds = 0.0;
 };
 
+// A job's progress (JobProgress): an ingest's files and bytes, or an archive question's documents ("map").
 struct IngestProgress {
     QString phase, current;
     qint64 filesTotal = 0, filesDone = 0, bytesTotal = 0, bytesDone = 0, tokensDone = 0;
     double elapsedSeconds = 0.0, etaSeconds = -1.0;  // eta < 0: unknown
+    qint64 documentsTotal = 0, documentsDone = 0;
 };
 
 struct IngestFileResult {

@@ -15,7 +15,9 @@
 #include <QTextBlock>
 #include <QTextBrowser>
 #include <QTextDocument>
+#include <QCheckBox>
 #include <QClipboard>
+#include <QProgressBar>
 #include <QComboBox>
 #include <QPushButton>
 #include <QStatusBar>
@@ -314,6 +316,29 @@ private slots:
         QVERIFY(mime->html().contains("<ol>") && mime->html().contains(QUrl::fromLocalFile(e->citations[0].document).toString()));
     }
 
+    void a_whole_archive_question_shows_its_progress_over_the_documents() {
+        QSignalSpy progress(m_window->bridge(), &EngineBridge::answerProgress);
+        QSignalSpy finished(m_window->bridge(), &EngineBridge::answerFinished);
+        QTest::mouseClick(m_window->wholeArchiveBox(), Qt::LeftButton);
+        QVERIFY(m_window->wholeArchiveBox()->isChecked());
+        auto uncheck = qScopeGuard([&] { m_window->wholeArchiveBox()->setChecked(false); });
+        bool barShown = false;
+        auto watch = connect(m_window->bridge(), &EngineBridge::answerProgress, this,
+                             [&] { barShown |= m_window->archiveProgress()->isVisible(); });
+        const int row = askWithCtrlEnter(QStringLiteral("Which contracts are governed by the laws of New York?"));
+        QVERIFY(row >= 0);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 180000);
+        disconnect(watch);
+        const Exchange* e = m_window->answers()->exchange(row);
+        QVERIFY2(e->state == Exchange::State::Done, qPrintable(e->error));
+        qint64 total = 0;
+        for (const auto& args : progress) total = std::max(total, args.at(1).value<IngestProgress>().documentsTotal);
+        QVERIFY2(total >= 2, qPrintable(QString("archive progress over %1 documents").arg(total)));
+        QVERIFY(barShown);
+        QVERIFY(!m_window->archiveProgress()->isVisible());
+        QVERIFY(!e->answer().trimmed().isEmpty());
+    }
+
     void cancel_in_the_ingest_panel_stops_an_ingest() {
         // Two contracts not read yet (their snapshots cannot be reused), so the ingest runs long enough.
         const QString more = m_root + "/more";
@@ -381,11 +406,11 @@ private slots:
         AnswerModel model;
         HistoryFile history(&model);
         QCOMPARE(history.load(m_root + "/data"), QString());
-        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.rowCount(), 3);
         ExchangeFilterProxy search;
         search.setSourceModel(&model);
         search.setCollection(collection);
-        search.setSearchText(QStringLiteral("new york"));
+        search.setSearchText(QStringLiteral("STATE'S LAWS"));  // case-insensitive
         QCOMPARE(search.rowCount(), 1);
         QCOMPARE(search.index(0, 0).data(AnswerModel::QuestionRole).toString(), QString(kQuestion));
 
@@ -394,7 +419,7 @@ private slots:
         QCOMPARE(m_window->size(), size);
         QTRY_VERIFY_WITH_TIMEOUT(m_window->bridge()->isOpen(), 120000);
         QTRY_COMPARE(m_window->currentCollection(), collection);
-        QTRY_COMPARE(m_window->answers()->rowCount(), 2);  // the history is back in the chat
+        QTRY_COMPARE(m_window->answers()->rowCount(), 3);  // the history is back in the chat
     }
 
     void a_damaged_history_file_is_set_aside_and_an_oversized_one_is_capped() {
