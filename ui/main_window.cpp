@@ -185,7 +185,7 @@ void MainWindow::buildActions() {
     });
 }
 
-void MainWindow::buildCentral() {
+QWidget* MainWindow::buildCatalogPane() {
     m_collectionView = new QListView;
     m_collectionView->setObjectName(QStringLiteral("collections"));
     m_collectionView->setModel(m_collectionProxy);
@@ -215,7 +215,10 @@ void MainWindow::buildCentral() {
     left->addWidget(captioned(tr("&Collections"), m_collectionView));
     left->addWidget(captioned(tr("D&ocuments"), m_documentView, m_documentFilter));
     left->setStretchFactor(1, 3);
+    return left;
+}
 
+QWidget* MainWindow::buildChatPane() {
     m_chat = new ChatView(m_answers, m_chatProxy);
     m_question = new QPlainTextEdit;
     m_question->setObjectName(QStringLiteral("question"));
@@ -255,11 +258,14 @@ void MainWindow::buildCentral() {
     chatLayout->addWidget(m_chat, 1);
     chatLayout->addWidget(m_archiveProgress);
     chatLayout->addLayout(askRow);
+    return chatBox;
+}
 
+void MainWindow::buildCentral() {
     m_splitter = new QSplitter(Qt::Horizontal);
     m_splitter->setObjectName(QStringLiteral("mainSplitter"));
-    m_splitter->addWidget(left);
-    m_splitter->addWidget(chatBox);
+    m_splitter->addWidget(buildCatalogPane());
+    m_splitter->addWidget(buildChatPane());
     m_splitter->setStretchFactor(0, 1);
     m_splitter->setStretchFactor(1, 1);
     m_splitter->setSizes({430, 470});

@@ -82,6 +82,8 @@ protected:
 private:
     void buildActions();
     void buildCentral();
+    QWidget* buildCatalogPane();
+    QWidget* buildChatPane();
     void buildDocks();
     void restoreWindowState();
     void onOpened(bool ok, const QString& error);
