@@ -1,4 +1,4 @@
-# The include check of the house: every quoted #include in engine/, kernels/ and app/ must go through a door
+# The include check of the house: every quoted #include in engine/, kernels/, app/ and ui/ must go through a door
 # of the including file's room (the table in engine/rooms.cmake). Prints each forbidden include as
 # "file:line: ..." and fails; the build runs it before compiling any room, ctest runs it as
 # engine_rooms_include_only_their_doors.
@@ -19,6 +19,10 @@ function(room_of rel out)
     endif()
   elseif(rel MATCHES "^kernels/")
     set(room kernels)
+  elseif(rel MATCHES "^ui/")
+    set(room ui)
+  elseif(rel MATCHES "^app/gui/")
+    set(room gui)
   elseif(rel MATCHES "^app/(cli|common)/")
     set(room cli)
   elseif(rel MATCHES "^app/dev/")
@@ -28,10 +32,12 @@ function(room_of rel out)
 endfunction()
 
 # The file a quoted include names, searched as the compilers do: beside the includer, then the include
-# directories every target has (engine/, kernels/; app/common/ for the command-line programs). Sets out to the path relative to DOCKET_ROOT, or "".
+# directories every target has (engine/, kernels/; app/common/ for the command-line programs), then the source
+# root (the GUI includes "ui/..."). Sets out to the path relative to DOCKET_ROOT, or "".
 function(resolve_include dir inc out)
   set(found "")
-  foreach(base IN ITEMS "${dir}" "${DOCKET_ROOT}/engine" "${DOCKET_ROOT}/kernels" "${DOCKET_ROOT}/app/common")
+  foreach(base IN ITEMS "${dir}" "${DOCKET_ROOT}/engine" "${DOCKET_ROOT}/kernels" "${DOCKET_ROOT}/app/common"
+                        "${DOCKET_ROOT}")
     if(EXISTS "${base}/${inc}" AND NOT IS_DIRECTORY "${base}/${inc}")
       get_filename_component(abs "${base}/${inc}" ABSOLUTE)
       file(RELATIVE_PATH found "${DOCKET_ROOT}" "${abs}")
@@ -53,7 +59,7 @@ function(line_of file text out)
 endfunction()
 
 set(globs)
-foreach(top IN ITEMS engine kernels app)
+foreach(top IN ITEMS engine kernels app ui)
   foreach(ext IN ITEMS h hpp cpp cc cu cuh)
     list(APPEND globs "${DOCKET_ROOT}/${top}/*.${ext}")
   endforeach()
@@ -83,7 +89,7 @@ foreach(file IN LISTS files)
     resolve_include("${dir}" "${inc}" target)
     set(why "")
     if(target STREQUAL "")
-      set(why "includes \"${inc}\", which is no file beside it, under engine/ or under kernels/")
+      set(why "includes \"${inc}\", which is no file beside it, under engine/, under kernels/ or at the root")
     else()
       room_of("${target}" door)
       string(REGEX REPLACE "^engine/" "" header "${target}")

@@ -6,7 +6,9 @@
 # engine/<room>/; "kernels" is kernels/ (its headers are included by bare name, e.g. "gemv_q.cuh"), "cli" is
 # app/cli and app/common (docket-cli), "dev" is app/dev (docket-dev). Doors go one way, down: api -> query,
 # ingest -> kv -> runtime, store -> model -> util; format and telemetry are leaves every engine room above util may use; only runtime reaches the kernels, which see the
-# page format and the Status type and nothing else of the engine.
+# page format and the Status type and nothing else of the engine. "ui" is ui/ (the Qt library of the window)
+# and "gui" is app/gui/ (the docket executable): they see the engine only through its public seam, api/engine.h
+# (which brings util/status.h), so a window can never reach past it.
 # Keep the room table in engine/README.md in step with this one.
 
 # Engine rooms from the bottom up (a room's doors are all below it, so libraries are defined in this order).
@@ -28,3 +30,5 @@ set(DOCKET_DOORS_kernels   format util/status.h)
 # app/dev is docket-dev, the developer tool (benchmarks, model tools): any room but the kernels.
 set(DOCKET_DOORS_cli       api util/status.h util/log.h util/text_escape.h)
 set(DOCKET_DOORS_dev       cli api query ingest kv runtime store model util format telemetry)
+set(DOCKET_DOORS_ui        api/engine.h util/status.h)
+set(DOCKET_DOORS_gui       ui api/engine.h util/status.h)

@@ -1,17 +1,23 @@
 # Debian package of Docket (CPack, DEB generator). Included at the end of the top-level CMakeLists.txt.
 #   cmake --build build --target package      ->  build/docket_<version>_<arch>.deb
 #
-# Installs: docket-cli (its install() rule is in app/CMakeLists.txt), the sample archive with its CC BY 4.0 notice,
-# and the MIT license as the Debian copyright file. The default model is not packaged: it is fetched
-# (installer/setup.sh) because its license (Apache-2.0) and size make it a separate download.
-# Pending: the desktop GUI, its .desktop entry and icon (no GUI target exists yet).
+# Installs: docket (the window) and docket-cli in bin/ (their install() rules are in app/), the desktop entry and
+# the icon (scalable SVG in the hicolor theme), the sample archive with its CC BY 4.0 notice, and the MIT license
+# as the Debian copyright file. The default model is not packaged: it is fetched (installer/setup.sh) because its
+# license (Apache-2.0) and size make it a separate download.
 
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/resources/sample-archive DESTINATION share/docket)
+install(FILES ${CMAKE_SOURCE_DIR}/installer/docket.desktop DESTINATION share/applications)
+install(FILES ${CMAKE_SOURCE_DIR}/resources/docket.svg DESTINATION share/icons/hicolor/scalable/apps)
 install(FILES ${CMAKE_SOURCE_DIR}/LICENSE DESTINATION share/doc/docket RENAME copyright)
 
 # The CUDA runtime lives outside Debian's library paths (/usr/local/cuda); let the installed binary find it there.
-if(DOCKET_HAVE_CUDA AND TARGET docket-cli AND CUDAToolkit_LIBRARY_DIR)
-  set_target_properties(docket-cli PROPERTIES INSTALL_RPATH "${CUDAToolkit_LIBRARY_DIR}")
+if(DOCKET_HAVE_CUDA AND CUDAToolkit_LIBRARY_DIR)
+  foreach(tgt IN ITEMS docket-cli docket)
+    if(TARGET ${tgt})
+      set_target_properties(${tgt} PROPERTIES INSTALL_RPATH "${CUDAToolkit_LIBRARY_DIR}")
+    endif()
+  endforeach()
 endif()
 
 set(CPACK_GENERATOR "DEB")
@@ -39,6 +45,8 @@ set(DOCKET_DEB_DEPENDS
     "libqt6widgets6 (>= 6.4)"
     "libqt6svg6 (>= 6.4)"
     "libqt6charts6 (>= 6.4)"
+    "libqt6opengl6 (>= 6.4)"
+    "qt6-qpa-plugins"
     "libsqlite3-0 (>= 3.40)"
     "liburing2 (>= 2.3)"
     "libzstd1"

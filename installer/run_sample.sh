@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs Docket on the bundled sample archive: ingests its contracts into the collection "sample" (only what is not
-# ingested yet: a second run takes seconds) and asks it a question through `docket-cli ask`, printing the answer
-# and its citations.
+# Runs Docket on the bundled sample archive. With a display ($DISPLAY or $WAYLAND_DISPLAY) and the window built,
+# it opens the window on the collection "sample" (`docket --sample`: it reads the contracts not ingested yet,
+# then the sample question is in the question box; Ctrl+Enter asks). Otherwise (or with --cli) it ingests the
+# contracts into "sample" (only what is not ingested yet: a second run takes seconds) and asks the question
+# through `docket-cli ask`, printing the answer and its citations.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,18 +15,22 @@ QUESTION="Under the laws of which state is the Trademark License Agreement gover
 
 usage() {
     cat <<EOF
-usage: installer/run_sample.sh [--build-dir DIR] [--model FILE] [--data DIR] [--question TEXT]
+usage: installer/run_sample.sh [--cli] [--build-dir DIR] [--model FILE] [--data DIR] [--question TEXT]
 
-Ingests the contracts of resources/sample-archive into the collection "sample" and asks a question about them.
-  --build-dir DIR   build directory holding app/docket-cli (default $BUILD_DIR)
+Opens Docket's window on the sample archive when a display exists; otherwise ingests the contracts of
+resources/sample-archive into the collection "sample" and asks a question about them on the command line.
+  --cli             the command-line run even when a display exists
+  --build-dir DIR   build directory holding app/docket-cli and app/gui/docket (default $BUILD_DIR)
   --model FILE      GGUF model (default $MODEL)
   --data DIR        Docket data directory (default: docket-cli's, \$XDG_DATA_HOME/docket)
   --question TEXT   default: "$QUESTION"
 EOF
 }
 
+FORCE_CLI=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
+    --cli) FORCE_CLI=1; shift ;;
     --build-dir) BUILD_DIR="${2:?--build-dir needs a value}"; shift 2 ;;
     --model) MODEL="${2:?--model needs a value}"; shift 2 ;;
     --data) DATA="${2:?--data needs a value}"; shift 2 ;;
@@ -40,6 +46,15 @@ CLI="$BUILD_DIR/app/docket-cli"
 
 COMMON=(--model "$MODEL")
 [[ -n "$DATA" ]] && COMMON+=(--data "$DATA")
+
+WINDOW="$BUILD_DIR/app/gui/docket"
+if [[ $FORCE_CLI -eq 0 && ( -n "${DISPLAY:-}" || -n "${WAYLAND_DISPLAY:-}" ) ]]; then
+    if [[ -x "$WINDOW" ]]; then
+        echo "Opening Docket's window on the sample archive (collection \"sample\"; first run: about a minute to read it)"
+        exec "$WINDOW" --sample "${COMMON[@]}"
+    fi
+    echo "run_sample.sh: $WINDOW not built: running on the command line instead" >&2
+fi
 mapfile -t DOCS < <(find "$ARCHIVE" -maxdepth 1 -name '[0-9]*.txt' | sort)
 [[ ${#DOCS[@]} -gt 0 ]] || { echo "run_sample.sh: no contracts in $ARCHIVE" >&2; exit 1; }
 

