@@ -260,6 +260,27 @@ Result<json> eval_retrieval(Engine& engine, const Settings& cfg, const Case& c, 
     return j;
 }
 
+}  // namespace
+
+Result<AnswerStats> ask_and_wait(Engine& engine, const AskRequest& req, const std::string& id,
+                                 bool* interrupted) {
+    std::mutex mu;
+    AnswerStats stats;
+    AnswerSink sink;
+    sink.on_done = [&](const Status&, const AnswerStats& s) {
+        std::lock_guard lock(mu);
+        stats = s;
+    };
+    Job job = engine.ask(req, sink);
+    Status st = wait_job(job, interrupted);
+    if (*interrupted) return st.is_ok() ? make_error(ErrorCode::cancelled, "interrupted") : st;
+    if (!st) return make_error(st.code(), "question {}: {}", id, st.message());
+    std::lock_guard lock(mu);
+    return stats;
+}
+
+namespace {
+
 // One answered question's scores, folded into the report's groups.
 struct AnswerScore {
     bool contains = false;
@@ -291,18 +312,7 @@ Result<json> eval_answer(Engine& engine, const Settings& cfg, const Case& c, Rep
     req.max_answer_tokens = cfg.max_tokens;
     req.recompute = cfg.recompute;
     for (int o : c.oracle) req.oracle_segments.emplace_back(c.document, o);
-    std::mutex mu;
-    AnswerStats stats;
-    AnswerSink sink;
-    sink.on_done = [&](const Status&, const AnswerStats& s) {
-        std::lock_guard lock(mu);
-        stats = s;
-    };
-    Job job = engine.ask(req, sink);
-    Status st = wait_job(job, interrupted);
-    if (*interrupted) return st.is_ok() ? make_error(ErrorCode::cancelled, "interrupted") : st;
-    if (!st) return make_error(st.code(), "question {}: {}", c.item.id, st.message());
-    std::lock_guard lock(mu);
+    DK_ASSIGN_OR_RETURN(const AnswerStats stats, ask_and_wait(engine, req, c.item.id, interrupted));
     const bool contains = eval::contains_answer(stats.answer, c.item.answers);
     const double f1 = eval::best_token_f1(stats.answer, c.item.answers);
     const bool ev = all_placed(c.evidence, c.document, stats.context_segments);

@@ -42,18 +42,7 @@ Result<json> ask_and_score(Engine& engine, const ArchiveEvalSettings& cfg, const
     AskRequest req = cfg.ask;
     req.scope = "archive";
     req.question = c.item.question;
-    std::mutex mu;
-    AnswerStats stats;
-    AnswerSink sink;
-    sink.on_done = [&](const Status&, const AnswerStats& s) {
-        std::lock_guard lock(mu);
-        stats = s;
-    };
-    Job job = engine.ask(req, sink);
-    Status st = wait_job(job, interrupted);
-    if (*interrupted) return st.is_ok() ? make_error(ErrorCode::cancelled, "interrupted") : st;
-    if (!st) return make_error(st.code(), "question {}: {}", c.item.id, st.message());
-    std::lock_guard lock(mu);
+    DK_ASSIGN_OR_RETURN(const AnswerStats stats, ask_and_wait(engine, req, c.item.id, interrupted));
     std::set<std::string> predicted;
     for (const ArchiveDocument& d : stats.matched) predicted.insert(stem(d.document));
     const std::string chosen = stats.chosen.empty() ? "" : stem(stats.chosen);

@@ -19,6 +19,11 @@ std::string dump_json(const nlohmann::json& j);
 // "eval 3/8  12.0 s  ETA 20.0 s  id" on stderr (rewritten in place on a terminal).
 void show_eval_progress(int64_t done, int64_t total, double elapsed, const std::string& id);
 
+// Asks `req` and waits: the answer's stats, or the ask's error naming question `id`; *interrupted (and a
+// cancelled error) when Ctrl+C stopped it.
+Result<AnswerStats> ask_and_wait(Engine& engine, const AskRequest& req, const std::string& id,
+                                 bool* interrupted);
+
 struct ArchiveEvalSettings {
     AskRequest ask;  // collection, mode, retrieval, budget (per document), answer length, recompute
     int64_t limit = 0;

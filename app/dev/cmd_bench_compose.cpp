@@ -1,7 +1,7 @@
-// docket-dev bench compose: composition fidelity. For each question, the segments BM25 picks are put in context
-// twice: composed from their stored snapshots (with selective recompute at each share r), and prefilled as one
-// text (the reference). Reported: KL divergence of the next-token distribution after the question, top-1
-// agreement, and whether the greedy answers are identical.
+// docket-dev bench compose: composition fidelity. For each question, the segments BM25 picks are put in
+// context twice: composed from their stored snapshots (with selective recompute at each share r), and
+// prefilled as one text (the reference). Reported: KL divergence of the next-token distribution after the
+// question, top-1 agreement, and whether the greedy answers are identical.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include "kv/workspace.h"
 #include "query/retriever.h"
 #include "runtime/generate.h"
+#include "runtime/sampler.h"
 #include "store/store.h"
 
 namespace docket::cli {
@@ -31,21 +32,6 @@ struct Outcome {
     std::vector<float> logits;
     std::vector<TokenId> greedy;
 };
-
-double kl_divergence(const std::vector<float>& p_logits, const std::vector<float>& q_logits) {
-    auto log_softmax = [](const std::vector<float>& x) {
-        double mx = -INFINITY, sum = 0.0;
-        for (float v : x) mx = std::max(mx, static_cast<double>(v));
-        for (float v : x) sum += std::exp(v - mx);
-        std::vector<double> out(x.size());
-        for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] - mx - std::log(sum);
-        return out;
-    };
-    const auto lp = log_softmax(p_logits), lq = log_softmax(q_logits);
-    double kl = 0.0;
-    for (size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
-    return kl;
-}
 
 // The question prefilled over `cache`, then `n` greedy tokens.
 Result<Outcome> finish(kv::Workspace& ws, Session& cache, const std::vector<TokenId>& q, int n) {
@@ -68,23 +54,25 @@ Result<Outcome> finish(kv::Workspace& ws, Session& cache, const std::vector<Toke
         first = false;
         return true;
     };
-    DK_ASSIGN_OR_RETURN(auto st, run_generation(q, gp, steps, [&](TokenId id) { return ws.tokenizer().is_eog(id); },
-                                                on_token));
+    DK_ASSIGN_OR_RETURN(auto st,
+                        run_generation(
+                            q, gp, steps, [&](TokenId id) { return ws.tokenizer().is_eog(id); }, on_token));
     (void)st;
     return o;
 }
 
-Result<Outcome> reference(kv::Workspace& ws, const std::vector<query::Candidate>& ctx, const std::vector<TokenId>& q,
-                          int32_t capacity, int n) {
+Result<Outcome> reference(kv::Workspace& ws, const std::vector<query::Candidate>& ctx,
+                          const std::vector<TokenId>& q, int32_t capacity, int n) {
     DK_ASSIGN_OR_RETURN(auto cache, ws.session_with_prefix(capacity));
     for (const auto& c : ctx)
-        DK_TRY(ws.prefill(*cache, ws.frame().segment_tokens(c.segment.title, c.segment.row.ordinal, c.segment.row.text),
-                          LogitsMode::none, nullptr, nullptr));
+        DK_TRY(ws.prefill(
+            *cache, ws.frame().segment_tokens(c.segment.title, c.segment.row.ordinal, c.segment.row.text),
+            LogitsMode::none, nullptr, nullptr));
     return finish(ws, *cache, q, n);
 }
 
-Result<Outcome> composed(kv::Workspace& ws, const std::vector<query::Candidate>& ctx, const std::vector<TokenId>& q,
-                         int32_t capacity, double r, int n) {
+Result<Outcome> composed(kv::Workspace& ws, const std::vector<query::Candidate>& ctx,
+                         const std::vector<TokenId>& q, int32_t capacity, double r, int n) {
     DK_ASSIGN_OR_RETURN(auto cache, ws.session_with_prefix(capacity));
     std::vector<kv::Placement> placed;
     for (const auto& c : ctx) {
@@ -103,8 +91,8 @@ std::vector<double> parse_list(const std::string& s) {
 }
 
 int run(const std::vector<std::string>& argv) {
-    Args args(argv, {.values = {"--data", "--collection", "--questions", "--model", "--codec", "--recompute", "--budget",
-                                "--answer", "--threads", "--backend"}});
+    Args args(argv, {.values = {"--data", "--collection", "--questions", "--model", "--codec", "--recompute",
+                                "--budget", "--answer", "--threads", "--backend"}});
     if (args.has("--help")) {
         std::printf("%s", kUsage);
         return 0;
@@ -114,14 +102,16 @@ int run(const std::vector<std::string>& argv) {
     const std::string data = o.get_string("--data"), coll = o.get_string("--collection");
     const std::string qfile = o.get_string("--questions");
     const std::string home = std::getenv("HOME") ? std::getenv("HOME") : "/root";
-    const std::string model_path = o.get_string("--model", home + "/.cache/docket/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    const std::string model_path =
+        o.get_string("--model", home + "/.cache/docket/models/SmolLM2-135M-Instruct.Q4_1.gguf");
     const std::string codec_name = o.get_string("--codec", "int8");
     const int64_t budget = o.get_int("--budget", 1200, 64, 1 << 20);
     const int answer = static_cast<int>(o.get_int("--answer", 24, 1, 512));
     const int threads = static_cast<int>(o.get_int("--threads", 0, 0, 1024));
     const std::vector<double> rs = parse_list(o.get_string("--recompute", "0,0.05,0.15,0.3"));
     if (!o.ok()) return fail("bench compose", o.error());
-    if (data.empty() || coll.empty() || qfile.empty()) return usage_error("bench compose", "--data, --collection and --questions are required", kUsage);
+    if (data.empty() || coll.empty() || qfile.empty())
+        return usage_error("bench compose", "--data, --collection and --questions are required", kUsage);
     auto codec = kv_page::parse_codec(codec_name, "--codec");
     if (!codec) return fail("bench compose", codec.status().message());
     store::StoreOptions so;
@@ -163,15 +153,19 @@ int run(const std::vector<std::string>& argv) {
             secs[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (!c) return fail("bench compose", c.status().to_string());
             kl[i] += kl_divergence(ref->logits, c->logits);
-            auto argmax = [](const std::vector<float>& v) { return std::max_element(v.begin(), v.end()) - v.begin(); };
+            auto argmax = [](const std::vector<float>& v) {
+                return std::max_element(v.begin(), v.end()) - v.begin();
+            };
             top1[i] += argmax(ref->logits) == argmax(c->logits);
             same[i] += ref->greedy == c->greedy;
         }
     }
     const double nq = static_cast<double>(questions.size());
     std::printf("composition fidelity: %zu questions, codec %s, budget %lld, greedy %d tokens, model %s\n",
-                questions.size(), codec_name.c_str(), static_cast<long long>(budget), answer, model_path.c_str());
-    std::printf("%-10s %12s %10s %16s %14s\n", "recompute", "mean KL", "top-1", "greedy identical", "compose+answer");
+                questions.size(), codec_name.c_str(), static_cast<long long>(budget), answer,
+                model_path.c_str());
+    std::printf("%-10s %12s %10s %16s %14s\n", "recompute", "mean KL", "top-1", "greedy identical",
+                "compose+answer");
     for (size_t i = 0; i < rs.size(); ++i)
         std::printf("%9.0f%% %12.4f %9.0f%% %15.0f%% %12.2f s\n", 100 * rs[i], kl[i] / nq, 100 * top1[i] / nq,
                     100 * same[i] / nq, secs[i] / nq);
@@ -180,7 +174,8 @@ int run(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-DOCKET_CLI_BENCH("compose", "composition fidelity: composed snapshots vs full prefill (KL, top-1, greedy) per recompute share",
-                 run);
+DOCKET_CLI_BENCH(
+    "compose",
+    "composition fidelity: composed snapshots vs full prefill (KL, top-1, greedy) per recompute share", run);
 
 }  // namespace docket::cli

@@ -129,4 +129,19 @@ TokenId Sampler::sample(std::span<const float> logits) {
     return c.back().first;
 }
 
+double kl_divergence(const std::vector<float>& p_logits, const std::vector<float>& q_logits) {
+    auto log_softmax = [](const std::vector<float>& x) {
+        double mx = -INFINITY, sum = 0.0;
+        for (float v : x) mx = std::max(mx, static_cast<double>(v));
+        for (float v : x) sum += std::exp(v - mx);
+        std::vector<double> out(x.size());
+        for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] - mx - std::log(sum);
+        return out;
+    };
+    const auto lp = log_softmax(p_logits), lq = log_softmax(q_logits);
+    double kl = 0.0;
+    for (size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
+    return kl;
+}
+
 }  // namespace docket

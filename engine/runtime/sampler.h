@@ -26,6 +26,10 @@ struct SamplerParams {
 // repeat_penalty not finite or <= 0, top_p or min_p not finite. generate() checks this before sampling.
 Status validate_sampler_params(const SamplerParams& p);
 
+// KL(p || q) of the softmax distributions of two logit vectors of the same length (composition fidelity,
+// GPU-vs-CPU checks): 0 when they are equal.
+double kl_divergence(const std::vector<float>& p_logits, const std::vector<float>& q_logits);
+
 class Sampler {
 public:
     explicit Sampler(SamplerParams params);

@@ -17,6 +17,7 @@
 #include "api/engine.h"
 #include "device.cuh"
 #include "kv/workspace.h"
+#include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "store/store.h"
 #include "test_paths.h"
@@ -62,22 +63,6 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& ref) {
         den += static_cast<double>(ref[i]) * ref[i];
     }
     return den > 0.0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
-// KL(p || q) of the softmax distributions of two logit vectors.
-double kl_divergence(const std::vector<float>& p_logits, const std::vector<float>& q_logits) {
-    auto log_softmax = [](const std::vector<float>& x) {
-        double mx = -INFINITY, sum = 0.0;
-        for (float v : x) mx = std::max(mx, static_cast<double>(v));
-        for (float v : x) sum += std::exp(v - mx);
-        std::vector<double> out(x.size());
-        for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] - mx - std::log(sum);
-        return out;
-    };
-    const auto lp = log_softmax(p_logits), lq = log_softmax(q_logits);
-    double kl = 0.0;
-    for (size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
-    return kl;
 }
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
