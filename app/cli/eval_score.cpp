@@ -1,8 +1,9 @@
 #include "eval_score.h"
 
+#include "api/text.h"
+
 #include <algorithm>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -97,70 +98,6 @@ Result<QaItem> parse_qa_line(const std::string& line, int64_t line_no) {
         q.evidence = it->get<std::string>();
     }
     return q;
-}
-
-namespace {
-
-// 1-12 from an English month name or its abbreviation (lowercase, no dot); 0 when it is none.
-int month_number(const std::string& m) {
-    static const char* kNames[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                   "jul", "aug", "sep", "oct", "nov", "dec"};
-    for (int i = 0; i < 12; ++i)
-        if (m.compare(0, 3, kNames[i]) == 0) return i + 1;
-    return 0;
-}
-
-std::string iso_date(int year, int month, int day) {
-    if (year < 100) year += year >= 50 ? 1900 : 2000;
-    if (month < 1 || month > 12 || day < 1 || day > 31) return {};
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", year, month, day);
-    return buf;
-}
-
-// Replaces every match of `re` by iso_date of the groups picked by `pick` (year, month, day); a match that is
-// not a date stays.
-template <typename Pick>
-std::string replace_dates(const std::string& in, const std::regex& re, Pick pick) {
-    std::string out;
-    auto last = in.cbegin();
-    for (std::sregex_iterator it(in.begin(), in.end(), re), end; it != end; ++it) {
-        const std::smatch& m = *it;
-        out.append(last, m[0].first);
-        const std::string iso = pick(m);
-        out += iso.empty() ? m.str(0) : iso;
-        last = m[0].second;
-    }
-    out.append(last, in.cend());
-    return out;
-}
-
-}  // namespace
-
-std::string canonical_dates(std::string_view text) {
-    static const std::string kMonth =
-        "(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-        "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\\.?";
-    const auto flags = std::regex::icase | std::regex::ECMAScript;
-    static const std::regex month_first("\\b" + kMonth + "\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b",
-                                        flags);
-    static const std::regex day_first(
-        "\\b(\\d{1,2})(?:st|nd|rd|th)?\\s+(?:day\\s+)?(?:of\\s+)?" + kMonth + ",?\\s+(\\d{4})\\b", flags);
-    static const std::regex numeric("\\b(\\d{1,2})/(\\d{1,2})/(\\d{4}|\\d{2})\\b", flags);
-    auto lower = [](std::string m) {
-        for (char& c : m) c = ascii_lower(c);
-        return m;
-    };
-    std::string s(text);
-    s = replace_dates(s, month_first, [&](const std::smatch& m) {
-        return iso_date(std::stoi(m.str(3)), month_number(lower(m.str(1))), std::stoi(m.str(2)));
-    });
-    s = replace_dates(s, day_first, [&](const std::smatch& m) {
-        return iso_date(std::stoi(m.str(3)), month_number(lower(m.str(2))), std::stoi(m.str(1)));
-    });
-    return replace_dates(s, numeric, [](const std::smatch& m) {
-        return iso_date(std::stoi(m.str(3)), std::stoi(m.str(1)), std::stoi(m.str(2)));
-    });
 }
 
 std::string normalize_answer(std::string_view text) {

@@ -26,12 +26,8 @@ struct QaItem {
 // One line of a QA file (a JSON object). The error names the line number and what is wrong.
 Result<QaItem> parse_qa_line(const std::string& line, int64_t line_no);
 
-// Calendar dates written out in English with a year rewritten as YYYY-MM-DD, so that "January 21, 2003", "21st
-// day of January 2003", "21 Jan. 2003" and "1/21/03" (US order; two-digit years 50-99 are 19xx) compare equal.
-// A date with a month or day out of range is left as written.
-std::string canonical_dates(std::string_view s);
-// Dates made canonical (canonical_dates), then lowercase (ASCII), ASCII punctuation deleted, the articles
-// a/an/the dropped, whitespace folded to one space.
+// Dates made canonical (api/text.h canonical_dates), then lowercase (ASCII), ASCII punctuation deleted, the
+// articles a/an/the dropped, whitespace folded to one space.
 std::string normalize_answer(std::string_view s);
 // Whether a non-empty normalized answer occurs in the normalized prediction as whole words.
 bool contains_answer(std::string_view prediction, const std::vector<std::string>& answers);

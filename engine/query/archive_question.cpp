@@ -441,6 +441,32 @@ std::optional<Date> parse_date(std::string_view text) {
     return std::nullopt;
 }
 
+std::string canonical_dates(std::string_view text) {
+    const std::string s(text);
+    struct Hit {
+        size_t at, len;
+        Date d;
+    };
+    std::vector<Hit> hits;
+    for (const Pattern& p : patterns())
+        for (auto it = std::sregex_iterator(s.begin(), s.end(), p.re); it != std::sregex_iterator(); ++it)
+            if (const Date d = p.read(*it); d.day > 0 && valid(d))
+                hits.push_back({static_cast<size_t>(it->position()), static_cast<size_t>(it->length()), d});
+    // Earliest first; at one place the longest (the most of the date).
+    std::sort(hits.begin(), hits.end(),
+              [](const Hit& a, const Hit& b) { return a.at != b.at ? a.at < b.at : a.len > b.len; });
+    std::string out;
+    size_t done = 0;
+    for (const Hit& h : hits) {
+        if (h.at < done) continue;  // inside a date already rewritten
+        out.append(s, done, h.at - done);
+        out += fmt::format("{:04d}-{:02d}-{:02d}", h.d.year, h.d.month, h.d.day);
+        done = h.at + h.len;
+    }
+    out.append(s, done, std::string::npos);
+    return out;
+}
+
 int compare_dates(const Date& a, const Date& b) {
     auto cmp = [](int x, int y) { return x < y ? -1 : x > y ? 1 : 0; };
     if (int c = cmp(a.year, b.year)) return c;

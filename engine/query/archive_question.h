@@ -77,5 +77,9 @@ std::optional<Date> parse_date(std::string_view text);
 int compare_dates(const Date& a, const Date& b);
 // "June 1, 2020", "March 2016", "2016".
 std::string format_date(const Date& d);
+// The text with every full calendar date parse_date reads (day, month and year) rewritten as YYYY-MM-DD, so that
+// "January 21, 2003", "21st day of January 2003" and "1/21/03" compare equal (answer scoring); dates without a
+// day, and impossible ones, stay as written.
+std::string canonical_dates(std::string_view text);
 
 }  // namespace docket::query

@@ -3,9 +3,11 @@
 // choice.
 #include <QtTest>
 
+#include "api/text.h"
 #include "eval_score.h"
 
 using namespace docket::cli::eval;
+using docket::canonical_dates;
 
 class TestEvalScore : public QObject {
     Q_OBJECT
