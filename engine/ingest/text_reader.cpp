@@ -9,8 +9,9 @@
 #include <cstring>
 
 #include "ingest/file_extension.h"
-#include "util/fd_guard.h"
 #include "model/tokenizer_unicode.h"
+#include "util/fd_guard.h"
+#include "util/file_read.h"
 
 namespace docket::ingest {
 
@@ -122,15 +123,6 @@ void normalize_line_ends(std::string& text) {
     text.resize(w);
 }
 
-const char* file_kind(mode_t mode) {
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISFIFO(mode)) return "a FIFO";
-    if (S_ISSOCK(mode)) return "a socket";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    return "an unknown file type";
-}
-
 // The `size` bytes fstat reported (fewer if the file shrank meanwhile; growth after fstat is not read).
 Result<std::string> read_fd(int fd, uint64_t size, const std::string& path) {
     std::string buf(size, '\0');
@@ -206,7 +198,7 @@ Result<TextDocument> read_text_file(const std::string& path, uint64_t max_bytes)
         return make_error(ErrorCode::io_error, "{}: fstat failed: {}", path, std::strerror(errno));
     if (!S_ISREG(st.st_mode))
         return make_error(ErrorCode::invalid_argument, "{}: not a regular file ({})", path,
-                          file_kind(st.st_mode));
+                          file_type_name(st.st_mode));
     const auto size = static_cast<uint64_t>(st.st_size);
     if (size == 0) return make_error(ErrorCode::invalid_argument, "{}: empty file", path);
     if (size > max_bytes)
